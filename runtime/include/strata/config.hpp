@@ -1,0 +1,82 @@
+#pragma once
+
+#include <iosfwd>
+#include <memory>
+#include <string>
+
+#include <caf/actor_system_config.hpp>
+
+#include "strata/factory_registry.hpp"
+#include "strata/placement.hpp"
+#include "strata/placement_provider.hpp"
+
+namespace strata {
+
+/// The configuration of a strata system: CAF's `actor_system_config` (so every CAF option,
+/// config file and command-line flag keeps working) plus strata's factories and options:
+/// - `--strata.placement.<child-id>=task|thread|process` overrides a child's placement, on
+///   the command line or in the config file (`[strata.placement]` then `<child-id>="thread"`);
+/// - `--strata.event-log=<file>` writes every supervision event to `file` as JSON lines.
+/// Fill it (factories, options) on one thread before creating the `strata::system`.
+class config : public caf::actor_system_config {
+public:
+  config();
+
+  /// Registers a worker factory (see `factory_registry::add_worker`).
+  template <class F>
+  config& add_worker(std::string name, F fun) {
+    factories_.add_worker(std::move(name), std::move(fun));
+    return *this;
+  }
+
+  /// Registers a supervisor factory (see `factory_registry::add_supervisor`).
+  template <class F>
+  config& add_supervisor(std::string name, F fun) {
+    factories_.add_supervisor(std::move(name), std::move(fun));
+    return *this;
+  }
+
+  /// The registered factories. @threadsafe once the system runs (read-only then).
+  const factory_registry& factories() const noexcept {
+    return factories_;
+  }
+
+  /// Parses the command line and the config file like CAF does, after taking out
+  /// `--strata.placement.<id>=<placement>` arguments, which CAF would reject as unknown.
+  /// @returns `error::invalid_config` for a malformed placement, or CAF's parse error.
+  [[nodiscard]] caf::error parse(int argc, char** argv, const char* ini_file = nullptr);
+  [[nodiscard]] caf::error parse(string_list args, const char* ini_file = nullptr);
+  [[nodiscard]] caf::error parse(string_list args, std::istream& ini);
+
+  /// Overrides the placement of every child with this id, as `--strata.placement.<id>` does.
+  config& set_placement(const std::string& child_id, placement where);
+
+  /// Returns the placement for child `child_id`: the configured override, else `fallback`.
+  /// @returns `error::invalid_config` when the configured value is not a placement.
+  /// @threadsafe once the system runs.
+  [[nodiscard]] caf::expected<placement>
+  placement_for(const std::string& child_id, placement fallback) const;
+
+  /// Installs the provider of `process` placement (strata::nodes does this).
+  config& set_placement_provider(std::shared_ptr<placement_provider> provider);
+
+  /// Returns the provider of `process` placement, or nullptr. @threadsafe
+  placement_provider* provider() const noexcept {
+    return provider_.get();
+  }
+
+  /// Path of the JSON-lines event log (`strata.event-log`), empty when off.
+  std::string event_log_path() const;
+
+private:
+  caf::error check_placements() const;
+
+  factory_registry factories_;
+  std::shared_ptr<placement_provider> provider_;
+};
+
+/// Returns the `strata::config` that `sys` was created from.
+/// @returns `error::not_a_strata_system` when `sys` uses another config type.
+caf::expected<const config*> strata_config(caf::actor_system& sys);
+
+} // namespace strata

@@ -1,0 +1,67 @@
+#pragma once
+
+#include <exception>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include <caf/actor.hpp>
+#include <caf/behavior.hpp>
+#include <caf/error.hpp>
+#include <caf/result.hpp>
+#include <caf/scheduled_actor.hpp>
+
+#include "strata/atoms.hpp"
+
+namespace strata::detail {
+
+/// Converts the exception being handled (call only inside a `catch`) into the error that
+/// becomes an actor's exit reason: `error::exception` with the exception's text.
+caf::error current_exception_error();
+
+/// Installs the exception handler that turns an exception escaping a handler of `self` into
+/// its exit reason (`error::exception` with the exception's text).
+void install_exception_handler(caf::scheduled_actor* self);
+
+/// Calls a user init function and returns the behavior it returned, or an empty behavior for
+/// functions that return void (and call `become` themselves, or finish at once).
+template <class F, class Self, class... Ts>
+caf::behavior call_user_init(const F& fun, Self* self, const Ts&... xs) {
+  using result = decltype(fun(self, xs...));
+  if constexpr (std::is_void<result>::value) {
+    fun(self, xs...);
+    return {};
+  } else {
+    static_assert(std::is_convertible<result, caf::behavior>::value,
+                  "a strata worker returns caf::behavior or void; typed actors are not "
+                  "supported as children yet");
+    return fun(self, xs...);
+  }
+}
+
+/// The behavior every strata-started worker begins with: it waits for the supervisor's
+/// `(init_atom, parent, path)` — always the first message, since nobody else has the handle
+/// yet — runs the user's init `init()` under a try-block and answers `ok_atom`, or the
+/// error that made it fail (after which the actor exits with that error).
+template <class Self, class Init>
+caf::behavior guarded_behavior(Self* self, Init init) {
+  return {
+    [self, init](init_atom, const caf::actor&, const std::string&) mutable
+    -> caf::result<ok_atom> {
+      install_exception_handler(self);
+      // Pop this init behavior: the user's init installs its own, or none (the actor ends).
+      self->unbecome();
+      try {
+        if (auto bhvr = init())
+          self->become(std::move(bhvr));
+      } catch (...) {
+        auto err = current_exception_error();
+        self->quit(err);
+        return err;
+      }
+      return ok_atom::value;
+    },
+  };
+}
+
+} // namespace strata::detail

@@ -1,0 +1,113 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include <caf/actor.hpp>
+#include <caf/actor_config.hpp>
+#include <caf/actor_factory.hpp>
+#include <caf/detail/type_traits.hpp>
+#include <caf/expected.hpp>
+#include <caf/message.hpp>
+
+#include "strata/child_spec.hpp"
+#include "strata/detail/guarded_init.hpp"
+#include "strata/error.hpp"
+#include "strata/supervisor_spec.hpp"
+
+namespace strata {
+
+/// A registered way to start a child: its type and a spawn function. `spawn` starts the
+/// actor unlinked and uninitialised, with the flags in `cfg` (e.g. detached for `thread`
+/// placement); the supervisor then links it and runs the init handshake.
+struct factory {
+  child_type type = child_type::worker;
+  std::function<caf::expected<caf::actor>(caf::actor_config& cfg, caf::message& args)> spawn;
+};
+
+namespace detail {
+
+/// Spawns a supervisor actor that builds its spec with `make_spec` during its init.
+caf::actor spawn_supervisor(caf::actor_config& cfg, std::function<supervisor_spec()> make_spec);
+
+template <class F, class... Args, size_t... Is>
+std::function<supervisor_spec()>
+bind_spec_fun(const F& fun, const caf::message& args, std::index_sequence<Is...>) {
+  return [fun, args] { return fun(args.get_as<std::decay_t<Args>>(Is)...); };
+}
+
+} // namespace detail
+
+/// Factories by name: OTP's `{M, F, A}` table. Filled before the actor system starts (through
+/// `strata::config`), read-only afterwards, hence safe to read from any thread then.
+class factory_registry {
+public:
+  /// Registers a worker: `fun` is a CAF function-based actor, `caf::behavior
+  /// fun(caf::event_based_actor* self, Args...)` or `(caf::stateful_actor<State>* self, ...)`,
+  /// returning a behavior or void. The same code runs under every placement. An exception
+  /// thrown by `fun` fails the child's start; one thrown by a handler becomes its exit reason.
+  template <class F>
+  void add_worker(std::string name, F fun) {
+    using args = typename caf::detail::get_callable_trait<F>::arg_types;
+    add_worker_impl(std::move(name), std::move(fun), args{});
+  }
+
+  /// Registers a supervisor: `fun(Args...)` returns the `supervisor_spec` (OTP's `Mod:init/1`),
+  /// called inside the new supervisor when it starts; an exception fails its start.
+  template <class F>
+  void add_supervisor(std::string name, F fun) {
+    using args = typename caf::detail::get_callable_trait<F>::arg_types;
+    add_supervisor_impl(std::move(name), std::move(fun), args{});
+  }
+
+  /// Returns the factory called `name`, or nullptr.
+  const factory* find(const std::string& name) const;
+
+  /// Returns the registered names (sorted).
+  std::vector<std::string> names() const;
+
+private:
+  template <class F, class Self, class... Args>
+  void add_worker_impl(std::string name, F fun, caf::detail::type_list<Self, Args...>) {
+    static_assert(std::is_pointer<Self>::value,
+                  "a worker's first parameter is its self pointer");
+    using self_type = std::remove_pointer_t<Self>;
+    auto wrapped = [fun](self_type* self, std::decay_t<Args>... xs) -> caf::behavior {
+      return detail::guarded_behavior(self, [fun, self, xs...] {
+        return detail::call_user_init(fun, self, xs...);
+      });
+    };
+    auto cfactory = caf::make_actor_factory(std::move(wrapped));
+    factory f;
+    f.type = child_type::worker;
+    f.spawn = [cfactory, name](caf::actor_config& cfg,
+                               caf::message& args) -> caf::expected<caf::actor> {
+      auto res = cfactory(cfg, args);
+      if (!res.first)
+        return make_error(error::bad_arguments, name, caf::to_string(args));
+      return caf::actor_cast<caf::actor>(std::move(res.first));
+    };
+    entries_[std::move(name)] = std::move(f);
+  }
+
+  template <class F, class... Args>
+  void add_supervisor_impl(std::string name, F fun, caf::detail::type_list<Args...>) {
+    factory f;
+    f.type = child_type::supervisor;
+    f.spawn = [fun, name](caf::actor_config& cfg,
+                          caf::message& args) -> caf::expected<caf::actor> {
+      if (!args.match_elements<std::decay_t<Args>...>())
+        return make_error(error::bad_arguments, name, caf::to_string(args));
+      return detail::spawn_supervisor(
+        cfg, detail::bind_spec_fun<F, Args...>(fun, args, std::index_sequence_for<Args...>{}));
+    };
+    entries_[std::move(name)] = std::move(f);
+  }
+
+  std::map<std::string, factory> entries_;
+};
+
+} // namespace strata

@@ -1,0 +1,47 @@
+#include "strata/events.hpp"
+
+#include <fstream>
+#include <memory>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/group_manager.hpp>
+
+#include "strata/atoms.hpp"
+#include "strata/error.hpp"
+
+namespace strata {
+
+namespace {
+
+constexpr const char* events_group_name = "strata.events";
+
+} // namespace
+
+caf::group events_group(caf::actor_system& sys) {
+  return sys.groups().get_local(events_group_name);
+}
+
+caf::expected<caf::actor> start_event_log(caf::actor_system& sys, const std::string& path) {
+  auto out = std::make_shared<std::ofstream>(path, std::ios::app);
+  if (!out->is_open())
+    return make_error(error::invalid_config, "strata.event-log",
+                      "cannot open '" + path + "' for appending");
+  auto writer = [out](caf::event_based_actor* self) -> caf::behavior {
+    subscribe(self);
+    return {
+      [out](const supervision_event& ev) {
+        // One line per event, flushed, so the file can be tailed while the tree runs.
+        *out << to_json_line(ev) << '\n' << std::flush;
+      },
+      [self](stop_atom) {
+        // Answered after every event queued before it was written.
+        self->quit();
+        return ok_atom::value;
+      },
+    };
+  };
+  // Hidden: the log is infrastructure, not one of the user's actors.
+  return sys.spawn<caf::hidden>(writer);
+}
+
+} // namespace strata

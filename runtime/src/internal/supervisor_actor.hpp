@@ -1,0 +1,141 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/group.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "internal/supervision_logic.hpp"
+#include "strata/atoms.hpp"
+#include "strata/config.hpp"
+#include "strata/supervision_event.hpp"
+#include "strata/supervisor.hpp"
+
+namespace strata::internal {
+
+// Messages a supervisor sends itself.
+using try_again_atom = caf::atom_constant<caf::atom("s_tryagain")>;
+using backoff_done_atom = caf::atom_constant<caf::atom("s_backoff")>;
+using kill_timeout_atom = caf::atom_constant<caf::atom("s_killtmo")>;
+
+/// The supervisor actor; supervisor.hpp holds the semantics it implements. Its decisions
+/// come from supervision_logic.hpp; this class carries them out asynchronously, one
+/// operation at a time. All members are owned by the actor's own execution context.
+class supervisor_actor : public caf::event_based_actor {
+public:
+  supervisor_actor(caf::actor_config& cfg, std::function<supervisor_spec()> make_spec);
+
+  const char* name() const override {
+    return "strata.supervisor";
+  }
+
+protected:
+  caf::behavior make_behavior() override;
+
+private:
+  using clock = std::chrono::steady_clock;
+  using done_fn = std::function<void()>;
+  using start_done_fn = std::function<void(caf::error err, uint64_t failed_key)>;
+
+  struct child {
+    uint64_t key = 0;
+    child_spec spec;
+    child_type type = child_type::worker;
+    strata::placement where = placement::task;
+    caf::actor handle;
+    child_status status = child_status::stopped;
+    uint64_t restarts = 0;
+    uint32_t consecutive = 0; // restarts in a row, for backoff
+    clock::time_point started_at;
+    std::string display_id; // id, or id#serial for dynamic children
+  };
+
+  struct pending_stop {
+    caf::actor handle;
+    std::function<void(const caf::error&)> done;
+    bool killed = false;
+  };
+
+  // -- init and the API (supervisor_api.cpp) ---------------------------------------------
+  caf::result<ok_atom> init(const caf::actor& parent, const std::string& path);
+  caf::result<caf::actor> api_start_child(child_spec spec);
+  caf::result<caf::actor> api_start_dynamic(caf::message extra);
+  caf::result<ok_atom> api_terminate_child(const std::string& id);
+  caf::result<ok_atom> api_terminate_dynamic(const caf::actor& hdl);
+  caf::result<caf::actor> api_restart_child(const std::string& id);
+  caf::result<ok_atom> api_delete_child(const std::string& id);
+  caf::result<std::vector<child_info>> api_which_children();
+  caf::result<child_counts> api_count_children();
+  caf::result<child_spec> api_get_spec(const std::string& id);
+  caf::result<ok_atom> api_stop();
+
+  // -- reacting to exits (supervisor_actor.cpp) -------------------------------------------
+  void on_exit(caf::exit_msg& msg);
+  void on_down(caf::down_msg& msg);
+  void child_exited(const caf::actor_addr& source, const caf::error& reason);
+  void restart(uint64_t key);
+  void start_restarts(std::vector<uint64_t> keys);
+  void shutdown(caf::error reason);
+
+  // -- operations: stopping and starting children ----------------------------------------
+  void stop_one(uint64_t key, done_fn done);
+  void stop_in_order(std::vector<uint64_t> keys, done_fn done);
+  void stop_all_at_once(std::vector<uint64_t> keys, done_fn done);
+  void start_one(uint64_t key, bool is_restart, std::function<void(caf::error)> done);
+  void start_in_order(std::vector<uint64_t> keys, size_t pos, bool is_restart,
+                      start_done_fn done);
+  caf::expected<caf::actor> spawn_child(child& c);
+
+  // -- serialisation: one operation at a time --------------------------------------------
+  void run_or_defer(std::function<void()> fun);
+  void run_or_defer_first(std::function<void()> fun);
+  void finish_operation();
+  void answer_deferred();
+
+  // -- bookkeeping -------------------------------------------------------------------------
+  child* find(uint64_t key);
+  child* find_id(const std::string& id);
+  uint64_t add_child(child_spec spec);
+  void erase(uint64_t key);
+  std::vector<uint64_t> keys_in_order() const;
+  std::vector<uint64_t> running_keys_reversed() const;
+  size_t significant_running() const;
+  bool simple() const noexcept {
+    return spec_.strategy == strategy::simple_one_for_one;
+  }
+  shutdown_spec effective_shutdown(const child& c) const;
+  void emit(event_kind kind, const child* c, const caf::error& reason);
+  void emit(event_kind kind, const child* c, const std::string& reason);
+
+  std::function<supervisor_spec()> make_spec_;
+  supervisor_spec spec_;
+  const strata::config* cfg_ = nullptr;
+  std::string path_;
+  caf::actor_addr parent_;
+  caf::group events_;
+  std::optional<restart_intensity> intensity_;
+  std::map<uint64_t, child> children_; // by key; keys grow, so this is start order
+  std::unordered_map<caf::actor_addr, uint64_t> running_; // handle -> key
+  uint64_t next_key_ = 1;
+  bool busy_ = false;
+  bool draining_ = false;
+  bool shutting_down_ = false;
+  std::deque<std::function<void()>> deferred_;
+  std::unordered_map<caf::actor_addr, pending_stop> stopping_;
+  std::map<uint64_t, std::vector<uint64_t>> backoff_pending_; // failed key -> keys to start
+  std::vector<caf::typed_response_promise<ok_atom>> stop_waiters_;
+  std::minstd_rand rng_;
+};
+
+} // namespace strata::internal

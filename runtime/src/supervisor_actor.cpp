@@ -1,0 +1,528 @@
+#include "internal/supervisor_actor.hpp"
+
+#include <algorithm>
+#include <memory>
+
+#include <caf/actor_system.hpp>
+#include <caf/exit_reason.hpp>
+
+#include "strata/detail/guarded_init.hpp"
+#include "strata/error.hpp"
+#include "strata/events.hpp"
+
+namespace strata {
+
+namespace detail {
+
+caf::actor spawn_supervisor(caf::actor_config& cfg, std::function<supervisor_spec()> make_spec) {
+  return cfg.host->system().spawn_class<internal::supervisor_actor, caf::no_spawn_options>(
+    cfg, std::move(make_spec));
+}
+
+} // namespace detail
+
+namespace internal {
+
+namespace {
+
+// OTP's default shutdown for workers.
+constexpr auto default_worker_shutdown = std::chrono::seconds(5);
+
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+} // namespace
+
+supervisor_actor::supervisor_actor(caf::actor_config& cfg,
+                                   std::function<supervisor_spec()> make_spec)
+  : caf::event_based_actor(cfg),
+    make_spec_(std::move(make_spec)),
+    rng_(static_cast<std::minstd_rand::result_type>(steady_ns())) {
+  // nop
+}
+
+caf::behavior supervisor_actor::make_behavior() {
+  set_exit_handler([this](caf::exit_msg& msg) { on_exit(msg); });
+  set_down_handler([this](caf::down_msg& msg) { on_down(msg); });
+  return {
+    [this](init_atom, const caf::actor& parent, const std::string& path) {
+      return init(parent, path);
+    },
+    [this](start_child_atom, child_spec& spec) { return api_start_child(std::move(spec)); },
+    [this](start_child_atom, caf::message& extra) {
+      return api_start_dynamic(std::move(extra));
+    },
+    [this](terminate_child_atom, const std::string& id) { return api_terminate_child(id); },
+    [this](terminate_child_atom, const caf::actor& hdl) { return api_terminate_dynamic(hdl); },
+    [this](restart_child_atom, const std::string& id) { return api_restart_child(id); },
+    [this](delete_child_atom, const std::string& id) { return api_delete_child(id); },
+    [this](which_children_atom) { return api_which_children(); },
+    [this](count_children_atom) { return api_count_children(); },
+    [this](get_spec_atom, const std::string& id) { return api_get_spec(id); },
+    [this](stop_atom) { return api_stop(); },
+    [this](try_again_atom, uint64_t key) {
+      run_or_defer([this, key] {
+        auto c = find(key);
+        if (!shutting_down_ && c != nullptr && c->status == child_status::restarting)
+          restart(key);
+      });
+    },
+    [this](backoff_done_atom, uint64_t key) {
+      run_or_defer([this, key] {
+        auto i = backoff_pending_.find(key);
+        if (i == backoff_pending_.end())
+          return;
+        auto keys = std::move(i->second);
+        backoff_pending_.erase(i);
+        // Start those still waiting; terminate_child or delete_child may have taken some.
+        keys.erase(std::remove_if(keys.begin(), keys.end(),
+                                  [this](uint64_t k) {
+                                    auto c = find(k);
+                                    return c == nullptr
+                                           || c->status != child_status::restarting;
+                                  }),
+                   keys.end());
+        if (!shutting_down_ && !keys.empty()) {
+          busy_ = true;
+          start_restarts(std::move(keys));
+        }
+      });
+    },
+    [this](kill_timeout_atom, const caf::actor_addr& addr) {
+      auto i = stopping_.find(addr);
+      if (i != stopping_.end() && !i->second.killed) {
+        i->second.killed = true;
+        send_exit(i->second.handle, caf::exit_reason::kill);
+      }
+    },
+  };
+}
+
+// -- reacting to exits ----------------------------------------------------------------------
+
+void supervisor_actor::on_exit(caf::exit_msg& msg) {
+  if (parent_ && msg.source == parent_) {
+    // OTP: an exit from the parent stops the supervisor with the parent's reason. It goes
+    // before every other waiting event: nothing else matters once the tree goes down.
+    auto reason = msg.reason;
+    run_or_defer_first([this, reason] { shutdown(reason); });
+    return;
+  }
+  // Exits from actors that are not (or no longer) our children are ignored, as in OTP.
+  auto source = msg.source;
+  auto reason = msg.reason;
+  run_or_defer([this, source, reason] { child_exited(source, reason); });
+}
+
+void supervisor_actor::on_down(caf::down_msg& msg) {
+  // We monitor children only while stopping them.
+  auto i = stopping_.find(msg.source);
+  if (i == stopping_.end())
+    return;
+  auto done = std::move(i->second.done);
+  stopping_.erase(i);
+  done(msg.reason);
+}
+
+void supervisor_actor::child_exited(const caf::actor_addr& source, const caf::error& reason) {
+  if (shutting_down_)
+    return;
+  auto i = running_.find(source);
+  if (i == running_.end())
+    return; // a child we already stopped or replaced
+  auto key = i->second;
+  running_.erase(i);
+  auto c = find(key);
+  c->handle = nullptr;
+  c->status = child_status::stopped;
+  emit(event_kind::exited, c, reason);
+  if (should_restart(c->spec.restart, classify(reason))) {
+    restart(key);
+    return;
+  }
+  // Not restarted: temporary children go, and so do dynamic ones (OTP's dyn_erase).
+  bool significant = c->spec.significant;
+  if (c->spec.restart == restart_type::temporary || simple())
+    erase(key);
+  if (auto_shutdown_triggered(spec_.auto_shutdown, significant, significant_running()))
+    shutdown(caf::exit_reason::user_shutdown);
+}
+
+void supervisor_actor::restart(uint64_t key) {
+  auto c = find(key);
+  if (!intensity_->add_restart(clock::now())) {
+    emit(event_kind::intensity_reached, c,
+         "more than " + std::to_string(spec_.intensity) + " restarts within "
+           + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(spec_.period)
+                              .count())
+           + " ms");
+    shutdown(caf::exit_reason::user_shutdown);
+    return;
+  }
+  // Backoff bookkeeping: restarts in a row, reset once the child stayed up long enough.
+  auto now = clock::now();
+  auto reset_after = c->spec.backoff.reset_after.count() > 0 ? c->spec.backoff.reset_after
+                                                             : c->spec.backoff.max;
+  if (c->consecutive == 0 || now - c->started_at >= reset_after)
+    c->consecutive = 1;
+  else
+    ++c->consecutive;
+  std::vector<uint64_t> stop;
+  std::vector<uint64_t> start;
+  if (simple()) {
+    start.push_back(key);
+  } else {
+    auto keys = keys_in_order();
+    auto pos = static_cast<size_t>(std::find(keys.begin(), keys.end(), key) - keys.begin());
+    auto plan = plan_restart(spec_.strategy, keys.size(), pos);
+    for (auto i : plan.stop)
+      stop.push_back(keys[i]);
+    for (auto i : plan.start)
+      start.push_back(keys[i]);
+  }
+  auto delay = backoff_delay(c->spec.backoff, c->consecutive,
+                             std::uniform_real_distribution<double>{0.0, 1.0}(rng_));
+  busy_ = true;
+  c->status = child_status::restarting;
+  stop_in_order(std::move(stop), [this, key, start, delay]() mutable {
+    // Temporary siblings were removed when stopped; the rest wait for their restart.
+    start.erase(std::remove_if(start.begin(), start.end(),
+                               [this](uint64_t k) { return find(k) == nullptr; }),
+                start.end());
+    for (auto k : start)
+      find(k)->status = child_status::restarting;
+    if (delay.count() > 0) {
+      backoff_pending_[key] = std::move(start);
+      delayed_send(this, delay, backoff_done_atom::value, key);
+      finish_operation();
+      return;
+    }
+    start_restarts(std::move(start));
+  });
+}
+
+void supervisor_actor::start_restarts(std::vector<uint64_t> keys) {
+  start_in_order(std::move(keys), 0, true, [this](caf::error err, uint64_t failed) {
+    if (err) {
+      // OTP's try_again_restart: ask ourselves again, so a shutdown can come first.
+      if (auto c = find(failed))
+        c->status = child_status::restarting;
+      send(this, try_again_atom::value, failed);
+    }
+    finish_operation();
+  });
+}
+
+void supervisor_actor::shutdown(caf::error reason) {
+  if (shutting_down_)
+    return;
+  shutting_down_ = true;
+  busy_ = true;
+  auto keys = running_keys_reversed();
+  auto finish = [this, reason] {
+    emit(event_kind::shutdown, nullptr, reason);
+    answer_deferred();
+    for (auto& rp : stop_waiters_)
+      rp.deliver(ok_atom::value);
+    stop_waiters_.clear();
+    quit(reason);
+  };
+  if (simple())
+    stop_all_at_once(std::move(keys), std::move(finish));
+  else
+    stop_in_order(std::move(keys), std::move(finish));
+}
+
+// -- operations: stopping and starting children ---------------------------------------------
+
+shutdown_spec supervisor_actor::effective_shutdown(const child& c) const {
+  if (c.spec.shutdown.how != shutdown_spec::kind::type_default)
+    return c.spec.shutdown;
+  return c.type == child_type::supervisor ? shutdown_spec::infinity()
+                                          : shutdown_spec::after(default_worker_shutdown);
+}
+
+void supervisor_actor::stop_one(uint64_t key, done_fn done) {
+  auto c = find(key);
+  if (c == nullptr || !c->handle) {
+    if (c != nullptr)
+      c->status = child_status::stopped;
+    done();
+    return;
+  }
+  auto hdl = std::move(c->handle);
+  c->handle = nullptr;
+  c->status = child_status::stopped;
+  running_.erase(hdl.address());
+  // OTP's shutdown/2: unlink and watch with a monitor, so the exit we cause is not taken
+  // for a crash, and a child that died meanwhile is noticed at once (monitoring a dead actor
+  // yields a down_msg right away).
+  unlink_from(hdl);
+  monitor(hdl);
+  auto how = effective_shutdown(*c);
+  stopping_[hdl.address()] = pending_stop{
+    hdl,
+    [this, key, done](const caf::error& reason) {
+      if (auto c = find(key)) {
+        emit(event_kind::exited, c, reason);
+        if (c->spec.restart == restart_type::temporary)
+          erase(key);
+      }
+      done();
+    },
+    false,
+  };
+  switch (how.how) {
+    case shutdown_spec::kind::brutal_kill:
+      stopping_[hdl.address()].killed = true;
+      send_exit(hdl, caf::exit_reason::kill);
+      break;
+    case shutdown_spec::kind::timeout:
+      send_exit(hdl, caf::exit_reason::user_shutdown);
+      delayed_send(this, how.timeout, kill_timeout_atom::value, hdl.address());
+      break;
+    default:
+      send_exit(hdl, caf::exit_reason::user_shutdown);
+      break;
+  }
+}
+
+void supervisor_actor::stop_in_order(std::vector<uint64_t> keys, done_fn done) {
+  if (keys.empty()) {
+    done();
+    return;
+  }
+  auto first = keys.front();
+  keys.erase(keys.begin());
+  stop_one(first, [this, keys = std::move(keys), done = std::move(done)]() mutable {
+    stop_in_order(std::move(keys), std::move(done));
+  });
+}
+
+void supervisor_actor::stop_all_at_once(std::vector<uint64_t> keys, done_fn done) {
+  if (keys.empty()) {
+    done();
+    return;
+  }
+  auto left = std::make_shared<size_t>(keys.size());
+  auto shared_done = std::make_shared<done_fn>(std::move(done));
+  for (auto key : keys)
+    stop_one(key, [left, shared_done] {
+      if (--*left == 0)
+        (*shared_done)();
+    });
+}
+
+caf::expected<caf::actor> supervisor_actor::spawn_child(child& c) {
+  auto where = cfg_->placement_for(c.spec.id, c.spec.placement);
+  if (!where)
+    return where.error();
+  c.where = *where;
+  auto f = cfg_->factories().find(c.spec.start.name);
+  if (f == nullptr)
+    return make_error(error::unknown_factory, c.spec.start.name);
+  c.type = f->type;
+  if (c.where == placement::process) {
+    auto provider = cfg_->provider();
+    if (provider == nullptr)
+      return make_error(error::placement_unavailable,
+                        "process placement needs strata::nodes linked and installed");
+    return provider->spawn(system(), c.spec, c.type);
+  }
+  caf::actor_config acfg{context()};
+  if (c.where == placement::thread)
+    acfg.flags |= caf::abstract_actor::is_detached_flag;
+  auto args = c.spec.start.args;
+  try {
+    // A class-based actor's constructor runs here, on our thread; it may throw.
+    return f->spawn(acfg, args);
+  } catch (...) {
+    return detail::current_exception_error();
+  }
+}
+
+void supervisor_actor::start_one(uint64_t key, bool is_restart,
+                                 std::function<void(caf::error)> done) {
+  auto c = find(key);
+  auto fail = [this, key, done](const caf::error& reason) {
+    auto c = find(key);
+    emit(event_kind::start_failed, c, reason);
+    done(make_error(error::start_failed, c->display_id, to_text(reason)));
+  };
+  auto hdl = spawn_child(*c);
+  if (!hdl) {
+    fail(hdl.error());
+    return;
+  }
+  link_to(*hdl);
+  auto path = path_ + "/" + c->display_id;
+  request(*hdl, caf::infinite, init_atom::value, caf::actor_cast<caf::actor>(this), path)
+    .then(
+      [this, key, is_restart, done, hdl = *hdl](ok_atom) {
+        auto c = find(key);
+        c->handle = hdl;
+        c->status = child_status::running;
+        c->started_at = clock::now();
+        running_[hdl.address()] = key;
+        if (is_restart)
+          ++c->restarts;
+        emit(is_restart ? event_kind::restarted : event_kind::started, c, std::string{});
+        done(caf::none);
+      },
+      [this, fail, hdl = *hdl](caf::error& err) {
+        // The child is gone (it quit with `err`); its exit_msg will find no running child.
+        unlink_from(hdl);
+        fail(err);
+      });
+}
+
+void supervisor_actor::start_in_order(std::vector<uint64_t> keys, size_t pos, bool is_restart,
+                                      start_done_fn done) {
+  while (pos < keys.size() && find(keys[pos]) == nullptr)
+    ++pos;
+  if (pos == keys.size()) {
+    done(caf::none, 0);
+    return;
+  }
+  auto key = keys[pos];
+  start_one(key, is_restart,
+            [this, keys = std::move(keys), pos, is_restart, done](caf::error err) mutable {
+              if (err)
+                done(std::move(err), keys[pos]);
+              else
+                start_in_order(std::move(keys), pos + 1, is_restart, std::move(done));
+            });
+}
+
+// -- serialisation --------------------------------------------------------------------------
+
+void supervisor_actor::run_or_defer(std::function<void()> fun) {
+  if (busy_ || draining_)
+    deferred_.push_back(std::move(fun));
+  else
+    fun();
+  if (!busy_)
+    finish_operation();
+}
+
+void supervisor_actor::run_or_defer_first(std::function<void()> fun) {
+  if (busy_ || draining_)
+    deferred_.push_front(std::move(fun));
+  else
+    fun();
+  if (!busy_)
+    finish_operation();
+}
+
+void supervisor_actor::answer_deferred() {
+  // With shutting_down_ set, every waiting step only answers: API calls fail with
+  // request_receiver_down, the rest do nothing. No promise is dropped unanswered.
+  busy_ = false;
+  while (!deferred_.empty()) {
+    auto fun = std::move(deferred_.front());
+    deferred_.pop_front();
+    fun();
+  }
+}
+
+void supervisor_actor::finish_operation() {
+  busy_ = false;
+  if (draining_)
+    return; // the loop below, further up the stack, goes on
+  draining_ = true;
+  while (!busy_ && !deferred_.empty()) {
+    auto fun = std::move(deferred_.front());
+    deferred_.pop_front();
+    fun();
+  }
+  draining_ = false;
+}
+
+// -- bookkeeping ----------------------------------------------------------------------------
+
+supervisor_actor::child* supervisor_actor::find(uint64_t key) {
+  auto i = children_.find(key);
+  return i == children_.end() ? nullptr : &i->second;
+}
+
+supervisor_actor::child* supervisor_actor::find_id(const std::string& id) {
+  for (auto& [key, c] : children_)
+    if (c.spec.id == id)
+      return &c;
+  return nullptr;
+}
+
+uint64_t supervisor_actor::add_child(child_spec spec) {
+  auto key = next_key_++;
+  child c;
+  c.key = key;
+  c.display_id = simple() ? spec.id + "#" + std::to_string(key) : spec.id;
+  c.where = spec.placement;
+  if (auto f = cfg_->factories().find(spec.start.name))
+    c.type = f->type;
+  c.spec = std::move(spec);
+  children_.emplace(key, std::move(c));
+  return key;
+}
+
+void supervisor_actor::erase(uint64_t key) {
+  auto i = children_.find(key);
+  if (i == children_.end())
+    return;
+  if (i->second.handle)
+    running_.erase(i->second.handle.address());
+  children_.erase(i);
+}
+
+std::vector<uint64_t> supervisor_actor::keys_in_order() const {
+  std::vector<uint64_t> result;
+  result.reserve(children_.size());
+  for (const auto& entry : children_)
+    result.push_back(entry.first);
+  return result;
+}
+
+std::vector<uint64_t> supervisor_actor::running_keys_reversed() const {
+  std::vector<uint64_t> result;
+  for (auto i = children_.rbegin(); i != children_.rend(); ++i)
+    if (i->second.handle)
+      result.push_back(i->first);
+  return result;
+}
+
+size_t supervisor_actor::significant_running() const {
+  return static_cast<size_t>(std::count_if(children_.begin(), children_.end(), [](auto& e) {
+    return e.second.spec.significant && e.second.handle;
+  }));
+}
+
+void supervisor_actor::emit(event_kind kind, const child* c, const caf::error& reason) {
+  emit(kind, c, to_text(reason));
+}
+
+void supervisor_actor::emit(event_kind kind, const child* c, const std::string& reason) {
+  supervision_event ev;
+  ev.kind = kind;
+  ev.supervisor = path_;
+  if (c != nullptr) {
+    ev.child = c->display_id;
+    ev.placement = c->where;
+    ev.restarts = c->restarts;
+  }
+  ev.reason = reason;
+  ev.mono_ns = steady_ns();
+  ev.wall_ms = wall_ms();
+  send(events_, std::move(ev));
+}
+
+} // namespace internal
+} // namespace strata

@@ -1,0 +1,70 @@
+#include "strata/system.hpp"
+
+#include <algorithm>
+
+#include <caf/scoped_actor.hpp>
+#include <caf/scoped_execution_unit.hpp>
+
+#include "strata/events.hpp"
+#include "strata/supervisor.hpp"
+
+namespace strata {
+
+system::system(config& cfg) : cfg_(cfg), sys_(cfg) {
+  if (auto path = cfg_.event_log_path(); !path.empty()) {
+    if (auto log = start_event_log(sys_, path))
+      event_log_ = std::move(*log);
+    else
+      event_log_error_ = std::move(log.error());
+  }
+}
+
+system::~system() {
+  shutdown();
+}
+
+caf::expected<caf::actor> system::start_supervisor(std::string name, supervisor_spec spec,
+                                                   placement where) {
+  if (auto err = validate(spec))
+    return err;
+  if (where == placement::process)
+    return make_error(error::placement_unavailable,
+                      "a top-level supervisor runs in the process that starts it");
+  caf::scoped_execution_unit host{&sys_};
+  caf::actor_config acfg{&host};
+  if (where == placement::thread)
+    acfg.flags |= caf::abstract_actor::is_detached_flag;
+  auto sup = detail::spawn_supervisor(acfg, [spec = std::move(spec)] { return spec; });
+  caf::scoped_actor self{sys_};
+  caf::error failure;
+  self->request(sup, caf::infinite, init_atom::value, caf::actor{}, name)
+    .receive([](ok_atom) {}, [&](caf::error& err) { failure = std::move(err); });
+  if (failure)
+    return failure;
+  std::lock_guard<std::mutex> guard{roots_mtx_};
+  roots_.push_back(sup);
+  return sup;
+}
+
+void system::shutdown() {
+  std::vector<caf::actor> roots;
+  {
+    std::lock_guard<std::mutex> guard{roots_mtx_};
+    roots.swap(roots_);
+  }
+  // Newest first, each waited for: a tree's thread-placed children are all gone before the
+  // CAF system starts its own teardown (the CAF 0.17 hang, upstream issue #1196).
+  for (auto i = roots.rbegin(); i != roots.rend(); ++i)
+    static_cast<void>(stop(*i)); // a root that already gave up answers with an error
+  sys_.await_all_actors_done();
+  if (event_log_) {
+    // The log is hidden, so await_all_actors_done does not wait for it; a request behind the
+    // last events makes sure they are written before the system goes.
+    caf::scoped_actor self{sys_};
+    self->request(event_log_, caf::infinite, stop_atom::value)
+      .receive([](ok_atom) {}, [](caf::error&) {});
+    event_log_ = nullptr;
+  }
+}
+
+} // namespace strata

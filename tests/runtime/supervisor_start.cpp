@@ -1,0 +1,119 @@
+// Starting a tree: order, failures, exceptions.
+
+#include "test_workers.hpp"
+
+using namespace strata;
+using namespace strata::test;
+
+TEST_CASE("children start left to right and all answer") {
+  fixture f;
+  supervisor_spec spec;
+  spec.children = {child("a", "echo"), child("b", "echo"), child("c", "echo")};
+  auto sup = f.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  CHECK(f.next_events(3) == std::vector<std::string>{"started a", "started b", "started c"});
+  for (auto id : {"a", "b", "c"})
+    CHECK(f.ping(f.child_of(*sup, id), 7) == 7);
+}
+
+TEST_CASE("a failing start stops the started children right to left and names the child") {
+  fixture f;
+  supervisor_spec spec;
+  spec.children = {child("a", "echo"), child("b", "echo"), child("bad", "failing_init"),
+                   child("d", "echo")};
+  auto sup = f.sys->start_supervisor("root", spec);
+  REQUIRE_FALSE(sup);
+  CHECK(is(sup.error(), error::start_failed));
+  auto text = to_text(sup.error());
+  CHECK_THAT(text, Catch::Contains("bad") && Catch::Contains("init exploded"));
+  CHECK(f.next_events(6)
+        == std::vector<std::string>{"started a", "started b", "start_failed bad", "exited b",
+                                    "exited a", "shutdown"});
+}
+
+TEST_CASE("an exception in a handler becomes the child's exit reason") {
+  fixture f;
+  supervisor_spec spec;
+  spec.intensity = 5;
+  spec.children = {child("a", "echo")};
+  auto sup = f.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  f.wait_for(event_kind::started, "a");
+  f.tell(f.child_of(*sup, "a"), crash_atom::value);
+  auto ev = f.wait_for(event_kind::exited, "a");
+  CHECK(ev.reason == "exception: boom");
+  f.wait_for(event_kind::restarted, "a");
+  CHECK(f.ping(f.child_of(*sup, "a"), 1) == 1);
+}
+
+TEST_CASE("an exception in a child's init fails its start with the child and the text") {
+  fixture f;
+  supervisor_spec spec;
+  auto sup = f.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  auto res = start_child(*sup, child("x", "failing_init"));
+  REQUIRE_FALSE(res);
+  CHECK(to_text(res.error()) == "start_failed: x: exception: init exploded");
+  // OTP keeps no spec of a child that failed to start.
+  auto counts = count_children(*sup);
+  REQUIRE(counts);
+  CHECK(counts->specs == 0);
+}
+
+TEST_CASE("an exception in a supervisor's spec function fails its start") {
+  fixture f([](config& cfg) {
+    cfg.add_supervisor("broken", []() -> supervisor_spec {
+      throw std::logic_error("no spec today");
+    });
+  });
+  supervisor_spec spec;
+  spec.children = {child("a", "echo"), child("nested", "broken")};
+  auto sup = f.sys->start_supervisor("root", spec);
+  REQUIRE_FALSE(sup);
+  CHECK_THAT(to_text(sup.error()), Catch::Contains("nested")
+                                     && Catch::Contains("no spec today"));
+}
+
+TEST_CASE("an unknown factory or wrong arguments fail the start with a clear error") {
+  fixture f;
+  supervisor_spec spec;
+  auto sup = f.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  auto unknown = start_child(*sup, child("x", "no_such_factory"));
+  REQUIRE_FALSE(unknown);
+  CHECK_THAT(to_text(unknown.error()),
+             Catch::Contains("unknown_factory") && Catch::Contains("no_such_factory"));
+  auto wrong = start_child(*sup, child("y", "echo_tagged", 42));
+  REQUIRE_FALSE(wrong);
+  CHECK_THAT(to_text(wrong.error()), Catch::Contains("bad_arguments"));
+  auto right = start_child(*sup, child("z", "echo_tagged", std::string{"t"}));
+  CHECK(right);
+}
+
+TEST_CASE("an invalid spec is refused before anything starts") {
+  fixture f;
+  supervisor_spec spec;
+  spec.children = {child("a", "echo"), child("a", "echo")};
+  auto sup = f.sys->start_supervisor("root", spec);
+  REQUIRE_FALSE(sup);
+  CHECK(is(sup.error(), error::invalid_spec));
+}
+
+TEST_CASE("nested supervisors start their own children and report paths") {
+  fixture f;
+  supervisor_spec inner;
+  inner.children = {child("w", "echo")};
+  supervisor_spec spec;
+  spec.children = {child("inner", "sup", inner)};
+  auto sup = f.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  auto ev = f.next_event();
+  CHECK(ev.supervisor == "root/inner");
+  CHECK(brief(ev) == "started w");
+  ev = f.next_event();
+  CHECK(ev.supervisor == "root");
+  CHECK(brief(ev) == "started inner");
+  auto info = which_children(*sup);
+  REQUIRE(info);
+  CHECK(info->at(0).type == child_type::supervisor);
+}
