@@ -5,6 +5,7 @@
 
 #include <caf/event_based_actor.hpp>
 #include <caf/group_manager.hpp>
+#include <caf/scoped_actor.hpp>
 
 #include "strata/atoms.hpp"
 #include "strata/error.hpp"
@@ -33,6 +34,10 @@ caf::expected<caf::actor> start_event_log(caf::actor_system& sys, const std::str
         // One line per event, flushed, so the file can be tailed while the tree runs.
         *out << to_json_line(ev) << '\n' << std::flush;
       },
+      [](ok_atom) {
+        // A round trip proving init (and so the join) happened; see below.
+        return ok_atom::value;
+      },
       [self](stop_atom) {
         // Answered after every event queued before it was written.
         self->quit();
@@ -41,7 +46,16 @@ caf::expected<caf::actor> start_event_log(caf::actor_system& sys, const std::str
     };
   };
   // Hidden: the log is infrastructure, not one of the user's actors.
-  return sys.spawn<caf::hidden>(writer);
+  auto log = sys.spawn<caf::hidden>(writer);
+  // The actor joins the group in its init, which runs before it handles its first message:
+  // one round trip, and no event published after this function returns can be missed.
+  caf::scoped_actor self{sys};
+  caf::error err;
+  self->request(log, caf::infinite, ok_atom::value)
+    .receive([](ok_atom) {}, [&](caf::error& e) { err = std::move(e); });
+  if (err)
+    return err;
+  return log;
 }
 
 } // namespace strata

@@ -1,0 +1,121 @@
+// permanent, transient, temporary.
+
+#include "test_workers.hpp"
+
+using namespace strata;
+using namespace strata::test;
+
+namespace {
+
+child_spec typed(std::string id, restart_type r) {
+  auto c = child(std::move(id), "echo");
+  c.restart = r;
+  return c;
+}
+
+caf::actor start_tree(fixture& f, std::vector<child_spec> children,
+                      strategy how = strategy::one_for_one) {
+  supervisor_spec spec;
+  spec.strategy = how;
+  spec.intensity = 10;
+  spec.children = std::move(children);
+  auto sup = f.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  f.next_events(spec.children.size());
+  return *sup;
+}
+
+void quit_as(fixture& f, const caf::actor& who, how_to_quit how) {
+  f.tell(who, quit_atom::value, static_cast<int>(how));
+}
+
+} // namespace
+
+TEST_CASE("a permanent child is restarted even after a normal exit") {
+  fixture f;
+  auto sup = start_tree(f, {typed("p", restart_type::permanent)});
+  quit_as(f, f.child_of(sup, "p"), how_to_quit::normal);
+  CHECK(f.next_events(2) == std::vector<std::string>{"exited p", "restarted p"});
+}
+
+TEST_CASE("a transient child is not restarted after normal, shutdown or {shutdown, Term}") {
+  fixture f;
+  auto sup = start_tree(f, {typed("n", restart_type::transient),
+                            typed("s", restart_type::transient),
+                            typed("t", restart_type::transient)});
+  quit_as(f, f.child_of(sup, "n"), how_to_quit::normal);
+  CHECK(f.next_event().reason == "normal");
+  quit_as(f, f.child_of(sup, "s"), how_to_quit::shutdown);
+  CHECK(f.next_event().reason == "user_shutdown");
+  quit_as(f, f.child_of(sup, "t"), how_to_quit::shutdown_term);
+  CHECK(f.next_event().reason == "shutdown: done");
+  auto children = which_children(sup);
+  REQUIRE(children);
+  REQUIRE(children->size() == 3); // specs are kept
+  for (auto& c : *children)
+    CHECK(c.status == child_status::stopped);
+  // And the spec can be restarted by hand.
+  CHECK(restart_child(sup, "n"));
+}
+
+TEST_CASE("a transient child is restarted after an abnormal exit") {
+  fixture f;
+  auto sup = start_tree(f, {typed("t", restart_type::transient)});
+  quit_as(f, f.child_of(sup, "t"), how_to_quit::crash);
+  CHECK(f.next_events(2) == std::vector<std::string>{"exited t", "restarted t"});
+  f.tell(f.child_of(sup, "t"), crash_atom::value);
+  CHECK(f.next_events(2) == std::vector<std::string>{"exited t", "restarted t"});
+}
+
+TEST_CASE("a temporary child is never restarted and is removed") {
+  fixture f;
+  auto sup = start_tree(f, {typed("x", restart_type::temporary),
+                            typed("y", restart_type::temporary)});
+  f.tell(f.child_of(sup, "x"), crash_atom::value);
+  CHECK(brief(f.next_event()) == "exited x");
+  quit_as(f, f.child_of(sup, "y"), how_to_quit::normal);
+  CHECK(brief(f.next_event()) == "exited y");
+  CHECK(count_children(sup)->specs == 0);
+}
+
+TEST_CASE("temporary children stopped as siblings under one_for_all are removed") {
+  fixture f;
+  auto sup = start_tree(f, {typed("a", restart_type::permanent),
+                            typed("tmp", restart_type::temporary),
+                            typed("c", restart_type::permanent)},
+                        strategy::one_for_all);
+  f.tell(f.child_of(sup, "c"), crash_atom::value);
+  CHECK(f.next_events(5)
+        == std::vector<std::string>{"exited c", "exited tmp", "exited a", "restarted a",
+                                    "restarted c"});
+  auto children = which_children(sup);
+  REQUIRE(children);
+  REQUIRE(children->size() == 2);
+  CHECK(children->at(0).id == "a");
+  CHECK(children->at(1).id == "c");
+}
+
+TEST_CASE("temporary children stopped as siblings under rest_for_one are removed") {
+  fixture f;
+  auto sup = start_tree(f, {typed("a", restart_type::permanent),
+                            typed("tmp", restart_type::temporary),
+                            typed("c", restart_type::permanent)},
+                        strategy::rest_for_one);
+  f.tell(f.child_of(sup, "a"), crash_atom::value);
+  CHECK(f.next_events(5)
+        == std::vector<std::string>{"exited a", "exited c", "exited tmp", "restarted a",
+                                    "restarted c"});
+  CHECK(count_children(sup)->specs == 2);
+}
+
+TEST_CASE("one_for_all also restarts a sibling that was stopped, as OTP does") {
+  fixture f;
+  auto sup = start_tree(f, {typed("a", restart_type::permanent),
+                            typed("t", restart_type::transient)},
+                        strategy::one_for_all);
+  quit_as(f, f.child_of(sup, "t"), how_to_quit::normal);
+  CHECK(brief(f.next_event()) == "exited t");
+  f.tell(f.child_of(sup, "a"), crash_atom::value);
+  CHECK(f.next_events(3)
+        == std::vector<std::string>{"exited a", "restarted a", "restarted t"});
+}
