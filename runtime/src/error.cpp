@@ -1,6 +1,7 @@
 #include "strata/error.hpp"
 
 #include <caf/exit_reason.hpp>
+#include <caf/pec.hpp>
 #include <caf/sec.hpp>
 
 namespace strata {
@@ -60,6 +61,8 @@ std::string to_text(const caf::error& err) {
     name = caf::to_string(static_cast<caf::sec>(err.code()));
   else if (err.category() == caf::atom("exit"))
     name = caf::to_string(static_cast<caf::exit_reason>(err.code()));
+  else if (err.category() == caf::atom("parser"))
+    name = caf::to_string(static_cast<caf::pec>(err.code()));
   else
     name = caf::to_string(err.category()) + ":" + std::to_string(err.code());
   auto ctx = context_text(err.context());

@@ -27,7 +27,8 @@ caf::expected<caf::actor> start_event_log(caf::actor_system& sys, const std::str
   if (!out->is_open())
     return make_error(error::invalid_config, "strata.event-log",
                       "cannot open '" + path + "' for appending");
-  auto writer = [out](caf::event_based_actor* self) -> caf::behavior {
+  using stream_ptr = std::shared_ptr<std::ofstream>;
+  auto writer = [](caf::event_based_actor* self, stream_ptr out) -> caf::behavior {
     subscribe(self);
     return {
       [out](const supervision_event& ev) {
@@ -46,7 +47,9 @@ caf::expected<caf::actor> start_event_log(caf::actor_system& sys, const std::str
     };
   };
   // Hidden: the log is infrastructure, not one of the user's actors.
-  auto log = sys.spawn<caf::hidden>(writer);
+  // `out` goes in as a spawn argument: CAF 0.17 spawning a function actor with no arguments
+  // binds a reference through a null shared_ptr<tuple<>> (UBSan reports it).
+  auto log = sys.spawn<caf::hidden>(writer, std::move(out));
   // The actor joins the group in its init, which runs before it handles its first message:
   // one round trip, and no event published after this function returns can be missed.
   caf::scoped_actor self{sys};

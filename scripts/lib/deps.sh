@@ -1,0 +1,46 @@
+# shellcheck shell=bash
+# Installs the Debian 12 packages strata needs to build and test, and nothing else.
+# Sourced by scripts/test.sh and scripts/demo.sh; call `strata_install_deps`.
+
+# What strata builds with: CAF 0.17 (libcaf-dev), Boost headers (Boost.Interprocess for
+# nodes/, Beast for the chat gateway), Catch2 2.13 for the tests, nlohmann-json for the event
+# log, and the toolchain.
+STRATA_DEB_PACKAGES=(
+  libcaf-dev
+  libboost-dev
+  catch2
+  nlohmann-json3-dev
+  cmake
+  ninja-build
+  g++
+)
+
+# Returns 0 if Debian package $1 is installed (a removed package whose config files remain is
+# still known to `dpkg -s`, hence the check of its status line).
+strata_has_package() {
+  dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'
+}
+
+# Installs whatever in STRATA_DEB_PACKAGES is missing; runs `apt-get update` once, and only if
+# something is missing. Needs root (or sudo) only in that case.
+strata_install_deps() {
+  local missing=() pkg
+  for pkg in "${STRATA_DEB_PACKAGES[@]}"; do
+    strata_has_package "$pkg" || missing+=("$pkg")
+  done
+  if ((${#missing[@]} == 0)); then
+    return 0
+  fi
+  echo "strata: installing missing packages: ${missing[*]}" >&2
+  local sudo=()
+  if ((EUID != 0)); then
+    if ! command -v sudo >/dev/null; then
+      echo "strata: missing packages (${missing[*]}) and not root; run as root" >&2
+      return 1
+    fi
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" apt-get update
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y --no-install-recommends "${missing[@]}"
+}
