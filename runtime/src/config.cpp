@@ -30,8 +30,8 @@ config::config() {
   add_message_type<std::vector<child_info>>("std::vector<strata::child_info>");
   add_message_type<child_counts>("strata::child_counts");
   add_error_category(error_category, render_error);
-  opt_group{custom_options_, "strata"}
-    .add<std::string>("event-log", "append every supervision event to this file as JSON lines");
+  opt_group{custom_options_, "strata"}.add<std::string>(
+    "event-log", "append every supervision event to this file as JSON lines");
 }
 
 caf::error config::parse(int argc, char** argv, const char* ini_file) {
@@ -67,9 +67,9 @@ caf::error config::parse(string_list args, std::istream& ini) {
       continue;
     }
     auto eq = arg.find('=');
-    auto id = arg.substr(placement_prefix.size(),
-                         eq == std::string::npos ? std::string::npos
-                                                 : eq - placement_prefix.size());
+    auto id = arg.substr(placement_prefix.size(), eq == std::string::npos
+                                                    ? std::string::npos
+                                                    : eq - placement_prefix.size());
     if (eq == std::string::npos || id.empty())
       return make_error(error::invalid_config, arg,
                         "expected --strata.placement.<child-id>=task|thread|process");
@@ -80,8 +80,7 @@ caf::error config::parse(string_list args, std::istream& ini) {
   for (auto& [id, value] : overrides) {
     auto where = parse_placement(value);
     if (!where)
-      return make_error(error::invalid_config, "strata.placement." + id,
-                        to_text(where.error()));
+      return make_error(error::invalid_config, "strata.placement." + id, to_text(where.error()));
     set_placement(id, *where);
   }
   return check_placements();
@@ -97,8 +96,7 @@ caf::error config::check_placements() const {
       return make_error(error::invalid_config, "strata.placement." + id,
                         "expected a string: task, thread or process");
     if (auto where = parse_placement(*text); !where)
-      return make_error(error::invalid_config, "strata.placement." + id,
-                        to_text(where.error()));
+      return make_error(error::invalid_config, "strata.placement." + id, to_text(where.error()));
   }
   return caf::none;
 }

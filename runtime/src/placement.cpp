@@ -20,10 +20,8 @@ caf::expected<placement> parse_placement(caf::string_view text) {
     return placement::thread;
   if (text == "process")
     return placement::process;
-  return make_error(error::invalid_config,
-                    "expected task, thread or process, got '" + std::string{text.begin(),
-                                                                            text.end()}
-                      + "'");
+  return make_error(error::invalid_config, "expected task, thread or process, got '"
+                                             + std::string{text.begin(), text.end()} + "'");
 }
 
 } // namespace strata

@@ -69,14 +69,12 @@ caf::error validate_child(const supervisor_spec& flags, const child_spec& child)
   switch (child.shutdown.how) {
     case shutdown_spec::kind::type_default:
     case shutdown_spec::kind::brutal_kill:
-    case shutdown_spec::kind::infinity:
-      break;
+    case shutdown_spec::kind::infinity: break;
     case shutdown_spec::kind::timeout:
       if (child.shutdown.timeout.count() <= 0)
         return invalid(who, "a shutdown timeout must be positive");
       break;
-    default:
-      return invalid(who, "unknown shutdown kind");
+    default: return invalid(who, "unknown shutdown kind");
   }
   // OTP: significant is invalid for permanent children and under auto_shutdown never.
   if (child.significant && child.restart == restart_type::permanent)

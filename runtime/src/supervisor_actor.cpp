@@ -58,9 +58,7 @@ caf::behavior supervisor_actor::make_behavior() {
       return init(parent, path);
     },
     [this](start_child_atom, child_spec& spec) { return api_start_child(std::move(spec)); },
-    [this](start_child_atom, caf::message& extra) {
-      return api_start_dynamic(std::move(extra));
-    },
+    [this](start_child_atom, caf::message& extra) { return api_start_dynamic(std::move(extra)); },
     [this](terminate_child_atom, const std::string& id) { return api_terminate_child(id); },
     [this](terminate_child_atom, const caf::actor& hdl) { return api_terminate_dynamic(hdl); },
     [this](restart_child_atom, const std::string& id) { return api_restart_child(id); },
@@ -87,8 +85,7 @@ caf::behavior supervisor_actor::make_behavior() {
         keys.erase(std::remove_if(keys.begin(), keys.end(),
                                   [this](uint64_t k) {
                                     auto c = find(k);
-                                    return c == nullptr
-                                           || c->status != child_status::restarting;
+                                    return c == nullptr || c->status != child_status::restarting;
                                   }),
                    keys.end());
         if (!shutting_down_ && !keys.empty()) {
@@ -162,8 +159,8 @@ void supervisor_actor::restart(uint64_t key) {
   if (!intensity_->add_restart(clock::now())) {
     emit(event_kind::intensity_reached, c,
          "more than " + std::to_string(spec_.intensity) + " restarts within "
-           + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(spec_.period)
-                              .count())
+           + std::to_string(
+             std::chrono::duration_cast<std::chrono::milliseconds>(spec_.period).count())
            + " ms");
     shutdown(caf::exit_reason::user_shutdown);
     return;
@@ -290,9 +287,7 @@ void supervisor_actor::stop_one(uint64_t key, done_fn done) {
       send_exit(hdl, caf::exit_reason::user_shutdown);
       delayed_send(this, how.timeout, kill_timeout_atom::value, hdl.address());
       break;
-    default:
-      send_exit(hdl, caf::exit_reason::user_shutdown);
-      break;
+    default: send_exit(hdl, caf::exit_reason::user_shutdown); break;
   }
 }
 

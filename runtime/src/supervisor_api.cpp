@@ -1,14 +1,14 @@
 // The supervisor's init and its API messages. Each API call becomes a step in the
 // supervisor's queue (run_or_defer), so it sees the tree between operations, never in one.
 
-#include "internal/supervisor_actor.hpp"
-
 #include <caf/exit_reason.hpp>
 #include <caf/sec.hpp>
 
 #include "strata/detail/guarded_init.hpp"
 #include "strata/error.hpp"
 #include "strata/events.hpp"
+
+#include "internal/supervisor_actor.hpp"
 
 namespace strata::internal {
 
@@ -84,8 +84,8 @@ caf::result<caf::actor> supervisor_actor::api_start_child(child_spec spec) {
     if (auto err = validate_child(spec_, spec))
       return answer(rp, std::move(err));
     if (auto c = find_id(spec.id))
-      return answer(rp, 
-        make_error(c->handle ? error::already_started : error::already_present, spec.id));
+      return answer(rp, make_error(c->handle ? error::already_started : error::already_present,
+                                   spec.id));
     auto key = add_child(std::move(spec));
     busy_ = true;
     start_one(key, false, [this, rp, key](caf::error err) mutable {

@@ -13,8 +13,7 @@ namespace {
 
 // Sends `xs...` to `sup` and waits for an answer of type T (ok_atom for calls without one).
 template <class T, class... Ts>
-caf::expected<T> call(const caf::actor& sup, call_timeout timeout, const char* what,
-                      Ts&&... xs) {
+caf::expected<T> call(const caf::actor& sup, call_timeout timeout, const char* what, Ts&&... xs) {
   if (!sup)
     return make_error(error::not_found, std::string{what}, "invalid supervisor handle");
   caf::scoped_actor self{sup->home_system()};
@@ -38,8 +37,7 @@ caf::error to_error(caf::expected<ok_atom> res) {
 
 caf::expected<caf::actor> start_child(const caf::actor& sup, child_spec spec,
                                       call_timeout timeout) {
-  return call<caf::actor>(sup, timeout, "start_child", start_child_atom::value,
-                          std::move(spec));
+  return call<caf::actor>(sup, timeout, "start_child", start_child_atom::value, std::move(spec));
 }
 
 caf::expected<caf::actor> start_child(const caf::actor& sup, caf::message extra_args,
@@ -48,16 +46,13 @@ caf::expected<caf::actor> start_child(const caf::actor& sup, caf::message extra_
                           std::move(extra_args));
 }
 
-caf::error terminate_child(const caf::actor& sup, const std::string& id,
-                           call_timeout timeout) {
-  return to_error(call<ok_atom>(sup, timeout, "terminate_child",
-                                terminate_child_atom::value, id));
+caf::error terminate_child(const caf::actor& sup, const std::string& id, call_timeout timeout) {
+  return to_error(call<ok_atom>(sup, timeout, "terminate_child", terminate_child_atom::value, id));
 }
 
-caf::error terminate_child(const caf::actor& sup, const caf::actor& child,
-                           call_timeout timeout) {
-  return to_error(call<ok_atom>(sup, timeout, "terminate_child",
-                                terminate_child_atom::value, child));
+caf::error terminate_child(const caf::actor& sup, const caf::actor& child, call_timeout timeout) {
+  return to_error(
+    call<ok_atom>(sup, timeout, "terminate_child", terminate_child_atom::value, child));
 }
 
 caf::expected<caf::actor> restart_child(const caf::actor& sup, const std::string& id,
@@ -69,10 +64,8 @@ caf::error delete_child(const caf::actor& sup, const std::string& id, call_timeo
   return to_error(call<ok_atom>(sup, timeout, "delete_child", delete_child_atom::value, id));
 }
 
-caf::expected<std::vector<child_info>> which_children(const caf::actor& sup,
-                                                      call_timeout timeout) {
-  return call<std::vector<child_info>>(sup, timeout, "which_children",
-                                       which_children_atom::value);
+caf::expected<std::vector<child_info>> which_children(const caf::actor& sup, call_timeout timeout) {
+  return call<std::vector<child_info>>(sup, timeout, "which_children", which_children_atom::value);
 }
 
 caf::expected<child_counts> count_children(const caf::actor& sup, call_timeout timeout) {

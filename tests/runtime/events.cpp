@@ -65,8 +65,8 @@ TEST_CASE("--strata.event-log writes every event as one JSON line") {
   CHECK(lines[3]["event"] == "exited"); // stopped by the system's shutdown
   CHECK(lines[4]["event"] == "shutdown");
   for (auto& j : lines) {
-    for (auto key : {"mono_ns", "wall_ms", "supervisor", "child", "placement", "event",
-                     "reason", "restarts"})
+    for (auto key :
+         {"mono_ns", "wall_ms", "supervisor", "child", "placement", "event", "reason", "restarts"})
       CHECK(j.contains(key));
     CHECK(j["supervisor"] == "root");
     CHECK(j["placement"] == "task");

@@ -67,9 +67,7 @@ TEST_CASE("a thread-placed child answers from one dedicated thread") {
 }
 
 TEST_CASE("the command line overrides a child's placement without recompiling") {
-  fixture f([](config& cfg) {
-    REQUIRE_FALSE(parse(cfg, {"--strata.placement.w=thread"}));
-  });
+  fixture f([](config& cfg) { REQUIRE_FALSE(parse(cfg, {"--strata.placement.w=thread"})); });
   supervisor_spec spec;
   spec.children = {child("w", "echo"), child("v", "echo")};
   auto sup = f.sys->start_supervisor("root", spec);
@@ -86,8 +84,8 @@ TEST_CASE("the config file overrides a child's placement, and the command line w
   REQUIRE_FALSE(parse(cfg, {}, "[strata.placement]\nw=\"thread\"\nv=\"thread\"\n"));
   CHECK(cfg.placement_for("w", placement::task) == placement::thread);
   config cfg2;
-  REQUIRE_FALSE(parse(cfg2, {"--strata.placement.v=task"},
-                      "[strata.placement]\nw=\"thread\"\nv=\"thread\"\n"));
+  REQUIRE_FALSE(
+    parse(cfg2, {"--strata.placement.v=task"}, "[strata.placement]\nw=\"thread\"\nv=\"thread\"\n"));
   CHECK(cfg2.placement_for("w", placement::task) == placement::thread);
   CHECK(cfg2.placement_for("v", placement::thread) == placement::task);
   CHECK(cfg2.placement_for("other", placement::thread) == placement::thread);
@@ -98,8 +96,7 @@ TEST_CASE("a malformed placement is a clear configuration error") {
   auto err = parse(cfg, {"--strata.placement.rooms=proces"});
   REQUIRE(err);
   CHECK(is(err, error::invalid_config));
-  CHECK_THAT(to_text(err), Catch::Contains("strata.placement.rooms")
-                             && Catch::Contains("proces"));
+  CHECK_THAT(to_text(err), Catch::Contains("strata.placement.rooms") && Catch::Contains("proces"));
   config cfg2;
   CHECK(is(parse(cfg2, {"--strata.placement.rooms"}), error::invalid_config));
   config cfg3;

@@ -23,8 +23,7 @@ TEST_CASE("more restarts than the intensity make the supervisor stop all and exi
   auto a = f.child_of(*sup, "a");
   f.tell(a, crash_atom::value);
   CHECK(f.next_events(4)
-        == std::vector<std::string>{"exited a", "intensity_reached a", "exited b",
-                                    "shutdown"});
+        == std::vector<std::string>{"exited a", "intensity_reached a", "exited b", "shutdown"});
   CHECK(f.wait_down(*sup) == caf::exit_reason::user_shutdown);
 }
 
@@ -122,8 +121,7 @@ TEST_CASE("a failed restart is tried again through a message and counts against 
   start_failures = 2; // the next two starts fail
   f.tell(f.child_of(*sup, "x"), crash_atom::value);
   CHECK(f.next_events(4)
-        == std::vector<std::string>{"exited x", "start_failed x", "start_failed x",
-                                    "restarted x"});
+        == std::vector<std::string>{"exited x", "start_failed x", "start_failed x", "restarted x"});
   CHECK(f.ping(f.child_of(*sup, "x"), 2) == 2);
 }
 

@@ -11,8 +11,7 @@ supervisor_spec four(strategy how) {
   supervisor_spec spec;
   spec.strategy = how;
   spec.intensity = 10;
-  spec.children = {child("a", "echo"), child("b", "echo"), child("c", "echo"),
-                   child("d", "echo")};
+  spec.children = {child("a", "echo"), child("b", "echo"), child("c", "echo"), child("d", "echo")};
   return spec;
 }
 
@@ -39,9 +38,8 @@ TEST_CASE("one_for_all stops the others right to left and restarts all left to r
   f.next_events(4);
   f.tell(f.child_of(*sup, "b"), crash_atom::value);
   CHECK(f.next_events(8)
-        == std::vector<std::string>{"exited b", "exited d", "exited c", "exited a",
-                                    "restarted a", "restarted b", "restarted c",
-                                    "restarted d"});
+        == std::vector<std::string>{"exited b", "exited d", "exited c", "exited a", "restarted a",
+                                    "restarted b", "restarted c", "restarted d"});
   for (auto id : {"a", "b", "c", "d"})
     CHECK(f.ping(f.child_of(*sup, id), 1) == 1);
 }
@@ -99,8 +97,7 @@ TEST_CASE("simple_one_for_one starts dynamic children with extra arguments") {
   REQUIRE(children->size() == 3);
   std::string tag;
   (*f.self)
-    ->request(children->at(1).handle, std::chrono::seconds(5), ping_atom::value, 1,
-              std::string{})
+    ->request(children->at(1).handle, std::chrono::seconds(5), ping_atom::value, 1, std::string{})
     .receive([&](int, std::string t) { tag = t; }, [](caf::error&) {});
   CHECK(tag == "y");
 }

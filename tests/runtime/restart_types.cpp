@@ -40,9 +40,9 @@ TEST_CASE("a permanent child is restarted even after a normal exit") {
 
 TEST_CASE("a transient child is not restarted after normal, shutdown or {shutdown, Term}") {
   fixture f;
-  auto sup = start_tree(f, {typed("n", restart_type::transient),
-                            typed("s", restart_type::transient),
-                            typed("t", restart_type::transient)});
+  auto sup = start_tree(f,
+                        {typed("n", restart_type::transient), typed("s", restart_type::transient),
+                         typed("t", restart_type::transient)});
   quit_as(f, f.child_of(sup, "n"), how_to_quit::normal);
   CHECK(f.next_event().reason == "normal");
   quit_as(f, f.child_of(sup, "s"), how_to_quit::shutdown);
@@ -69,8 +69,8 @@ TEST_CASE("a transient child is restarted after an abnormal exit") {
 
 TEST_CASE("a temporary child is never restarted and is removed") {
   fixture f;
-  auto sup = start_tree(f, {typed("x", restart_type::temporary),
-                            typed("y", restart_type::temporary)});
+  auto sup = start_tree(f,
+                        {typed("x", restart_type::temporary), typed("y", restart_type::temporary)});
   f.tell(f.child_of(sup, "x"), crash_atom::value);
   CHECK(brief(f.next_event()) == "exited x");
   quit_as(f, f.child_of(sup, "y"), how_to_quit::normal);
@@ -80,9 +80,9 @@ TEST_CASE("a temporary child is never restarted and is removed") {
 
 TEST_CASE("temporary children stopped as siblings under one_for_all are removed") {
   fixture f;
-  auto sup = start_tree(f, {typed("a", restart_type::permanent),
-                            typed("tmp", restart_type::temporary),
-                            typed("c", restart_type::permanent)},
+  auto sup = start_tree(f,
+                        {typed("a", restart_type::permanent), typed("tmp", restart_type::temporary),
+                         typed("c", restart_type::permanent)},
                         strategy::one_for_all);
   f.tell(f.child_of(sup, "c"), crash_atom::value);
   CHECK(f.next_events(5)
@@ -97,9 +97,9 @@ TEST_CASE("temporary children stopped as siblings under one_for_all are removed"
 
 TEST_CASE("temporary children stopped as siblings under rest_for_one are removed") {
   fixture f;
-  auto sup = start_tree(f, {typed("a", restart_type::permanent),
-                            typed("tmp", restart_type::temporary),
-                            typed("c", restart_type::permanent)},
+  auto sup = start_tree(f,
+                        {typed("a", restart_type::permanent), typed("tmp", restart_type::temporary),
+                         typed("c", restart_type::permanent)},
                         strategy::rest_for_one);
   f.tell(f.child_of(sup, "a"), crash_atom::value);
   CHECK(f.next_events(5)
@@ -110,12 +110,11 @@ TEST_CASE("temporary children stopped as siblings under rest_for_one are removed
 
 TEST_CASE("one_for_all also restarts a sibling that was stopped, as OTP does") {
   fixture f;
-  auto sup = start_tree(f, {typed("a", restart_type::permanent),
-                            typed("t", restart_type::transient)},
+  auto sup = start_tree(f,
+                        {typed("a", restart_type::permanent), typed("t", restart_type::transient)},
                         strategy::one_for_all);
   quit_as(f, f.child_of(sup, "t"), how_to_quit::normal);
   CHECK(brief(f.next_event()) == "exited t");
   f.tell(f.child_of(sup, "a"), crash_atom::value);
-  CHECK(f.next_events(3)
-        == std::vector<std::string>{"exited a", "restarted a", "restarted t"});
+  CHECK(f.next_events(3) == std::vector<std::string>{"exited a", "restarted a", "restarted t"});
 }

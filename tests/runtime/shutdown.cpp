@@ -74,8 +74,7 @@ TEST_CASE("infinity waits for the child however long it takes") {
   f.next_events(2);
   CHECK_FALSE(terminate_child(*sup, "inner"));
   // The subtree goes down completely before the nested supervisor is reported down.
-  CHECK(f.next_events(3)
-        == std::vector<std::string>{"exited w", "shutdown", "exited inner"});
+  CHECK(f.next_events(3) == std::vector<std::string>{"exited w", "shutdown", "exited inner"});
 }
 
 TEST_CASE("a supervisor's exit from its parent stops its children first") {
@@ -89,8 +88,8 @@ TEST_CASE("a supervisor's exit from its parent stops its children first") {
   f.next_events(4);
   CHECK_FALSE(stop(*sup));
   CHECK(f.next_events(6)
-        == std::vector<std::string>{"exited z", "exited y", "exited x", "shutdown",
-                                    "exited inner", "shutdown"});
+        == std::vector<std::string>{"exited z", "exited y", "exited x", "shutdown", "exited inner",
+                                    "shutdown"});
 }
 
 TEST_CASE("the supervisor answers calls made while it is stopping a child") {

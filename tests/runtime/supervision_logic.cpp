@@ -1,11 +1,11 @@
 // The supervisor's pure decisions, checked without actors or threads.
 
-#include <catch2/catch.hpp>
+#include "internal/supervision_logic.hpp"
 
 #include <caf/exit_reason.hpp>
 #include <caf/sec.hpp>
+#include <catch2/catch.hpp>
 
-#include "internal/supervision_logic.hpp"
 #include "strata/error.hpp"
 
 using namespace strata;

@@ -62,16 +62,14 @@ TEST_CASE("an exception in a child's init fails its start with the child and the
 
 TEST_CASE("an exception in a supervisor's spec function fails its start") {
   fixture f([](config& cfg) {
-    cfg.add_supervisor("broken", []() -> supervisor_spec {
-      throw std::logic_error("no spec today");
-    });
+    cfg.add_supervisor("broken",
+                       []() -> supervisor_spec { throw std::logic_error("no spec today"); });
   });
   supervisor_spec spec;
   spec.children = {child("a", "echo"), child("nested", "broken")};
   auto sup = f.sys->start_supervisor("root", spec);
   REQUIRE_FALSE(sup);
-  CHECK_THAT(to_text(sup.error()), Catch::Contains("nested")
-                                     && Catch::Contains("no spec today"));
+  CHECK_THAT(to_text(sup.error()), Catch::Contains("nested") && Catch::Contains("no spec today"));
 }
 
 TEST_CASE("an unknown factory or wrong arguments fail the start with a clear error") {

@@ -13,18 +13,10 @@ caf::behavior echo_behavior(caf::event_based_actor* self, std::string tag) {
     [](crash_atom) { throw std::runtime_error("boom"); },
     [self](quit_atom, int how) {
       switch (static_cast<how_to_quit>(how)) {
-        case how_to_quit::normal:
-          self->quit();
-          break;
-        case how_to_quit::shutdown:
-          self->quit(caf::exit_reason::user_shutdown);
-          break;
-        case how_to_quit::shutdown_term:
-          self->quit(make_error(error::shutdown, "done"));
-          break;
-        case how_to_quit::crash:
-          self->quit(caf::exit_reason::unknown);
-          break;
+        case how_to_quit::normal: self->quit(); break;
+        case how_to_quit::shutdown: self->quit(caf::exit_reason::user_shutdown); break;
+        case how_to_quit::shutdown_term: self->quit(make_error(error::shutdown, "done")); break;
+        case how_to_quit::crash: self->quit(caf::exit_reason::unknown); break;
       }
     },
     [](thread_atom) {
@@ -36,9 +28,7 @@ caf::behavior echo_behavior(caf::event_based_actor* self, std::string tag) {
 } // namespace
 
 void add_test_factories(config& cfg) {
-  cfg.add_worker("echo", [](caf::event_based_actor* self) {
-    return echo_behavior(self, "");
-  });
+  cfg.add_worker("echo", [](caf::event_based_actor* self) { return echo_behavior(self, ""); });
   cfg.add_worker("echo_tagged", [](caf::event_based_actor* self, std::string tag) {
     return echo_behavior(self, std::move(tag));
   });
@@ -78,11 +68,12 @@ fixture::~fixture() {
 supervision_event fixture::next_event(std::chrono::milliseconds timeout) {
   supervision_event result;
   bool got = false;
-  (*self)->receive([&](supervision_event& ev) {
-    result = std::move(ev);
-    got = true;
-  },
-                   caf::after(timeout) >> [] {});
+  (*self)->receive(
+    [&](supervision_event& ev) {
+      result = std::move(ev);
+      got = true;
+    },
+    caf::after(timeout) >> [] {});
   if (!got)
     FAIL("no supervision event within " << timeout.count() << " ms");
   return result;

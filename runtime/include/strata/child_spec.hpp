@@ -47,14 +47,18 @@ struct shutdown_spec {
   caf::timespan timeout{0};
 
   /// `brutal_kill`.
-  static shutdown_spec brutal_kill() { return {kind::brutal_kill, caf::timespan{0}}; }
+  static shutdown_spec brutal_kill() {
+    return {kind::brutal_kill, caf::timespan{0}};
+  }
   /// Exit with `shutdown`, then kill after `t`.
   template <class Rep, class Period>
   static shutdown_spec after(std::chrono::duration<Rep, Period> t) {
     return {kind::timeout, std::chrono::duration_cast<caf::timespan>(t)};
   }
   /// `infinity`.
-  static shutdown_spec infinity() { return {kind::infinity, caf::timespan{0}}; }
+  static shutdown_spec infinity() {
+    return {kind::infinity, caf::timespan{0}};
+  }
 };
 
 /// Exponential restart backoff (beyond OTP; as Akka's and Proto.Actor's): the n-th restart
@@ -68,7 +72,9 @@ struct backoff_spec {
   caf::timespan reset_after{0};
 
   /// Returns whether backoff is on (`min > 0`).
-  bool enabled() const noexcept { return min.count() > 0; }
+  bool enabled() const noexcept {
+    return min.count() > 0;
+  }
 };
 
 /// What starts a child: a factory registered by name plus serialisable arguments, OTP's
@@ -114,8 +120,7 @@ typename Inspector::result_type inspect(Inspector& f, shutdown_spec& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, backoff_spec& x) {
-  return f(caf::meta::type_name("strata::backoff_spec"), x.min, x.max, x.jitter,
-           x.reset_after);
+  return f(caf::meta::type_name("strata::backoff_spec"), x.min, x.max, x.jitter, x.reset_after);
 }
 
 template <class Inspector>

@@ -54,8 +54,8 @@ public:
   /// Returns the placement for child `child_id`: the configured override, else `fallback`.
   /// @returns `error::invalid_config` when the configured value is not a placement.
   /// @threadsafe once the system runs.
-  [[nodiscard]] caf::expected<placement>
-  placement_for(const std::string& child_id, placement fallback) const;
+  [[nodiscard]] caf::expected<placement> placement_for(const std::string& child_id,
+                                                       placement fallback) const;
 
   /// Installs the provider of `process` placement (strata::nodes does this).
   config& set_placement_provider(std::shared_ptr<placement_provider> provider);

@@ -72,8 +72,7 @@ public:
 private:
   template <class F, class Self, class... Args>
   void add_worker_impl(std::string name, F fun, caf::detail::type_list<Self, Args...>) {
-    static_assert(std::is_pointer<Self>::value,
-                  "a worker's first parameter is its self pointer");
+    static_assert(std::is_pointer<Self>::value, "a worker's first parameter is its self pointer");
     using self_type = std::remove_pointer_t<Self>;
     auto wrapped = [fun](self_type* self, std::decay_t<Args>... xs) -> caf::behavior {
       return detail::guarded_behavior(self, [fun, self, xs...] {
@@ -97,8 +96,7 @@ private:
   void add_supervisor_impl(std::string name, F fun, caf::detail::type_list<Args...>) {
     factory f;
     f.type = child_type::supervisor;
-    f.spawn = [fun, name](caf::actor_config& cfg,
-                          caf::message& args) -> caf::expected<caf::actor> {
+    f.spawn = [fun, name](caf::actor_config& cfg, caf::message& args) -> caf::expected<caf::actor> {
       if (!args.match_elements<std::decay_t<Args>...>())
         return make_error(error::bad_arguments, name, caf::to_string(args));
       return detail::spawn_supervisor(

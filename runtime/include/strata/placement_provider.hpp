@@ -20,8 +20,8 @@ public:
   /// Spawns `child` in another OS process and returns a local handle to it (a proxy). The
   /// actor must wait for the supervisor's init handshake like a local child does.
   /// @threadsafe
-  virtual caf::expected<caf::actor> spawn(caf::actor_system& sys, const child_spec& child,
-                                          child_type type) = 0;
+  virtual caf::expected<caf::actor>
+  spawn(caf::actor_system& sys, const child_spec& child, child_type type) = 0;
 };
 
 } // namespace strata

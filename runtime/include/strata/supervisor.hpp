@@ -127,8 +127,7 @@ public:
 
   /// As CAF's `request` takes it.
   caf::duration to_duration() const {
-    return ms_ < 0 ? caf::duration{caf::infinite}
-                   : caf::duration{std::chrono::milliseconds{ms_}};
+    return ms_ < 0 ? caf::duration{caf::infinite} : caf::duration{std::chrono::milliseconds{ms_}};
   }
 
 private:
@@ -143,14 +142,13 @@ private:
 /// Adds and starts a child (`start_child_atom, child_spec` → `caf::actor`).
 /// @returns `already_started` / `already_present` for a duplicate id, `start_failed`, or
 /// `simple_one_for_one` when `sup` is one.
-[[nodiscard]] caf::expected<caf::actor>
-start_child(const caf::actor& sup, child_spec spec, call_timeout timeout = {});
+[[nodiscard]] caf::expected<caf::actor> start_child(const caf::actor& sup, child_spec spec,
+                                                    call_timeout timeout = {});
 
 /// Starts a dynamic child of a `simple_one_for_one` supervisor, its template's args followed
 /// by `extra_args` (`start_child_atom, caf::message` → `caf::actor`).
-[[nodiscard]] caf::expected<caf::actor>
-start_child(const caf::actor& sup, caf::message extra_args,
-            call_timeout timeout = {});
+[[nodiscard]] caf::expected<caf::actor> start_child(const caf::actor& sup, caf::message extra_args,
+                                                    call_timeout timeout = {});
 
 /// Stops a child and keeps its spec, or removes it if temporary (`terminate_child_atom, id`).
 [[nodiscard]] caf::error terminate_child(const caf::actor& sup, const std::string& id,
@@ -162,9 +160,8 @@ start_child(const caf::actor& sup, caf::message extra_args,
 
 /// Starts a stopped child again (`restart_child_atom, id` → `caf::actor`).
 /// @returns `running`, `restarting`, `not_found` or `start_failed`.
-[[nodiscard]] caf::expected<caf::actor>
-restart_child(const caf::actor& sup, const std::string& id,
-              call_timeout timeout = {});
+[[nodiscard]] caf::expected<caf::actor> restart_child(const caf::actor& sup, const std::string& id,
+                                                      call_timeout timeout = {});
 
 /// Removes a stopped child's spec (`delete_child_atom, id`).
 /// @returns `running`, `restarting` or `not_found`.
@@ -172,12 +169,12 @@ restart_child(const caf::actor& sup, const std::string& id,
                                       call_timeout timeout = {});
 
 /// Lists the children in start order (`which_children_atom` → `std::vector<child_info>`).
-[[nodiscard]] caf::expected<std::vector<child_info>>
-which_children(const caf::actor& sup, call_timeout timeout = {});
+[[nodiscard]] caf::expected<std::vector<child_info>> which_children(const caf::actor& sup,
+                                                                    call_timeout timeout = {});
 
 /// Counts the children (`count_children_atom` → `child_counts`).
-[[nodiscard]] caf::expected<child_counts>
-count_children(const caf::actor& sup, call_timeout timeout = {});
+[[nodiscard]] caf::expected<child_counts> count_children(const caf::actor& sup,
+                                                         call_timeout timeout = {});
 
 /// Stops `sup` and its children like `gen_server:stop/1` (`stop_atom`), waiting until all
 /// are down.

@@ -45,8 +45,8 @@ public:
   /// children, and returns once all of them are up.
   /// @returns `invalid_spec`, or `start_failed` naming the child that failed and why.
   /// @threadsafe
-  [[nodiscard]] caf::expected<caf::actor>
-  start_supervisor(std::string name, supervisor_spec spec, placement where = placement::task);
+  [[nodiscard]] caf::expected<caf::actor> start_supervisor(std::string name, supervisor_spec spec,
+                                                           placement where = placement::task);
 
   /// Stops every top-level supervisor, newest first, and waits until all actors are done.
   /// Called by the destructor; idempotent. @threadsafe

@@ -18,12 +18,9 @@ exit_class classify(const caf::error& reason) noexcept {
 
 bool should_restart(restart_type type, exit_class cls) noexcept {
   switch (type) {
-    case restart_type::permanent:
-      return true;
-    case restart_type::transient:
-      return cls == exit_class::abnormal;
-    case restart_type::temporary:
-      return false;
+    case restart_type::permanent: return true;
+    case restart_type::transient: return cls == exit_class::abnormal;
+    case restart_type::temporary: return false;
   }
   return false;
 }
@@ -40,9 +37,7 @@ restart_plan plan_restart(strategy how, size_t count, size_t failed) {
   restart_plan plan;
   switch (how) {
     case strategy::one_for_one:
-    case strategy::simple_one_for_one:
-      plan.start.push_back(failed);
-      break;
+    case strategy::simple_one_for_one: plan.start.push_back(failed); break;
     case strategy::one_for_all:
       for (size_t i = count; i-- > 0;)
         if (i != failed)
@@ -79,8 +74,8 @@ caf::timespan backoff_delay(const backoff_spec& spec, uint32_t consecutive,
     delay = delay > spec.max / 2 ? spec.max : delay * 2;
   delay = std::min(delay, spec.max);
   auto stretch = 1.0 + spec.jitter * std::clamp(random01, 0.0, 1.0);
-  return caf::timespan{static_cast<caf::timespan::rep>(static_cast<double>(delay.count())
-                                                       * stretch)};
+  return caf::timespan{
+    static_cast<caf::timespan::rep>(static_cast<double>(delay.count()) * stretch)};
 }
 
 } // namespace strata::internal

@@ -16,11 +16,12 @@
 #include <caf/group.hpp>
 #include <caf/typed_response_promise.hpp>
 
-#include "internal/supervision_logic.hpp"
 #include "strata/atoms.hpp"
 #include "strata/config.hpp"
 #include "strata/supervision_event.hpp"
 #include "strata/supervisor.hpp"
+
+#include "internal/supervision_logic.hpp"
 
 namespace strata::internal {
 
@@ -93,8 +94,7 @@ private:
   void stop_in_order(std::vector<uint64_t> keys, done_fn done);
   void stop_all_at_once(std::vector<uint64_t> keys, done_fn done);
   void start_one(uint64_t key, bool is_restart, std::function<void(caf::error)> done);
-  void start_in_order(std::vector<uint64_t> keys, size_t pos, bool is_restart,
-                      start_done_fn done);
+  void start_in_order(std::vector<uint64_t> keys, size_t pos, bool is_restart, start_done_fn done);
   caf::expected<caf::actor> spawn_child(child& c);
 
   // -- serialisation: one operation at a time --------------------------------------------

@@ -46,8 +46,7 @@ caf::behavior call_user_init(const F& fun, Self* self, const Ts&... xs) {
 template <class Self, class Init>
 caf::behavior guarded_behavior(Self* self, Init init) {
   return {
-    [self, init](init_atom, const caf::actor&, const std::string&) mutable
-    -> caf::result<ok_atom> {
+    [self, init](init_atom, const caf::actor&, const std::string&) mutable -> caf::result<ok_atom> {
       install_exception_handler(self);
       // Pop this init behavior: the user's init installs its own, or none (the actor ends).
       self->unbecome();
