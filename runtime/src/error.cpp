@@ -59,6 +59,10 @@ std::string to_text(const caf::error& err) {
     name = to_string(static_cast<error>(err.code()));
   else if (err.category() == caf::atom("system"))
     name = caf::to_string(static_cast<caf::sec>(err.code()));
+  else if (err == caf::exit_reason::user_shutdown)
+    name = "shutdown"; // OTP's name for a deliberate stop
+  else if (err == caf::exit_reason::kill)
+    name = "killed"; // OTP's name for the reason of a process killed with `kill`
   else if (err.category() == caf::atom("exit"))
     name = caf::to_string(static_cast<caf::exit_reason>(err.code()));
   else if (err.category() == caf::atom("parser"))

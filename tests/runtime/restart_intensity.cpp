@@ -82,7 +82,7 @@ TEST_CASE("a nested supervisor that gives up escalates to its parent, which rest
   f.wait_for(event_kind::intensity_reached, "w");
   auto ev = f.wait_for(event_kind::exited, "inner");
   CHECK(ev.supervisor == "root");
-  CHECK(ev.reason == "user_shutdown");
+  CHECK(ev.reason == "shutdown");
   f.wait_for(event_kind::restarted, "inner");
   auto again = f.child_of(*sup, "inner");
   CHECK(again != inner_sup);

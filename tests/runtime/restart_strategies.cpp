@@ -65,7 +65,7 @@ TEST_CASE("siblings stopped by a restart exit with shutdown, not as crashes") {
   f.tell(f.child_of(*sup, "a"), crash_atom::value);
   CHECK(f.next_event().reason == "exception: boom");
   for (int i = 0; i < 3; ++i)
-    CHECK(f.next_event().reason == "user_shutdown");
+    CHECK(f.next_event().reason == "shutdown");
 }
 
 TEST_CASE("simple_one_for_one starts dynamic children with extra arguments") {

@@ -46,7 +46,7 @@ TEST_CASE("a transient child is not restarted after normal, shutdown or {shutdow
   quit_as(f, f.child_of(sup, "n"), how_to_quit::normal);
   CHECK(f.next_event().reason == "normal");
   quit_as(f, f.child_of(sup, "s"), how_to_quit::shutdown);
-  CHECK(f.next_event().reason == "user_shutdown");
+  CHECK(f.next_event().reason == "shutdown");
   quit_as(f, f.child_of(sup, "t"), how_to_quit::shutdown_term);
   CHECK(f.next_event().reason == "shutdown: done");
   auto children = which_children(sup);

@@ -29,7 +29,7 @@ TEST_CASE("brutal_kill kills the child unconditionally") {
   REQUIRE(sup);
   f.next_event();
   CHECK_FALSE(terminate_child(*sup, "s"));
-  CHECK(f.next_event().reason == "kill");
+  CHECK(f.next_event().reason == "killed");
 }
 
 TEST_CASE("a shutdown timeout kills a child that ignores the shutdown") {
@@ -44,7 +44,7 @@ TEST_CASE("a shutdown timeout kills a child that ignores the shutdown") {
   auto started = std::chrono::steady_clock::now();
   CHECK_FALSE(terminate_child(*sup, "s"));
   auto took = std::chrono::steady_clock::now() - started;
-  CHECK(f.next_event().reason == "kill");
+  CHECK(f.next_event().reason == "killed");
   CHECK(took >= 100ms);
 }
 
@@ -58,7 +58,7 @@ TEST_CASE("a shutdown timeout lets a cooperative child exit with shutdown") {
   REQUIRE(sup);
   f.next_event();
   CHECK_FALSE(terminate_child(*sup, "e"));
-  CHECK(f.next_event().reason == "user_shutdown");
+  CHECK(f.next_event().reason == "shutdown");
 }
 
 TEST_CASE("infinity waits for the child however long it takes") {

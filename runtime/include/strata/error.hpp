@@ -66,7 +66,8 @@ caf::error make_error(error x, Ts&&... context) {
 bool is(const caf::error& err, error code) noexcept;
 
 /// Renders any error as readable text: strata errors as `name: context`, CAF's `sec` and
-/// `exit_reason` by their names, an empty error as `normal`. Works without an actor system.
+/// `exit_reason` by their names, in OTP's words where OTP has one (`normal` for no error,
+/// `shutdown` for `user_shutdown`, `killed` for `kill`). Works without an actor system.
 std::string to_text(const caf::error& err);
 
 } // namespace strata
