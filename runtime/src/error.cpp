@@ -30,7 +30,8 @@ std::string to_string(error x) {
 }
 
 bool is(const caf::error& err, error code) noexcept {
-  return err.category() == error_category && err.code() == static_cast<uint8_t>(code);
+  // CAF 0.17: code() and category() dereference the error's data, null for an empty error.
+  return err && err.category() == error_category && err.code() == static_cast<uint8_t>(code);
 }
 
 namespace {

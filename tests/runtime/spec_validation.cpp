@@ -97,3 +97,8 @@ TEST_CASE("a bad backoff is rejected") {
   spec.children[0].backoff.jitter = 2.0;
   CHECK_THAT(why(validate(spec)), Catch::Contains("jitter"));
 }
+
+TEST_CASE("is() answers false for an empty error instead of crashing") {
+  CHECK_FALSE(is(caf::error{}, error::invalid_spec));
+  CHECK(to_text(caf::error{}) == "normal");
+}

@@ -1,0 +1,134 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <sys/types.h>
+#include <thread>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+namespace strata::nodes {
+
+/// What a node is told when a spare becomes a real node: the cluster slot it serves and an
+/// opaque payload (the transport's start-up data).
+struct assignment {
+  uint32_t slot = 0;
+  std::string payload;
+};
+
+/// A node process's link to its zygote. Owner: the node's main thread.
+class node_context {
+public:
+  explicit node_context(int control_fd) noexcept : fd_(control_fd) {
+    // nop
+  }
+
+  /// Blocks until the zygote assigns this node a slot: a spare calls it once it has built its
+  /// actor system. @returns `error::zygote_gone` if the zygote died first (the node should
+  /// then clean up and exit).
+  [[nodiscard]] caf::expected<assignment> await_assignment();
+
+  /// The control socket; EOF on it means the zygote is gone.
+  int control_fd() const noexcept {
+    return fd_;
+  }
+
+private:
+  int fd_;
+};
+
+/// The code a node process runs, in a process freshly forked from the zygote; its result is
+/// the process's exit code. It builds its actor system, then calls `await_assignment`.
+using node_entry = std::function<int(node_context&)>;
+
+/// How a node process ended, as `waitid` reported it to the zygote.
+struct node_exit {
+  pid_t pid = 0;
+  uint32_t slot = 0;
+  /// Killed by a signal (`code` is the signal number), else exited (`code` is the exit code).
+  bool signaled = false;
+  int code = 0;
+};
+
+/// "exited with code 1", "killed by signal 9 (SIGKILL)".
+std::string to_string(const node_exit& x);
+
+/// A node process started by the zygote.
+struct node_process {
+  pid_t pid = 0;
+  uint32_t slot = 0;
+  /// A pidfd for the node (owned by the caller: close it), readable once the node is gone.
+  int pidfd = -1;
+};
+
+/// Tuning of a zygote.
+struct zygote_options {
+  /// Warm spares kept ready: forked processes that have built their actor system and wait for
+  /// an assignment, so a node starts without paying for fork and CAF start-up.
+  size_t spares = 1;
+  /// When the root goes: time between SIGTERM and SIGKILL for nodes still alive.
+  std::chrono::milliseconds grace{2000};
+  /// Runs in the zygote after every node is gone because the root went (e.g. removes the
+  /// cluster's segments). Must not use threads.
+  std::function<void()> on_cluster_exit;
+};
+
+/// The node process factory: a process forked from the root while it is single-threaded,
+/// which forks node processes (same binary, code and configuration already loaded) on request
+/// and reports how they end. It lives as long as this object, or until the root dies, and
+/// then takes every node with it.
+class zygote {
+public:
+  /// Forks the zygote; `entry` is what every node runs.
+  /// @returns `error::invalid_argument` if the process already has more than one thread
+  /// (forking then could copy a lock held by another thread), `error::system_error` if a
+  /// system call fails.
+  [[nodiscard]] static caf::expected<std::unique_ptr<zygote>> start(node_entry entry,
+                                                                    zygote_options opts = {});
+
+  zygote(const zygote&) = delete;
+  zygote& operator=(const zygote&) = delete;
+
+  /// Closes the zygote's socket, which stops every node (SIGTERM, then SIGKILL after the
+  /// grace period), and waits for the zygote to exit.
+  ~zygote();
+
+  /// Starts a node for `slot`, from a warm spare when one is ready, and passes it `payload`.
+  /// @returns `error::zygote_gone` if the zygote died, `error::system_error` if it could not
+  /// fork. @threadsafe
+  [[nodiscard]] caf::expected<node_process> spawn(uint32_t slot, std::string payload = {});
+
+  /// Sets the function called, on an internal thread, for each started node that ends.
+  /// Set it before the first `spawn`. @threadsafe
+  void on_exit(std::function<void(const node_exit&)> handler);
+
+  /// The zygote's pid.
+  pid_t pid() const noexcept {
+    return pid_;
+  }
+
+private:
+  struct reply;
+
+  zygote(pid_t pid, int fd);
+  void read_loop();
+
+  pid_t pid_;
+  int fd_; // our end of the zygote's socket
+  std::mutex mtx_; // guards pending_, exit_handler_, gone_; spawn requests are
+                   // sent and answered in order under it
+  std::condition_variable cv_; // signalled by read_loop for replies and when the zygote goes
+  std::deque<std::shared_ptr<reply>> pending_;
+  std::function<void(const node_exit&)> exit_handler_;
+  bool gone_ = false;
+  std::thread reader_; // reads replies and exit reports from the zygote
+};
+
+} // namespace strata::nodes

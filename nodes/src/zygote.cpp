@@ -1,0 +1,410 @@
+#include "strata/nodes/zygote.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <map>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+#include "strata/nodes/error.hpp"
+#include "strata/nodes/pidfd.hpp"
+
+#include "internal/zygote_wire.hpp"
+
+namespace strata::nodes {
+
+using internal::zygote_header;
+using internal::zygote_msg;
+
+namespace {
+
+caf::error os_error(const char* call) {
+  return make_error(error::system_error, std::string{call}, std::string{std::strerror(errno)});
+}
+
+// Counts the threads of this process (entries of /proc/self/task).
+size_t thread_count() {
+  size_t n = 0;
+  if (auto dir = ::opendir("/proc/self/task")) {
+    while (auto entry = ::readdir(dir))
+      if (entry->d_name[0] != '.')
+        ++n;
+    ::closedir(dir);
+  }
+  return n;
+}
+
+// Gives this (freshly forked) process default signal dispositions and an empty signal mask:
+// the zygote and the nodes must not run handlers the root installed for itself.
+void reset_signals() {
+  for (int sig = 1; sig < NSIG; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      ::signal(sig, SIG_DFL);
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+// -- the zygote process ---------------------------------------------------------------------
+
+// One process forked by the zygote: a spare until assigned, then a node.
+struct child_proc {
+  pid_t pid = 0;
+  int pidfd = -1;
+  int control = -1; // the zygote's end of the node's control socket
+  bool assigned = false;
+  uint32_t slot = 0;
+};
+
+class zygote_process {
+public:
+  zygote_process(int root_fd, node_entry entry, zygote_options opts)
+    : root_(root_fd), entry_(std::move(entry)), opts_(std::move(opts)) {
+    // nop
+  }
+
+  [[noreturn]] void run() {
+    reset_signals();
+    ::signal(SIGPIPE, SIG_IGN); // a dead spare's socket must not kill the zygote
+    epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_ < 0)
+      ::_exit(70);
+    watch(root_);
+    for (;;) {
+      keep_spares();
+      epoll_event events[16];
+      auto n = ::epoll_wait(epoll_, events, 16, -1);
+      if (n < 0 && errno != EINTR)
+        ::_exit(71);
+      for (int i = 0; i < n; ++i) {
+        auto fd = events[i].data.fd;
+        if (fd == root_)
+          serve_root();
+        else
+          reap(fd);
+      }
+    }
+  }
+
+private:
+  void watch(int fd) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    ::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+  }
+
+  size_t spares_ready() const {
+    size_t n = 0;
+    for (auto& [fd, c] : children_)
+      if (!c.assigned)
+        ++n;
+    return n;
+  }
+
+  void keep_spares() {
+    // A failed fork leaves fewer spares; the next spawn forks on demand and reports errors.
+    while (spares_ready() < opts_.spares)
+      if (!fork_spare())
+        return;
+  }
+
+  bool fork_spare() {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+      return false;
+    auto self = ::getpid();
+    auto pid = ::fork();
+    if (pid < 0) {
+      ::close(sv[0]);
+      ::close(sv[1]);
+      return false;
+    }
+    if (pid == 0) {
+      // The node: keep nothing of the zygote's but its own control socket, so the root and
+      // the zygote see EOF when the other goes, whatever the nodes hold.
+      ::close(sv[0]);
+      ::close(root_);
+      ::close(epoll_);
+      for (auto& [fd, c] : children_) {
+        ::close(c.pidfd);
+        ::close(c.control);
+      }
+      // If the zygote dies, the node hears SIGTERM: it cleans up (its segment) and exits.
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != self)
+        ::_exit(72);
+      reset_signals();
+      node_context ctx{sv[1]};
+      auto rc = entry_(ctx);
+      ::_exit(rc);
+    }
+    ::close(sv[1]);
+    auto pidfd = open_pidfd(pid);
+    if (pidfd < 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+      ::close(sv[0]);
+      return false;
+    }
+    ::fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+    children_[pidfd] = child_proc{pid, pidfd, sv[0], false, 0};
+    watch(pidfd);
+    return true;
+  }
+
+  void serve_root() {
+    zygote_header h;
+    std::string payload;
+    auto rc = internal::recv_msg(root_, h, payload, nullptr);
+    if (rc == 0 || (rc < 0 && errno != EBADMSG))
+      shutdown_cluster(); // the root is gone, or closed the socket: take every node down
+    if (rc < 0 || h.kind != static_cast<uint32_t>(zygote_msg::spawn))
+      return; // the root never sends anything else; ignore rather than act on garbage
+    // The oldest spare first; fork one if none is ready (or all died meanwhile).
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      auto spare = oldest_spare();
+      if (spare == nullptr && fork_spare())
+        spare = oldest_spare();
+      if (spare == nullptr)
+        break;
+      zygote_header assign;
+      assign.kind = static_cast<uint32_t>(zygote_msg::assign);
+      assign.slot = h.slot;
+      assign.payload_size = h.payload_size;
+      if (!internal::send_msg(spare->control, assign, payload)) {
+        // That spare died before it could be assigned: drop it, its pidfd reaps it.
+        spare->assigned = true;
+        spare->slot = UINT32_MAX;
+        continue;
+      }
+      spare->assigned = true;
+      spare->slot = h.slot;
+      zygote_header reply;
+      reply.kind = static_cast<uint32_t>(zygote_msg::spawned);
+      reply.slot = h.slot;
+      reply.pid = spare->pid;
+      internal::send_msg(root_, reply, {}, spare->pidfd);
+      return;
+    }
+    zygote_header reply;
+    reply.kind = static_cast<uint32_t>(zygote_msg::spawn_failed);
+    reply.slot = h.slot;
+    reply.value = errno != 0 ? errno : EAGAIN;
+    internal::send_msg(root_, reply, {});
+  }
+
+  child_proc* oldest_spare() {
+    child_proc* result = nullptr;
+    for (auto& [fd, c] : children_)
+      if (!c.assigned && (result == nullptr || c.pid < result->pid))
+        result = &c;
+    return result;
+  }
+
+  // Reaps the child behind `pidfd`, reporting it to the root if it was a node.
+  void reap(int pidfd) {
+    auto i = children_.find(pidfd);
+    if (i == children_.end())
+      return;
+    siginfo_t info{};
+    if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED) != 0)
+      return;
+    auto c = i->second;
+    ::epoll_ctl(epoll_, EPOLL_CTL_DEL, pidfd, nullptr);
+    ::close(c.pidfd);
+    ::close(c.control);
+    children_.erase(i);
+    if (!c.assigned || c.slot == UINT32_MAX)
+      return; // a spare: keep_spares replaces it
+    zygote_header report;
+    report.kind = static_cast<uint32_t>(zygote_msg::exited);
+    report.slot = c.slot;
+    report.pid = c.pid;
+    report.value = info.si_status;
+    report.flags = info.si_code == CLD_EXITED ? 0 : 1;
+    internal::send_msg(root_, report, {});
+  }
+
+  [[noreturn]] void shutdown_cluster() {
+    for (auto& [fd, c] : children_)
+      ::kill(c.pid, SIGTERM);
+    auto deadline = std::chrono::steady_clock::now() + opts_.grace;
+    while (!children_.empty()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+      if (left <= 0)
+        break;
+      epoll_event events[16];
+      auto n = ::epoll_wait(epoll_, events, 16, static_cast<int>(left));
+      for (int i = 0; i < n; ++i)
+        if (events[i].data.fd != root_)
+          reap(events[i].data.fd);
+    }
+    for (auto& [fd, c] : children_) {
+      ::kill(c.pid, SIGKILL);
+      siginfo_t info{};
+      ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(c.pidfd), &info, WEXITED);
+    }
+    if (opts_.on_cluster_exit)
+      opts_.on_cluster_exit();
+    ::_exit(0);
+  }
+
+  int root_;
+  int epoll_ = -1;
+  node_entry entry_;
+  zygote_options opts_;
+  std::map<int, child_proc> children_; // by pidfd
+};
+
+} // namespace
+
+// -- node side ------------------------------------------------------------------------------
+
+caf::expected<assignment> node_context::await_assignment() {
+  for (;;) {
+    zygote_header h;
+    std::string payload;
+    auto rc = internal::recv_msg(fd_, h, payload, nullptr);
+    if (rc == 0)
+      return make_error(error::zygote_gone, "the zygote closed the control socket");
+    if (rc < 0)
+      return os_error("recvmsg");
+    if (h.kind == static_cast<uint32_t>(zygote_msg::assign))
+      return assignment{h.slot, std::move(payload)};
+  }
+}
+
+std::string to_string(const node_exit& x) {
+  if (!x.signaled)
+    return "exited with code " + std::to_string(x.code);
+  auto name = ::sigabbrev_np(x.code);
+  return "killed by signal " + std::to_string(x.code)
+         + (name != nullptr ? std::string{" (SIG"} + name + ")" : std::string{});
+}
+
+// -- root side ------------------------------------------------------------------------------
+
+struct zygote::reply {
+  bool done = false;
+  caf::expected<node_process> result{caf::error{}};
+};
+
+caf::expected<std::unique_ptr<zygote>> zygote::start(node_entry entry, zygote_options opts) {
+  if (auto n = thread_count(); n != 1)
+    return make_error(error::invalid_argument, "zygote::start",
+                      "the process has " + std::to_string(n)
+                        + " threads; start the zygote before any thread (before the actor "
+                          "system)");
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return os_error("socketpair");
+  std::fflush(nullptr); // or buffered output would be written twice
+  auto pid = ::fork();
+  if (pid < 0) {
+    auto err = os_error("fork");
+    ::close(sv[0]);
+    ::close(sv[1]);
+    return err;
+  }
+  if (pid == 0) {
+    ::close(sv[0]);
+    zygote_process proc{sv[1], std::move(entry), std::move(opts)};
+    proc.run();
+  }
+  ::close(sv[1]);
+  return std::unique_ptr<zygote>{new zygote(pid, sv[0])};
+}
+
+zygote::zygote(pid_t pid, int fd) : pid_(pid), fd_(fd) {
+  reader_ = std::thread{[this] { read_loop(); }};
+}
+
+zygote::~zygote() {
+  // Closing our end tells the zygote to take the cluster down; the reader sees EOF.
+  ::shutdown(fd_, SHUT_RDWR);
+  reader_.join();
+  ::close(fd_);
+  ::waitpid(pid_, nullptr, 0);
+}
+
+void zygote::on_exit(std::function<void(const node_exit&)> handler) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  exit_handler_ = std::move(handler);
+}
+
+caf::expected<node_process> zygote::spawn(uint32_t slot, std::string payload) {
+  if (payload.size() > internal::max_zygote_payload)
+    return make_error(error::invalid_argument, "payload",
+                      std::to_string(payload.size()) + " bytes");
+  auto r = std::make_shared<reply>();
+  std::unique_lock<std::mutex> guard{mtx_};
+  if (gone_)
+    return make_error(error::zygote_gone, "the zygote is gone");
+  zygote_header h;
+  h.kind = static_cast<uint32_t>(zygote_msg::spawn);
+  h.slot = slot;
+  h.payload_size = static_cast<uint32_t>(payload.size());
+  if (!internal::send_msg(fd_, h, payload))
+    return make_error(error::zygote_gone, std::string{std::strerror(errno)});
+  // The zygote answers requests in order, so replies match the queue's order.
+  pending_.push_back(r);
+  cv_.wait(guard, [&] { return r->done; });
+  return std::move(r->result);
+}
+
+void zygote::read_loop() {
+  for (;;) {
+    zygote_header h;
+    std::string payload;
+    int fd = -1;
+    auto rc = internal::recv_msg(fd_, h, payload, &fd);
+    if (rc <= 0 && !(rc < 0 && errno == EBADMSG))
+      break;
+    if (rc < 0)
+      continue;
+    auto kind = static_cast<zygote_msg>(h.kind);
+    std::unique_lock<std::mutex> guard{mtx_};
+    if (kind == zygote_msg::exited) {
+      auto handler = exit_handler_;
+      guard.unlock();
+      if (handler)
+        handler(node_exit{h.pid, h.slot, h.flags != 0, h.value});
+      continue;
+    }
+    if (pending_.empty()) {
+      if (fd >= 0)
+        ::close(fd);
+      continue;
+    }
+    auto r = pending_.front();
+    pending_.pop_front();
+    if (kind == zygote_msg::spawned && fd >= 0)
+      r->result = node_process{h.pid, h.slot, fd};
+    else
+      r->result = make_error(error::system_error, "spawn node",
+                             std::string{std::strerror(h.value)});
+    r->done = true;
+    cv_.notify_all();
+  }
+  std::lock_guard<std::mutex> guard{mtx_};
+  gone_ = true;
+  for (auto& r : pending_) {
+    r->result = make_error(error::zygote_gone, "the zygote is gone");
+    r->done = true;
+  }
+  pending_.clear();
+  cv_.notify_all();
+}
+
+} // namespace strata::nodes

@@ -1,0 +1,269 @@
+// The zygote: forking nodes, warm spares, exit reports, and taking the cluster down.
+
+#include "strata/nodes/zygote.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <poll.h>
+#include <string>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "strata/nodes/error.hpp"
+#include "strata/nodes/pidfd.hpp"
+
+using namespace strata::nodes;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A pipe the nodes inherit (it exists before the zygote forks) to tell the test what they do.
+struct pipe_pair {
+  int read_end = -1;
+  int write_end = -1;
+  pipe_pair() {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    read_end = fds[0];
+    write_end = fds[1];
+  }
+  ~pipe_pair() {
+    ::close(read_end);
+    ::close(write_end);
+  }
+};
+
+// Writes one line (atomically: short writes to a pipe are).
+void say(int fd, const std::string& line) {
+  auto text = line + "\n";
+  [[maybe_unused]] auto n = ::write(fd, text.data(), text.size());
+}
+
+// Reads one line, failing the test after `timeout`.
+std::string hear(int fd, std::chrono::milliseconds timeout = 10s) {
+  std::string line;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+      FAIL("nothing heard within " << timeout.count() << " ms");
+    char c;
+    if (::read(fd, &c, 1) != 1)
+      FAIL("pipe closed");
+    if (c == '\n')
+      return line;
+    line += c;
+  }
+}
+
+// Waits until the process behind `pidfd` is gone.
+bool gone_within(int pidfd, std::chrono::milliseconds timeout) {
+  pollfd p{pidfd, POLLIN, 0};
+  return ::poll(&p, 1, static_cast<int>(timeout.count())) == 1;
+}
+
+// Node entries used below: each reports on `out`.
+node_entry reporting_entry(int out) {
+  return [out](node_context& ctx) {
+    say(out, "ready " + std::to_string(::getpid()));
+    auto a = ctx.await_assignment();
+    if (!a)
+      return 3;
+    say(out, "assigned " + std::to_string(a->slot) + " " + a->payload);
+    // Serve until the zygote goes (EOF on the control socket) or a signal ends us.
+    char c;
+    while (::read(ctx.control_fd(), &c, 1) > 0) {
+    }
+    return 0;
+  };
+}
+
+} // namespace
+
+TEST_CASE("a node runs its entry, gets its slot and payload, from a warm spare") {
+  pipe_pair p;
+  auto z = zygote::start(reporting_entry(p.write_end));
+  REQUIRE(z);
+  // The spare is up before anyone asks for a node: the fork and start-up are paid ahead.
+  auto ready = hear(p.read_end);
+  REQUIRE(ready.rfind("ready ", 0) == 0);
+  auto spare_pid = std::stoi(ready.substr(6));
+  auto node = (*z)->spawn(7, "hello");
+  REQUIRE(node);
+  CHECK(node->pid == spare_pid);
+  CHECK(node->slot == 7);
+  CHECK(hear(p.read_end) == "assigned 7 hello");
+  // A new spare replaces the one that was used.
+  CHECK(hear(p.read_end).rfind("ready ", 0) == 0);
+  ::close(node->pidfd);
+}
+
+TEST_CASE("a node's exit code and killing signal are reported, and its pidfd fires") {
+  pipe_pair p;
+  auto z = zygote::start([out = p.write_end](node_context& ctx) {
+    auto a = ctx.await_assignment();
+    if (!a)
+      return 99;
+    if (a->payload == "exit")
+      return static_cast<int>(a->slot);
+    say(out, "waiting");
+    ::pause(); // until killed
+    return 0;
+  });
+  REQUIRE(z);
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::vector<node_exit> exits;
+  (*z)->on_exit([&](const node_exit& x) {
+    std::lock_guard<std::mutex> guard{mtx};
+    exits.push_back(x);
+    cv.notify_all();
+  });
+  auto quitter = (*z)->spawn(3, "exit");
+  REQUIRE(quitter);
+  auto victim = (*z)->spawn(4, "wait");
+  REQUIRE(victim);
+  CHECK(hear(p.read_end) == "waiting");
+  REQUIRE(::kill(victim->pid, SIGKILL) == 0);
+  CHECK(gone_within(victim->pidfd, 10s));
+  std::unique_lock<std::mutex> guard{mtx};
+  REQUIRE(cv.wait_for(guard, 10s, [&] { return exits.size() == 2; }));
+  for (auto& x : exits) {
+    if (x.slot == 3) {
+      CHECK(x.pid == quitter->pid);
+      CHECK_FALSE(x.signaled);
+      CHECK(x.code == 3);
+      CHECK(to_string(x) == "exited with code 3");
+    } else {
+      CHECK(x.slot == 4);
+      CHECK(x.signaled);
+      CHECK(x.code == SIGKILL);
+      CHECK(to_string(x) == "killed by signal 9 (SIGKILL)");
+    }
+  }
+  ::close(quitter->pidfd);
+  ::close(victim->pidfd);
+}
+
+TEST_CASE("destroying the zygote stops every node, killing those that ignore SIGTERM") {
+  pipe_pair p;
+  zygote_options opts;
+  opts.grace = 200ms;
+  std::vector<node_process> nodes;
+  {
+    auto z = zygote::start(
+      [out = p.write_end](node_context& ctx) {
+        auto a = ctx.await_assignment();
+        if (!a)
+          return 1;
+        if (a->payload == "stubborn")
+          ::signal(SIGTERM, SIG_IGN);
+        say(out, "up");
+        for (;;)
+          ::pause();
+      },
+      opts);
+    REQUIRE(z);
+    for (auto kind : {"polite", "stubborn", "polite"}) {
+      auto node = (*z)->spawn(static_cast<uint32_t>(nodes.size()), kind);
+      REQUIRE(node);
+      nodes.push_back(*node);
+      CHECK(hear(p.read_end) == "up");
+    }
+  }
+  for (auto& node : nodes) {
+    CHECK(gone_within(node.pidfd, 100ms)); // the destructor waited for all of them
+    ::close(node.pidfd);
+  }
+}
+
+TEST_CASE("when the root is killed, the zygote takes every node down and cleans up") {
+  pipe_pair p;
+  auto root = ::fork();
+  REQUIRE(root >= 0);
+  if (root == 0) {
+    // A stand-in root: single-threaded here, as a real one is when it forks its zygote.
+    zygote_options opts;
+    opts.grace = 200ms;
+    opts.on_cluster_exit = [out = p.write_end] { say(out, "cleaned up"); };
+    auto z = zygote::start(
+      [out = p.write_end](node_context& ctx) {
+        if (!ctx.await_assignment())
+          return 1;
+        for (;;)
+          ::pause();
+      },
+      opts);
+    if (!z)
+      ::_exit(1);
+    for (uint32_t slot = 0; slot < 3; ++slot)
+      if (auto node = (*z)->spawn(slot))
+        say(p.write_end, "node " + std::to_string(node->pid));
+    say(p.write_end, "zygote " + std::to_string((*z)->pid()));
+    for (;;)
+      ::pause();
+  }
+  std::vector<int> pidfds;
+  for (int i = 0; i < 3; ++i) {
+    auto line = hear(p.read_end);
+    REQUIRE(line.rfind("node ", 0) == 0);
+    pidfds.push_back(open_pidfd(std::stoi(line.substr(5))));
+    REQUIRE(pidfds.back() >= 0);
+  }
+  auto line = hear(p.read_end);
+  REQUIRE(line.rfind("zygote ", 0) == 0);
+  auto zygote_pidfd = open_pidfd(std::stoi(line.substr(7)));
+  REQUIRE(::kill(root, SIGKILL) == 0);
+  REQUIRE(::waitpid(root, nullptr, 0) == root);
+  CHECK(hear(p.read_end) == "cleaned up");
+  for (auto fd : pidfds) {
+    CHECK(gone_within(fd, 10s));
+    ::close(fd);
+  }
+  CHECK(gone_within(zygote_pidfd, 10s));
+  ::close(zygote_pidfd);
+}
+
+TEST_CASE("when the zygote dies, its nodes get SIGTERM and spawn reports the loss") {
+  pipe_pair p;
+  auto z = zygote::start([out = p.write_end](node_context& ctx) {
+    // A real node removes its segment on SIGTERM, then exits; this one just exits.
+    ::signal(SIGTERM, [](int) { ::_exit(15); });
+    if (!ctx.await_assignment())
+      return 1;
+    say(out, "up");
+    for (;;)
+      ::pause();
+  });
+  REQUIRE(z);
+  auto node = (*z)->spawn(0);
+  REQUIRE(node);
+  CHECK(hear(p.read_end) == "up");
+  REQUIRE(::kill((*z)->pid(), SIGKILL) == 0);
+  CHECK(gone_within(node->pidfd, 10s));
+  ::close(node->pidfd);
+  auto again = (*z)->spawn(1);
+  REQUIRE_FALSE(again);
+  CHECK(is(again.error(), error::zygote_gone));
+}
+
+TEST_CASE("the zygote refuses to start once the process has threads") {
+  std::atomic<bool> stop{false};
+  std::thread busy{[&] {
+    while (!stop)
+      std::this_thread::yield();
+  }};
+  auto z = zygote::start([](node_context&) { return 0; });
+  stop = true;
+  busy.join();
+  REQUIRE_FALSE(z);
+  CHECK(is(z.error(), error::invalid_argument));
+}
