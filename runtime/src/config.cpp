@@ -139,4 +139,16 @@ caf::expected<const config*> strata_config(caf::actor_system& sys) {
 
 placement_provider::~placement_provider() = default;
 
+caf::error placement_provider::before_start(config&) {
+  return caf::none;
+}
+
+void placement_provider::started(caf::actor_system&) {
+  // nop
+}
+
+void placement_provider::stopping(caf::actor_system&) {
+  // nop
+}
+
 } // namespace strata

@@ -1,6 +1,7 @@
 #include "strata/system.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include <caf/scoped_actor.hpp>
 #include <caf/scoped_execution_unit.hpp>
@@ -10,7 +11,41 @@
 
 namespace strata {
 
-system::system(config& cfg) : cfg_(cfg), sys_(cfg) {
+namespace {
+
+// Stands in for a provider whose start failed: every `process` start fails with its reason.
+class failed_provider : public placement_provider {
+public:
+  explicit failed_provider(caf::error reason) : reason_(std::move(reason)) {
+    // nop
+  }
+
+  caf::expected<caf::actor> spawn(caf::actor_system&, const child_spec&, child_type) override {
+    return make_error(error::placement_unavailable,
+                      "the process placement provider failed to start", to_text(reason_));
+  }
+
+private:
+  caf::error reason_;
+};
+
+// Runs the provider's hook that must come before any CAF thread exists; a provider that
+// fails is replaced by one that reports why on every start.
+caf::error start_provider(config& cfg) {
+  auto provider = cfg.provider();
+  if (provider == nullptr)
+    return caf::none;
+  auto err = provider->before_start(cfg);
+  if (err)
+    cfg.set_placement_provider(std::make_shared<failed_provider>(err));
+  return err;
+}
+
+} // namespace
+
+system::system(config& cfg) : cfg_(cfg), provider_error_(start_provider(cfg)), sys_(cfg) {
+  if (auto provider = cfg_.provider(); provider != nullptr && !provider_error_)
+    provider->started(sys_);
   if (auto path = cfg_.event_log_path(); !path.empty()) {
     if (auto log = start_event_log(sys_, path))
       event_log_ = std::move(*log);
@@ -57,6 +92,13 @@ void system::shutdown() {
   for (auto i = roots.rbegin(); i != roots.rend(); ++i)
     static_cast<void>(stop(*i)); // a root that already gave up answers with an error
   sys_.await_all_actors_done();
+  bool first_stop = false;
+  {
+    std::lock_guard<std::mutex> guard{roots_mtx_};
+    first_stop = !std::exchange(stopped_, true);
+  }
+  if (auto provider = cfg_.provider(); first_stop && provider != nullptr && !provider_error_)
+    provider->stopping(sys_);
   if (event_log_) {
     // The log is hidden, so await_all_actors_done does not wait for it; a request behind the
     // last events makes sure they are written before the system goes.

@@ -10,12 +10,29 @@
 
 namespace strata {
 
+class config;
+
 /// How `process` placement is done. The runtime knows the placement exists but not how:
 /// strata::nodes implements this interface and installs it with
-/// `config::set_placement_provider` before the system starts.
+/// `config::set_placement_provider` before the system starts. `strata::system` calls the
+/// hooks in this order: `before_start`, then (with the actor system running) `started`, any
+/// number of `spawn`s, and `stopping` once its trees are down.
 class placement_provider {
 public:
   virtual ~placement_provider();
+
+  /// Called by the `strata::system` constructor before the CAF actor system exists, so while
+  /// the process may still be single-threaded (strata::nodes forks its zygote here).
+  /// An error disables `process` placement: `spawn` is not called, starts fail with
+  /// `placement_unavailable` naming it, and `system::provider_error` reports it.
+  virtual caf::error before_start(config& cfg);
+
+  /// Called once the actor system runs.
+  virtual void started(caf::actor_system& sys);
+
+  /// Called by `strata::system::shutdown` after every tree is down, before the actor system
+  /// goes.
+  virtual void stopping(caf::actor_system& sys);
 
   /// Spawns `child` in another OS process and returns a local handle to it (a proxy). The
   /// actor must wait for the supervisor's init handshake like a local child does.

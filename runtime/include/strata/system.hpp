@@ -52,6 +52,11 @@ public:
   /// Called by the destructor; idempotent. @threadsafe
   void shutdown();
 
+  /// Why the placement provider (`process` placement) could not start, or an empty error.
+  const caf::error& provider_error() const noexcept {
+    return provider_error_;
+  }
+
   /// Why the configured event log could not be opened, or an empty error.
   const caf::error& event_log_error() const noexcept {
     return event_log_error_;
@@ -59,11 +64,13 @@ public:
 
 private:
   config& cfg_;
+  caf::error provider_error_; // before sys_: set before the actor system starts
   caf::actor_system sys_;
   caf::actor event_log_;
   caf::error event_log_error_;
-  std::mutex roots_mtx_; // guards roots_
+  std::mutex roots_mtx_; // guards roots_ and stopped_
   std::vector<caf::actor> roots_;
+  bool stopped_ = false; // shutdown ran its one-time part (provider->stopping)
 };
 
 } // namespace strata
