@@ -1,0 +1,104 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+#include <caf/node_id.hpp>
+#include <caf/proxy_registry.hpp>
+
+#include "strata/nodes/cluster_token.hpp"
+#include "strata/nodes/limits.hpp"
+#include "strata/nodes/wait_policy.hpp"
+
+namespace strata::nodes {
+
+/// Configuration of a `transport`.
+struct transport_options {
+  /// The cluster's token.
+  cluster_token token;
+  /// This node's index: the name of its inbox and its slot in every peer's inbox.
+  uint32_t node_index = 0;
+  /// Rings (peer slots) of this node's inbox; peers' indices must be below it.
+  uint32_t ring_count = 8;
+  /// Bytes per ring (a power of two, see `inbox_options`).
+  uint64_t ring_capacity = uint64_t{1} << 20;
+  /// How the receive thread and blocked senders wait.
+  wait_policy wait;
+  /// How long a sender waits for room in a full ring before the message fails (`ring_full`,
+  /// sent back as an error to a request's sender). Never dropped silently.
+  std::chrono::milliseconds send_timeout{2000};
+  /// Called from the receive thread when a peer's ring or frames are found corrupt, just before
+  /// the transport closes that peer with `peer_lost` (for logging and tests). May be empty.
+  std::function<void(uint32_t peer, const caf::error& reason)> on_peer_closed;
+};
+
+/// Connects this process's CAF actor system to the other nodes of a cluster over the
+/// shared-memory rings (docs/design/nodes.md, "Transport and location transparency").
+///
+/// It owns this node's `inbox` and one receive thread that drains it, deserialises frames and
+/// delivers messages to local actors. Remote actors appear as proxies (`caf::actor_proxy`)
+/// made by its `caf::proxy_registry`; sending to one serialises the message into the peer's
+/// ring, through a process-local mutex per peer. Each proxy asks the remote node to watch the
+/// real actor: its exit comes back with the exit reason and kills the proxy, so local monitors
+/// get `down_msg` and links `exit_msg`. Requests sent to a peer are tracked until answered, so
+/// `peer_lost` can fail them.
+///
+/// The actor system must load `caf::io::middleman` (`cfg.load<caf::io::middleman>()`): only
+/// then does each process have its own node id. Destroy the transport before the actor system.
+class transport {
+public:
+  /// Creates the inbox and starts the receive thread.
+  /// @returns the errors of `inbox::create`; `invalid_argument` if the system has no node id
+  /// (middleman not loaded).
+  [[nodiscard]] static caf::expected<std::unique_ptr<transport>> create(caf::actor_system& sys,
+                                                                        transport_options options);
+
+  /// Sends "going away" to every connected peer, stops the receive thread, kills every proxy
+  /// (reason `remote_link_unreachable`) and removes the inbox.
+  ~transport();
+
+  transport(const transport&) = delete;
+  transport& operator=(const transport&) = delete;
+
+  /// Opens the inbox of node `peer` (which must exist), says hello and waits up to `timeout`
+  /// for the peer's hello. @returns the peer's node id; the errors of `outbox::open`;
+  /// `invalid_argument` for a bad index; `node_down` if no hello came in time. @threadsafe
+  [[nodiscard]] caf::expected<caf::node_id> connect(uint32_t peer,
+                                                    std::chrono::milliseconds timeout);
+
+  /// A handle to actor `aid` on the connected node `peer` (a proxy; messages to an id that
+  /// does not exist there are bounced). @returns `invalid_argument` for an unknown peer or
+  /// id 0. @threadsafe
+  [[nodiscard]] caf::expected<caf::actor> remote_actor(uint32_t peer, caf::actor_id aid);
+
+  /// Declares node `peer` lost: kills all its proxies with `reason` (monitors get `down_msg`,
+  /// links `exit_msg`), fails every request outstanding towards it with `reason`, and closes
+  /// the connection. Idempotent. @threadsafe
+  void peer_lost(uint32_t peer, const caf::error& reason);
+
+  /// Same, by node id (ignored for an unknown id). @threadsafe
+  void peer_lost(const caf::node_id& node, const caf::error& reason);
+
+  /// This node's id. @threadsafe
+  const caf::node_id& node() const noexcept;
+
+  /// The registry of this transport's proxies. @threadsafe (CAF's own locking)
+  caf::proxy_registry& proxies() noexcept;
+
+  class impl;
+
+private:
+  explicit transport(std::shared_ptr<impl> x) noexcept;
+
+  // Shared with the proxies (each holds it until killed) and, weakly, with the watchers that
+  // report remote exits.
+  std::shared_ptr<impl> impl_;
+};
+
+} // namespace strata::nodes

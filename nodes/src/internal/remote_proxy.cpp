@@ -1,0 +1,72 @@
+#include "internal/remote_proxy.hpp"
+
+#include <caf/exit_reason.hpp>
+#include <caf/make_message.hpp>
+#include <caf/system_messages.hpp>
+
+#include "internal/transport_impl.hpp"
+
+namespace strata::nodes::internal {
+
+remote_proxy::remote_proxy(caf::actor_config& cfg, std::shared_ptr<transport::impl> owner,
+                           uint32_t peer)
+  : caf::actor_proxy(cfg), owner_(std::move(owner)), peer_(peer) {
+  // nop
+}
+
+remote_proxy::~remote_proxy() = default;
+
+std::shared_ptr<transport::impl> remote_proxy::owner() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return owner_;
+}
+
+void remote_proxy::forward(caf::strong_actor_ptr sender, caf::message_id mid, caf::message msg,
+                           const caf::mailbox_element::forwarding_stack* stages) {
+  if (msg.match_elements<caf::exit_msg>())
+    unlink_from(msg.get_as<caf::exit_msg>(0).source);
+  auto t = owner();
+  if (t == nullptr) {
+    // Killed: the actor is gone, so a request must fail now rather than hang.
+    auto reason = fail_state();
+    internal::bounce(sender, mid, reason ? reason : caf::exit_reason::unknown);
+    return;
+  }
+  caf::mailbox_element::forwarding_stack none;
+  t->forward(peer_, id(), std::move(sender), mid, stages != nullptr ? *stages : none,
+             std::move(msg));
+}
+
+void remote_proxy::enqueue(caf::mailbox_element_ptr what, caf::execution_unit*) {
+  auto stages = std::move(what->stages);
+  forward(std::move(what->sender), what->mid, what->move_content_to_message(), &stages);
+}
+
+void remote_proxy::kill_proxy(caf::execution_unit* ctx, caf::error reason) {
+  std::shared_ptr<transport::impl> tmp;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    tmp.swap(owner_); // breaks the cycle transport → registry → proxy → transport
+  }
+  cleanup(std::move(reason), ctx);
+}
+
+bool remote_proxy::add_backlink(caf::abstract_actor* x) {
+  if (caf::monitorable_actor::add_backlink(x)) {
+    if (auto t = owner())
+      t->request_link(peer_, id(), x->ctrl(), true);
+    return true;
+  }
+  return false;
+}
+
+bool remote_proxy::remove_backlink(caf::abstract_actor* x) {
+  if (caf::monitorable_actor::remove_backlink(x)) {
+    if (auto t = owner())
+      t->request_link(peer_, id(), x->ctrl(), false);
+    return true;
+  }
+  return false;
+}
+
+} // namespace strata::nodes::internal

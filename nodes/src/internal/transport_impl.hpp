@@ -1,0 +1,139 @@
+#pragma once
+
+// The state behind strata::nodes::transport, shared with its proxies. Private to strata_nodes.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/mailbox_element.hpp>
+#include <caf/proxy_registry.hpp>
+#include <caf/scoped_execution_unit.hpp>
+
+#include "strata/nodes/inbox.hpp"
+#include "strata/nodes/outbox.hpp"
+#include "strata/nodes/transport.hpp"
+
+#include "internal/wire.hpp"
+
+namespace strata::nodes {
+
+namespace internal {
+
+/// Answers request `mid` of `sender` with `reason` (nothing for other messages). CAF's
+/// `detail::sync_request_bouncer` would always answer `request_receiver_down`, losing the
+/// reason (e.g. `node_down: killed by signal 9`).
+inline void bounce(const caf::strong_actor_ptr& sender, caf::message_id mid,
+                   const caf::error& reason) {
+  if (sender != nullptr && mid.is_request())
+    sender->enqueue(nullptr, mid.response_id(), caf::make_message(reason), nullptr);
+}
+
+} // namespace internal
+
+class transport::impl : public caf::proxy_registry::backend,
+                        public std::enable_shared_from_this<transport::impl> {
+public:
+  impl(caf::actor_system& sys, transport_options options, inbox box);
+
+  ~impl() override;
+
+  // -- proxy_registry::backend (called with the registry's mutex held) ------------------------
+
+  caf::strong_actor_ptr make_proxy(caf::node_id nid, caf::actor_id aid) override;
+
+  void set_last_hop(caf::node_id*) override;
+
+  // -- used by transport and remote_proxy -----------------------------------------------------
+
+  /// Serialises a message for actor `receiver` on `peer` and writes it; on failure a request
+  /// is answered with the error. @threadsafe
+  void forward(uint32_t peer, caf::actor_id receiver, caf::strong_actor_ptr sender,
+               caf::message_id mid, const caf::mailbox_element::forwarding_stack& stages,
+               caf::message msg);
+
+  /// Asks `peer` to link (or unlink) its actor `aid` with `linker`. Queued and sent by the
+  /// receive thread: the caller holds both actors' locks (CAF's add_link), and serialising a
+  /// handle attaches to the actor, which would deadlock. @threadsafe
+  void request_link(uint32_t peer, caf::actor_id aid, caf::strong_actor_ptr linker, bool link);
+
+  /// See transport::connect. @threadsafe
+  caf::expected<caf::node_id> connect(uint32_t peer, std::chrono::milliseconds timeout);
+
+  /// See transport::remote_actor. @threadsafe
+  caf::expected<caf::actor> remote_actor(uint32_t peer, caf::actor_id aid);
+
+  /// See transport::peer_lost. @threadsafe
+  void peer_lost(uint32_t peer, const caf::error& reason);
+
+  /// Index of the connected peer with id `nid`, or -1. @threadsafe
+  int64_t index_of(const caf::node_id& nid) const;
+
+  /// The node id of peer `peer` (none before its hello). @threadsafe
+  caf::node_id node_of(uint32_t peer) const;
+
+  /// Starts the receive thread (once, after construction).
+  void start();
+
+  /// Says goodbye to the peers, stops the receive thread, kills all proxies.
+  void stop();
+
+  caf::actor_system& sys_;
+  transport_options options_;
+  caf::proxy_registry registry_; // backend: *this
+
+private:
+  // A peer's sending side. `mtx` is a process-local lock: senders on any thread serialise
+  // their writes into our ring of the peer's inbox through it (never a lock in shared memory).
+  struct sender {
+    std::mutex mtx; // guards out
+    std::optional<outbox> out;
+  };
+
+  // What we know of a peer, guarded by state_mtx_.
+  struct peer_state {
+    caf::node_id node; // from its hello; none until then
+    bool lost = false;
+    // Requests sent to it and not answered yet: (requester id, request id without flags) →
+    // requester and the request's full message id.
+    std::map<std::pair<caf::actor_id, uint64_t>, std::pair<caf::strong_actor_ptr, caf::message_id>>
+      requests;
+  };
+
+  void receive_loop();
+  void handle(uint32_t slot, const std::vector<char>& buf, caf::execution_unit& ctx);
+  void deliver(uint32_t slot, internal::frame& f);
+  void watch(uint32_t slot, caf::actor_id aid);
+  void flush_monitors();
+  void close_peer(uint32_t slot, const caf::error& reason);
+  caf::error send(uint32_t peer, const std::vector<char>& bytes);
+  caf::error send_down(uint32_t peer, caf::actor_id aid, const caf::error& reason);
+
+  inbox inbox_; // receive thread only (except notify)
+  std::vector<std::unique_ptr<sender>> senders_; // one per peer index; fixed size
+  // Guards state_, pending_monitors_, pending_links_. Taken after the registry's mutex
+  // (make_proxy), never the other way round.
+  mutable std::mutex state_mtx_;
+  std::condition_variable hello_cv_; // signalled when a hello arrives
+  std::vector<peer_state> state_;
+  std::vector<std::pair<uint32_t, caf::actor_id>> pending_monitors_; // made, not yet requested
+  struct link_request {
+    uint32_t peer;
+    caf::actor_id aid;
+    caf::strong_actor_ptr linker;
+    bool link;
+  };
+  std::vector<link_request> pending_links_; // not yet sent
+  std::atomic<bool> stopping_{false};
+  std::thread receiver_;
+};
+
+} // namespace strata::nodes

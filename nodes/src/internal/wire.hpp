@@ -1,0 +1,72 @@
+#pragma once
+
+// The transport's wire format: one frame per ring message, written with caf::binary_serializer
+// and read with caf::binary_deserializer. Private to strata_nodes. See docs/design/nodes.md,
+// "Transport: frames".
+
+#include <cstdint>
+#include <vector>
+
+#include <caf/actor_addr.hpp>
+#include <caf/error.hpp>
+#include <caf/execution_unit.hpp>
+#include <caf/expected.hpp>
+#include <caf/mailbox_element.hpp>
+#include <caf/message.hpp>
+#include <caf/message_id.hpp>
+#include <caf/node_id.hpp>
+
+namespace strata::nodes::internal {
+
+/// Kinds of frames, the first byte of every frame.
+enum class frame_kind : uint8_t {
+  /// `node_id`, `uint32_t slot`: the sender's identity; the first frame on every ring.
+  hello = 1,
+  /// `strong_actor_ptr sender`, `actor_id receiver`, `uint64_t message_id`,
+  /// `forwarding_stack`, `caf::message`: a message for a local actor.
+  message = 2,
+  /// `actor_id`: the sender holds a proxy of that actor and wants a `down` when it exits.
+  monitor = 3,
+  /// `actor_id`, `caf::error reason`: that actor exited (or never existed).
+  down = 4,
+  /// `caf::error reason`: the sending node is going away; treat it as lost.
+  bye = 5,
+};
+
+/// A decoded frame; which fields are set depends on `kind`.
+struct frame {
+  frame_kind kind = frame_kind::hello;
+  caf::node_id node; // hello
+  uint32_t slot = 0; // hello
+  caf::strong_actor_ptr sender; // message
+  caf::actor_id actor = 0; // message (receiver), monitor, down
+  caf::message_id mid; // message
+  caf::mailbox_element::forwarding_stack stages; // message
+  caf::message content; // message
+  caf::error reason; // down, bye
+};
+
+/// Returns an error naming the first element of `msg` whose type was not announced with
+/// `add_message_type` (so it cannot be serialised), or none. Checked before serialising,
+/// because CAF 0.17 would only print a line on stderr.
+caf::error check_serializable(caf::actor_system& sys, const caf::message& msg);
+
+/// Encodes a frame into `buf` (replacing its contents); `ctx` must carry the actor system.
+/// @returns the serialiser's error, or `unknown_type` from `check_serializable`.
+caf::error encode_hello(caf::execution_unit& ctx, std::vector<char>& buf, const caf::node_id& node,
+                        uint32_t slot);
+caf::error encode_message(caf::execution_unit& ctx, std::vector<char>& buf,
+                          const caf::strong_actor_ptr& sender, caf::actor_id receiver,
+                          caf::message_id mid, const caf::mailbox_element::forwarding_stack& stages,
+                          const caf::message& content);
+caf::error encode_monitor(caf::execution_unit& ctx, std::vector<char>& buf, caf::actor_id aid);
+caf::error encode_down(caf::execution_unit& ctx, std::vector<char>& buf, caf::actor_id aid,
+                       const caf::error& reason);
+caf::error encode_bye(caf::execution_unit& ctx, std::vector<char>& buf, const caf::error& reason);
+
+/// Decodes one frame. `ctx` must carry the actor system and the transport's proxy registry,
+/// so that actor handles arrive as proxies. Every field is checked: an unknown kind, a short
+/// or over-long frame, or a deserialiser error returns an error (the peer is then closed).
+caf::expected<frame> decode(caf::execution_unit& ctx, const std::vector<char>& buf);
+
+} // namespace strata::nodes::internal

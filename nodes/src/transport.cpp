@@ -1,0 +1,442 @@
+#include "strata/nodes/transport.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_registry.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/make_actor.hpp>
+
+#include "strata/nodes/error.hpp"
+
+#include "internal/remote_proxy.hpp"
+#include "internal/transport_impl.hpp"
+
+namespace strata::nodes {
+
+using internal::frame;
+using internal::frame_kind;
+
+namespace {
+
+// Encoding buffer of the calling thread: senders on any thread encode outside the per-peer
+// lock, without allocating per message.
+std::vector<char>& encode_buffer() {
+  thread_local std::vector<char> buf;
+  return buf;
+}
+
+} // namespace
+
+transport::impl::impl(caf::actor_system& sys, transport_options options, inbox box)
+  : sys_(sys),
+    options_(std::move(options)),
+    registry_(sys, *this),
+    inbox_(std::move(box)),
+    state_(options_.ring_count) {
+  senders_.reserve(options_.ring_count);
+  for (uint32_t i = 0; i < options_.ring_count; ++i)
+    senders_.push_back(std::make_unique<sender>());
+}
+
+transport::impl::~impl() = default;
+
+void transport::impl::start() {
+  receiver_ = std::thread{[this] { receive_loop(); }};
+}
+
+caf::strong_actor_ptr transport::impl::make_proxy(caf::node_id nid, caf::actor_id aid) {
+  // Relaxed: a proxy made while stopping is killed by stop()'s registry_.clear() anyway.
+  if (nid == caf::none || aid == caf::invalid_actor_id || stopping_.load(std::memory_order_relaxed))
+    return nullptr;
+  auto index = index_of(nid);
+  if (index < 0)
+    return nullptr; // a node we have no ring to: the handle arrives as null
+  auto slot = static_cast<uint32_t>(index);
+  caf::actor_config cfg;
+  auto result = caf::make_actor<internal::remote_proxy, caf::strong_actor_ptr>(
+    aid, nid, &sys_, cfg, shared_from_this(), slot);
+  // Asking the peer to watch the actor means writing to its ring, which may block; the
+  // registry's mutex is held here, so the request is sent later (flush_monitors), unlocked.
+  std::lock_guard<std::mutex> guard{state_mtx_};
+  pending_monitors_.emplace_back(slot, aid);
+  return result;
+}
+
+void transport::impl::set_last_hop(caf::node_id*) {
+  // Every peer is one hop away: nothing to remember.
+}
+
+int64_t transport::impl::index_of(const caf::node_id& nid) const {
+  std::lock_guard<std::mutex> guard{state_mtx_};
+  for (size_t i = 0; i < state_.size(); ++i)
+    if (!state_[i].lost && state_[i].node == nid)
+      return static_cast<int64_t>(i);
+  return -1;
+}
+
+void transport::impl::request_link(uint32_t peer, caf::actor_id aid, caf::strong_actor_ptr linker,
+                                   bool link) {
+  {
+    std::lock_guard<std::mutex> guard{state_mtx_};
+    pending_links_.push_back(link_request{peer, aid, std::move(linker), link});
+  }
+  inbox_.notify();
+}
+
+void transport::impl::flush_monitors() {
+  std::vector<std::pair<uint32_t, caf::actor_id>> todo;
+  std::vector<link_request> links;
+  {
+    std::lock_guard<std::mutex> guard{state_mtx_};
+    todo.swap(pending_monitors_);
+    links.swap(pending_links_);
+  }
+  for (auto& x : links) {
+    auto msg = x.link ? caf::make_message(caf::link_atom::value, std::move(x.linker))
+                      : caf::make_message(caf::unlink_atom::value, std::move(x.linker));
+    forward(x.peer, x.aid, nullptr, caf::make_message_id(), {}, std::move(msg));
+  }
+  caf::scoped_execution_unit ctx{&sys_};
+  auto& buf = encode_buffer();
+  for (auto& [slot, aid] : todo) {
+    auto err = internal::encode_monitor(ctx, buf, aid);
+    if (!err)
+      err = send(slot, buf);
+    if (err)
+      // Without the watch the proxy would never learn of the actor's exit: treat the actor
+      // as unreachable now rather than leave monitors waiting forever.
+      registry_.erase(node_of(slot), aid, err);
+  }
+}
+
+caf::node_id transport::impl::node_of(uint32_t peer) const {
+  std::lock_guard<std::mutex> guard{state_mtx_};
+  return peer < state_.size() ? state_[peer].node : caf::node_id{};
+}
+
+caf::error transport::impl::send(uint32_t peer, const std::vector<char>& bytes) {
+  auto& s = *senders_[peer];
+  std::lock_guard<std::mutex> guard{s.mtx};
+  if (!s.out)
+    return make_error(error::node_down, "no connection to node " + std::to_string(peer));
+  auto deadline = ring_writer::clock::now() + options_.send_timeout;
+  return s.out->write(caf::span<const char>{bytes.data(), bytes.size()}, deadline);
+}
+
+caf::error transport::impl::send_down(uint32_t peer, caf::actor_id aid, const caf::error& reason) {
+  caf::scoped_execution_unit ctx{&sys_};
+  auto& buf = encode_buffer();
+  if (auto err = internal::encode_down(ctx, buf, aid, reason)) {
+    // The reason's context holds a type the peer cannot read: send its code alone.
+    auto plain = caf::error{reason.code(), reason.category()};
+    if (auto err2 = internal::encode_down(ctx, buf, aid, plain))
+      return err2;
+  }
+  return send(peer, buf);
+}
+
+void transport::impl::forward(uint32_t peer, caf::actor_id receiver, caf::strong_actor_ptr sender,
+                              caf::message_id mid,
+                              const caf::mailbox_element::forwarding_stack& stages,
+                              caf::message msg) {
+  // Track a request until its response comes back, so that peer_lost can fail it (CAF's
+  // request() does not monitor its receiver). Only the plain case, a response going to the
+  // sender itself, is tracked.
+  bool tracked = mid.is_request() && sender != nullptr && stages.empty();
+  auto key = std::make_pair(sender != nullptr ? sender->id() : 0, mid.request_id().integer_value());
+  caf::error lost_reason;
+  {
+    std::lock_guard<std::mutex> guard{state_mtx_};
+    if (state_[peer].lost)
+      lost_reason = make_error(error::node_down, "node " + std::to_string(peer) + " is lost");
+    else if (tracked)
+      state_[peer].requests.emplace(key, std::make_pair(sender, mid));
+  }
+  if (lost_reason) {
+    internal::bounce(sender, mid, lost_reason);
+    return;
+  }
+  caf::scoped_execution_unit ctx{&sys_};
+  auto& buf = encode_buffer();
+  auto err = internal::encode_message(ctx, buf, sender, receiver, mid, stages, msg);
+  if (!err)
+    err = send(peer, buf);
+  if (!err)
+    return;
+  if (tracked) {
+    std::lock_guard<std::mutex> guard{state_mtx_};
+    state_[peer].requests.erase(key);
+  }
+  if (mid.is_request())
+    internal::bounce(sender, mid, err);
+  // An asynchronous message has no one to answer: say so rather than drop it silently.
+  else if (!mid.is_response())
+    fprintf(stderr, "strata::nodes::transport: message to node %u not sent: %s\n", peer,
+            to_text(err).c_str());
+}
+
+caf::expected<caf::node_id> transport::impl::connect(uint32_t peer,
+                                                     std::chrono::milliseconds timeout) {
+  if (peer >= options_.ring_count || peer == options_.node_index)
+    return make_error(error::invalid_argument, "peer index", peer);
+  outbox_options oo;
+  oo.token = options_.token;
+  oo.node_index = peer;
+  oo.slot = options_.node_index;
+  oo.wait = options_.wait;
+  auto out = outbox::open(oo);
+  if (!out)
+    return out.error();
+  {
+    std::lock_guard<std::mutex> guard{state_mtx_};
+    state_[peer].lost = false;
+  }
+  {
+    auto& s = *senders_[peer];
+    std::lock_guard<std::mutex> guard{s.mtx};
+    s.out.emplace(std::move(*out));
+  }
+  caf::scoped_execution_unit ctx{&sys_};
+  std::vector<char> buf;
+  if (auto err = internal::encode_hello(ctx, buf, sys_.node(), options_.node_index))
+    return err;
+  if (auto err = send(peer, buf))
+    return err;
+  std::unique_lock<std::mutex> guard{state_mtx_};
+  if (!hello_cv_.wait_for(guard, timeout, [&] { return state_[peer].node != caf::none; }))
+    return make_error(error::node_down, "no hello from node " + std::to_string(peer));
+  return state_[peer].node;
+}
+
+caf::expected<caf::actor> transport::impl::remote_actor(uint32_t peer, caf::actor_id aid) {
+  auto nid = node_of(peer);
+  if (nid == caf::none || aid == caf::invalid_actor_id)
+    return make_error(error::invalid_argument, "unknown peer or actor id 0", peer, aid);
+  auto ptr = registry_.get_or_put(nid, aid);
+  flush_monitors();
+  if (ptr == nullptr)
+    return make_error(error::node_down, "node " + std::to_string(peer) + " is lost");
+  return caf::actor_cast<caf::actor>(std::move(ptr));
+}
+
+void transport::impl::peer_lost(uint32_t peer, const caf::error& reason) {
+  if (peer >= state_.size())
+    return;
+  caf::node_id nid;
+  decltype(peer_state::requests) requests;
+  {
+    std::lock_guard<std::mutex> guard{state_mtx_};
+    auto& st = state_[peer];
+    if (st.lost)
+      return;
+    st.lost = true;
+    nid = st.node;
+    requests.swap(st.requests);
+  }
+  {
+    auto& s = *senders_[peer];
+    std::lock_guard<std::mutex> guard{s.mtx};
+    s.out.reset();
+  }
+  // Outside every lock: killing a proxy runs its monitors and links.
+  if (nid != caf::none)
+    for (auto& proxy : registry_.get_all(nid))
+      registry_.erase(nid, proxy->id(), reason);
+  for (auto& entry : requests)
+    internal::bounce(entry.second.first, entry.second.second, reason);
+}
+
+void transport::impl::close_peer(uint32_t slot, const caf::error& reason) {
+  if (options_.on_peer_closed)
+    options_.on_peer_closed(slot, reason);
+  peer_lost(slot, reason);
+}
+
+void transport::impl::receive_loop() {
+  std::vector<char> buf;
+  // Deserialising with this unit makes handles to remote actors arrive as our proxies: the
+  // registry is found only through the execution unit in CAF 0.17.
+  caf::scoped_execution_unit ctx{&sys_};
+  ctx.proxy_registry_ptr(&registry_);
+  // The timeout only bounds how late a stop() is noticed when notify() races; stop() also
+  // notifies.
+  constexpr auto poll = std::chrono::milliseconds{100};
+  while (!stopping_.load(std::memory_order_acquire)) { // SYNC POINT READ: stop() stores true
+    auto r = inbox_.receive(buf, poll);
+    if (r.status == receive_status::corrupt)
+      close_peer(r.slot, r.error);
+    else if (r.status == receive_status::message)
+      handle(r.slot, buf, ctx);
+    flush_monitors();
+  }
+}
+
+void transport::impl::handle(uint32_t slot, const std::vector<char>& buf,
+                             caf::execution_unit& ctx) {
+  caf::node_id known;
+  {
+    std::lock_guard<std::mutex> guard{state_mtx_};
+    if (state_[slot].lost)
+      return; // a closed peer's late frames
+    known = state_[slot].node;
+  }
+  auto f = internal::decode(ctx, buf);
+  if (!f) {
+    close_peer(slot, f.error());
+    return;
+  }
+  if (f->kind == frame_kind::hello) {
+    if (f->slot != slot || f->node == sys_.node() || (known != caf::none && known != f->node)) {
+      close_peer(slot, make_error(error::corrupt_ring, "hello with a wrong slot or node id", slot));
+      return;
+    }
+    std::lock_guard<std::mutex> guard{state_mtx_};
+    state_[slot].node = f->node;
+    hello_cv_.notify_all();
+    return;
+  }
+  if (known == caf::none) {
+    close_peer(slot, make_error(error::corrupt_ring, "frame before hello", slot));
+    return;
+  }
+  switch (f->kind) {
+    case frame_kind::message: deliver(slot, *f); break;
+    case frame_kind::monitor: watch(slot, f->actor); break;
+    case frame_kind::down:
+      registry_.erase(known, f->actor, f->reason ? f->reason : caf::exit_reason::unknown);
+      break;
+    case frame_kind::bye:
+      peer_lost(slot, f->reason ? f->reason : make_error(error::node_down, "going away"));
+      break;
+    default: break;
+  }
+}
+
+void transport::impl::deliver(uint32_t slot, frame& f) {
+  if (f.mid.is_response()) {
+    std::lock_guard<std::mutex> guard{state_mtx_};
+    state_[slot].requests.erase(std::make_pair(f.actor, f.mid.request_id().integer_value()));
+  }
+  auto dst = sys_.registry().get(f.actor);
+  if (dst == nullptr) {
+    if (f.mid.is_request())
+      internal::bounce(f.sender, f.mid, caf::sec::request_receiver_down);
+    return;
+  }
+  // A proxy's link request, as CAF's forwarding_actor_proxy sends it: link the real actor
+  // with our proxy of the linker, so that either one's exit reaches the other. The linker
+  // must be a proxy (a remote node); anything else from the wire is not trusted as one.
+  if (f.content.match_elements<caf::atom_value, caf::strong_actor_ptr>()) {
+    auto atom = f.content.get_as<caf::atom_value>(0);
+    if (atom == caf::link_atom::value || atom == caf::unlink_atom::value) {
+      const auto& linker = f.content.get_as<caf::strong_actor_ptr>(1);
+      if (linker != nullptr && linker->node() != sys_.node()) {
+        auto* proxy = static_cast<caf::actor_proxy*>(linker->get());
+        if (atom == caf::link_atom::value)
+          proxy->add_link(dst->get());
+        else
+          proxy->remove_link(dst->get());
+      }
+      return;
+    }
+  }
+  dst->enqueue(caf::make_mailbox_element(std::move(f.sender), f.mid, std::move(f.stages),
+                                         std::move(f.content)),
+               nullptr);
+}
+
+void transport::impl::watch(uint32_t slot, caf::actor_id aid) {
+  auto dst = sys_.registry().get(aid);
+  if (dst == nullptr) {
+    (void)send_down(slot, aid, caf::exit_reason::unknown);
+    return;
+  }
+  // Runs when the actor exits (at once if it already has), on the thread that cleans it up.
+  // Weak: a watcher must not keep the transport alive.
+  std::weak_ptr<impl> self = shared_from_this();
+  dst->get()->attach_functor([self, slot, aid](const caf::error& reason) {
+    if (auto t = self.lock())
+      (void)t->send_down(slot, aid, reason);
+  });
+}
+
+void transport::impl::stop() {
+  if (stopping_.exchange(true, std::memory_order_acq_rel)) // SYNC POINT WRITE: receive_loop
+    return;
+  inbox_.notify();
+  if (receiver_.joinable())
+    receiver_.join();
+  caf::scoped_execution_unit ctx{&sys_};
+  std::vector<char> buf;
+  auto bye = make_error(error::node_down,
+                        "node " + std::to_string(options_.node_index) + " shut its transport down");
+  if (!internal::encode_bye(ctx, buf, bye))
+    for (uint32_t i = 0; i < senders_.size(); ++i) {
+      auto& s = *senders_[i];
+      std::lock_guard<std::mutex> guard{s.mtx};
+      if (s.out)
+        (void)s.out->try_write(caf::span<const char>{buf.data(), buf.size()});
+    }
+  for (uint32_t i = 0; i < state_.size(); ++i)
+    peer_lost(i, caf::exit_reason::remote_link_unreachable);
+  registry_.clear();
+}
+
+// -- facade ---------------------------------------------------------------------------------
+
+caf::expected<std::unique_ptr<transport>> transport::create(caf::actor_system& sys,
+                                                            transport_options options) {
+  if (sys.node() == caf::none)
+    return make_error(error::invalid_argument,
+                      "the actor system has no node id: load caf::io::middleman");
+  if (options.node_index >= options.ring_count)
+    return make_error(error::invalid_argument, "node_index must be below ring_count",
+                      options.node_index);
+  inbox_options io;
+  io.token = options.token;
+  io.node_index = options.node_index;
+  io.ring_count = options.ring_count;
+  io.ring_capacity = options.ring_capacity;
+  io.wait = options.wait;
+  auto box = inbox::create(io);
+  if (!box)
+    return box.error();
+  auto x = std::make_shared<impl>(sys, std::move(options), std::move(*box));
+  x->start();
+  return std::unique_ptr<transport>{new transport(std::move(x))};
+}
+
+transport::transport(std::shared_ptr<impl> x) noexcept : impl_(std::move(x)) {
+  // nop
+}
+
+transport::~transport() {
+  impl_->stop();
+}
+
+caf::expected<caf::node_id> transport::connect(uint32_t peer, std::chrono::milliseconds timeout) {
+  return impl_->connect(peer, timeout);
+}
+
+caf::expected<caf::actor> transport::remote_actor(uint32_t peer, caf::actor_id aid) {
+  return impl_->remote_actor(peer, aid);
+}
+
+void transport::peer_lost(uint32_t peer, const caf::error& reason) {
+  impl_->peer_lost(peer, reason);
+}
+
+void transport::peer_lost(const caf::node_id& node, const caf::error& reason) {
+  auto index = impl_->index_of(node);
+  if (index >= 0)
+    impl_->peer_lost(static_cast<uint32_t>(index), reason);
+}
+
+const caf::node_id& transport::node() const noexcept {
+  return impl_->sys_.node();
+}
+
+caf::proxy_registry& transport::proxies() noexcept {
+  return impl_->registry_;
+}
+
+} // namespace strata::nodes
