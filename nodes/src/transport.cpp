@@ -4,6 +4,7 @@
 #include <caf/actor_registry.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/make_actor.hpp>
+#include <caf/monitorable_actor.hpp>
 
 #include "strata/nodes/error.hpp"
 
@@ -23,6 +24,13 @@ std::vector<char>& encode_buffer() {
   thread_local std::vector<char> buf;
   return buf;
 }
+
+// Set on a transport's receive thread, which must never wait for room in a ring.
+thread_local bool on_receive_thread = false;
+
+// What a receive thread may hold back for one peer before it declares the peer lost: a
+// peer that reads nothing while we keep answering it is dead or hung.
+constexpr uint64_t max_backlog_bytes = uint64_t{64} << 20;
 
 } // namespace
 
@@ -55,7 +63,7 @@ caf::strong_actor_ptr transport::impl::make_proxy(caf::node_id nid, caf::actor_i
   auto result = caf::make_actor<internal::remote_proxy, caf::strong_actor_ptr>(
     aid, nid, &sys_, cfg, shared_from_this(), slot);
   // Asking the peer to watch the actor means writing to its ring, which may block; the
-  // registry's mutex is held here, so the request is sent later (flush_monitors), unlocked.
+  // registry's mutex is held here, so the request is sent later (flush_pending), unlocked.
   std::lock_guard<std::mutex> guard{state_mtx_};
   pending_monitors_.emplace_back(slot, aid);
   return result;
@@ -82,13 +90,31 @@ void transport::impl::request_link(uint32_t peer, caf::actor_id aid, caf::strong
   inbox_.notify();
 }
 
-void transport::impl::flush_monitors() {
+void transport::impl::defer_exit(caf::strong_actor_ptr proxy, uint32_t peer,
+                                 caf::strong_actor_ptr sender, caf::message_id mid,
+                                 caf::message exit) {
+  {
+    std::lock_guard<std::mutex> guard{state_mtx_};
+    pending_exits_.push_back(
+      exit_request{std::move(proxy), peer, std::move(sender), mid, std::move(exit)});
+  }
+  inbox_.notify();
+}
+
+void transport::impl::flush_pending() {
   std::vector<std::pair<uint32_t, caf::actor_id>> todo;
   std::vector<link_request> links;
+  std::vector<exit_request> exits;
   {
     std::lock_guard<std::mutex> guard{state_mtx_};
     todo.swap(pending_monitors_);
     links.swap(pending_links_);
+    exits.swap(pending_exits_);
+  }
+  for (auto& x : exits) {
+    auto source = x.exit.get_as<caf::exit_msg>(0).source;
+    forward(x.peer, x.proxy->id(), std::move(x.sender), x.mid, {}, std::move(x.exit));
+    static_cast<caf::monitorable_actor*>(x.proxy->get())->unlink_from(source);
   }
   for (auto& x : links) {
     auto msg = x.link ? caf::make_message(caf::link_atom::value, std::move(x.linker))
@@ -115,11 +141,68 @@ caf::node_id transport::impl::node_of(uint32_t peer) const {
 
 caf::error transport::impl::send(uint32_t peer, const std::vector<char>& bytes) {
   auto& s = *senders_[peer];
+  caf::span<const char> msg{bytes.data(), bytes.size()};
   std::lock_guard<std::mutex> guard{s.mtx};
   if (!s.out)
     return make_error(error::node_down, "no connection to node " + std::to_string(peer));
+  if (!on_receive_thread)
+    return write_in_order(s, msg);
+  if (s.backlog.empty()) {
+    auto err = s.out->try_write(msg);
+    if (!is(err, error::would_block) && !is(err, error::exceeds_ring))
+      return err;
+  }
+  if (s.backlog_bytes + bytes.size() > max_backlog_bytes)
+    return make_error(error::ring_full, "node " + std::to_string(peer)
+                                          + " has not read its ring for too long; backlog full");
+  s.backlog.push_back(bytes);
+  s.backlog_bytes += bytes.size();
+  backlogged_.store(true, std::memory_order_relaxed);
+  return caf::none;
+}
+
+caf::error transport::impl::write_in_order(sender& s, caf::span<const char> bytes) {
   auto deadline = ring_writer::clock::now() + options_.send_timeout;
-  return s.out->write(caf::span<const char>{bytes.data(), bytes.size()}, deadline);
+  while (!s.backlog.empty()) {
+    auto& front = s.backlog.front();
+    if (auto err = s.out->write(caf::span<const char>{front.data(), front.size()}, deadline))
+      return err;
+    s.backlog_bytes -= front.size();
+    s.backlog.pop_front();
+  }
+  return s.out->write(bytes, deadline);
+}
+
+bool transport::impl::flush_backlogs() {
+  bool left = false;
+  for (uint32_t peer = 0; peer < senders_.size(); ++peer) {
+    auto& s = *senders_[peer];
+    caf::error failed;
+    {
+      std::lock_guard<std::mutex> guard{s.mtx};
+      while (s.out && !s.backlog.empty()) {
+        auto& front = s.backlog.front();
+        caf::span<const char> msg{front.data(), front.size()};
+        auto err = s.out->try_write(msg);
+        // A message too large for try_write goes in fragments; the reader drains them as
+        // they come, so a short wait is enough, and a failed attempt is retried later.
+        if (is(err, error::exceeds_ring))
+          err = s.out->write(msg, ring_writer::clock::now() + std::chrono::milliseconds{1});
+        if (is(err, error::would_block) || is(err, error::ring_full))
+          break;
+        if (err) {
+          failed = std::move(err);
+          break;
+        }
+        s.backlog_bytes -= front.size();
+        s.backlog.pop_front();
+      }
+      left = left || (s.out && !s.backlog.empty() && !failed);
+    }
+    if (failed)
+      close_peer(peer, failed);
+  }
+  return left;
 }
 
 caf::error transport::impl::send_down(uint32_t peer, caf::actor_id aid, const caf::error& reason) {
@@ -212,7 +295,7 @@ caf::expected<caf::actor> transport::impl::remote_actor(uint32_t peer, caf::acto
   if (nid == caf::none || aid == caf::invalid_actor_id)
     return make_error(error::invalid_argument, "unknown peer or actor id 0", peer, aid);
   auto ptr = registry_.get_or_put(nid, aid);
-  flush_monitors();
+  flush_pending();
   if (ptr == nullptr)
     return make_error(error::node_down, "node " + std::to_string(peer) + " is lost");
   return caf::actor_cast<caf::actor>(std::move(ptr));
@@ -236,6 +319,8 @@ void transport::impl::peer_lost(uint32_t peer, const caf::error& reason) {
     auto& s = *senders_[peer];
     std::lock_guard<std::mutex> guard{s.mtx};
     s.out.reset();
+    s.backlog.clear();
+    s.backlog_bytes = 0;
   }
   // Outside every lock: killing a proxy runs its monitors and links.
   if (nid != caf::none)
@@ -257,16 +342,22 @@ void transport::impl::receive_loop() {
   // registry is found only through the execution unit in CAF 0.17.
   caf::scoped_execution_unit ctx{&sys_};
   ctx.proxy_registry_ptr(&registry_);
-  // The timeout only bounds how late a stop() is noticed when notify() races; stop() also
-  // notifies.
-  constexpr auto poll = std::chrono::milliseconds{100};
+  on_receive_thread = true;
+  // The long timeout only bounds how late a stop() is noticed when notify() races; stop()
+  // also notifies. With a backlog, the thread polls: nothing wakes it when a ring drains.
+  constexpr auto idle_poll = std::chrono::milliseconds{100};
+  constexpr auto backlog_poll = std::chrono::microseconds{200};
+  bool backlog = false;
   while (!stopping_.load(std::memory_order_acquire)) { // SYNC POINT READ: stop() stores true
+    auto poll = backlog ? std::chrono::nanoseconds{backlog_poll} : idle_poll;
     auto r = inbox_.receive(buf, poll);
     if (r.status == receive_status::corrupt)
       close_peer(r.slot, r.error);
     else if (r.status == receive_status::message)
       handle(r.slot, buf, ctx);
-    flush_monitors();
+    flush_pending();
+    if (backlog || backlogged_.exchange(false, std::memory_order_relaxed))
+      backlog = flush_backlogs();
   }
 }
 

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <poll.h>
 #include <signal.h>
 #include <string>
 #include <sys/mman.h>
@@ -25,6 +26,7 @@
 #include "strata/nodes/error.hpp"
 #include "strata/nodes/inbox.hpp"
 #include "strata/nodes/outbox.hpp"
+#include "strata/nodes/pidfd.hpp"
 #include "strata/nodes/segments.hpp"
 
 namespace strata::nodes::test {
@@ -225,9 +227,26 @@ pid_t fork_child(F body) {
   return pid;
 }
 
-/// Waits for `pid`; returns its exit code, or 128 + the signal that killed it.
-inline int wait_child(pid_t pid) {
+/// Waits up to `patience` for `pid`; returns its exit code, or 128 + the signal that killed
+/// it. A child still running then is SIGKILLed and reaped (the result says so): a hung child
+/// fails the test instead of hanging it.
+inline int wait_child(pid_t pid, std::chrono::seconds patience = std::chrono::seconds{30}) {
   int status = 0;
+  int fd = strata::nodes::open_pidfd(pid);
+  if (fd >= 0) {
+    pollfd p{fd, POLLIN, 0};
+    int ready = 0;
+    while ((ready = ::poll(&p, 1, static_cast<int>(patience.count() * 1000))) < 0
+           && errno == EINTR) {
+    }
+    ::close(fd);
+    if (ready == 0) {
+      ::kill(pid, SIGKILL);
+      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      return 200; // "hung": no exit code or signal number is this
+    }
+  }
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (WIFEXITED(status))

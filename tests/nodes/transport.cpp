@@ -87,6 +87,28 @@ TEST_CASE("a link to a remote actor delivers exit_msg with its exit reason",
   CHECK(exit.reason == test_exit_reason());
 }
 
+TEST_CASE("linking to a remote actor while it exits still delivers its exit_msg",
+          "[transport][processes]") {
+  // The link request races the actor's exit: node 1 may find the actor already gone, and
+  // CAF then answers with an exit_msg while it holds the proxy's lock (this deadlocked once).
+  two_nodes nodes;
+  caf::scoped_actor self{nodes.sys()};
+  caf::actor observer{self};
+  auto remote = nodes.server();
+  self->send(remote, stop_atom::value);
+  nodes.sys().spawn([=](caf::event_based_actor* linked) -> caf::behavior {
+    linked->set_exit_handler([=](caf::exit_msg& msg) {
+      linked->send(observer, msg);
+      linked->quit();
+    });
+    linked->link_to(remote);
+    return {[](int) {}};
+  });
+  auto exit = expect_message<caf::exit_msg>(self);
+  INFO(text(exit.reason));
+  CHECK(exit.reason == test_exit_reason());
+}
+
 TEST_CASE("a SIGKILLed node fails its monitors, links and pending requests",
           "[transport][processes]") {
   two_nodes nodes;

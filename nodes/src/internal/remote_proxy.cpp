@@ -23,9 +23,11 @@ std::shared_ptr<transport::impl> remote_proxy::owner() const {
 
 void remote_proxy::forward(caf::strong_actor_ptr sender, caf::message_id mid, caf::message msg,
                            const caf::mailbox_element::forwarding_stack* stages) {
-  if (msg.match_elements<caf::exit_msg>())
-    unlink_from(msg.get_as<caf::exit_msg>(0).source);
   auto t = owner();
+  if (t != nullptr && msg.match_elements<caf::exit_msg>()) {
+    t->defer_exit(caf::strong_actor_ptr{ctrl()}, peer_, std::move(sender), mid, std::move(msg));
+    return;
+  }
   if (t == nullptr) {
     // Killed: the actor is gone, so a request must fail now rather than hang.
     auto reason = fail_state();

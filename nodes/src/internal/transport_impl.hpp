@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -65,6 +66,15 @@ public:
   /// handle attaches to the actor, which would deadlock. @threadsafe
   void request_link(uint32_t peer, caf::actor_id aid, caf::strong_actor_ptr linker, bool link);
 
+  /// Forwards `exit` (an `exit_msg`) to actor `aid` on `peer` later, from the receive thread,
+  /// and then removes the link between `proxy` and the exit's source. CAF enqueues an
+  /// `exit_msg` to a proxy while it holds the locks of both linked actors (add_backlink of an
+  /// actor that already exited), and serialising the source handle or unlinking would take
+  /// them again. An exit is its source's last message, so deferring it keeps the order.
+  /// @threadsafe
+  void defer_exit(caf::strong_actor_ptr proxy, uint32_t peer, caf::strong_actor_ptr sender,
+                  caf::message_id mid, caf::message exit);
+
   /// See transport::connect. @threadsafe
   caf::expected<caf::node_id> connect(uint32_t peer, std::chrono::milliseconds timeout);
 
@@ -93,9 +103,14 @@ public:
 private:
   // A peer's sending side. `mtx` is a process-local lock: senders on any thread serialise
   // their writes into our ring of the peer's inbox through it (never a lock in shared memory).
+  // The receive thread never waits for room (two nodes whose receive threads both wait on
+  // full rings would deadlock): what it cannot write at once goes to `backlog`, which it
+  // retries between reads and which every other sender drains first, so order is kept.
   struct sender {
-    std::mutex mtx; // guards out
+    std::mutex mtx; // guards out, backlog, backlog_bytes
     std::optional<outbox> out;
+    std::deque<std::vector<char>> backlog;
+    uint64_t backlog_bytes = 0;
   };
 
   // What we know of a peer, guarded by state_mtx_.
@@ -112,15 +127,19 @@ private:
   void handle(uint32_t slot, const std::vector<char>& buf, caf::execution_unit& ctx);
   void deliver(uint32_t slot, internal::frame& f);
   void watch(uint32_t slot, caf::actor_id aid);
-  void flush_monitors();
+  void flush_pending();
+  // Retries every backlog without waiting; returns whether some backlog is left.
+  bool flush_backlogs();
+  // Writes `bytes` after the backlog, waiting for room until the deadline. s.mtx held.
+  caf::error write_in_order(sender& s, caf::span<const char> bytes);
   void close_peer(uint32_t slot, const caf::error& reason);
   caf::error send(uint32_t peer, const std::vector<char>& bytes);
   caf::error send_down(uint32_t peer, caf::actor_id aid, const caf::error& reason);
 
   inbox inbox_; // receive thread only (except notify)
   std::vector<std::unique_ptr<sender>> senders_; // one per peer index; fixed size
-  // Guards state_, pending_monitors_, pending_links_. Taken after the registry's mutex
-  // (make_proxy), never the other way round.
+  // Guards state_, pending_monitors_, pending_links_, pending_exits_. Taken after the registry's
+  // mutex (make_proxy), never the other way round.
   mutable std::mutex state_mtx_;
   std::condition_variable hello_cv_; // signalled when a hello arrives
   std::vector<peer_state> state_;
@@ -132,6 +151,17 @@ private:
     bool link;
   };
   std::vector<link_request> pending_links_; // not yet sent
+  struct exit_request {
+    caf::strong_actor_ptr proxy;
+    uint32_t peer;
+    caf::strong_actor_ptr sender;
+    caf::message_id mid;
+    caf::message exit;
+  };
+  std::vector<exit_request> pending_exits_; // not yet forwarded
+  // Whether some sender has a backlog: the receive thread then polls instead of sleeping.
+  // Relaxed: a hint; the backlogs themselves are read under their mutexes.
+  std::atomic<bool> backlogged_{false};
   std::atomic<bool> stopping_{false};
   std::thread receiver_;
 };
