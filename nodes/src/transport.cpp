@@ -64,8 +64,11 @@ caf::strong_actor_ptr transport::impl::make_proxy(caf::node_id nid, caf::actor_i
     aid, nid, &sys_, cfg, shared_from_this(), slot);
   // Asking the peer to watch the actor means writing to its ring, which may block; the
   // registry's mutex is held here, so the request is sent later (flush_pending), unlocked.
-  std::lock_guard<std::mutex> guard{state_mtx_};
-  pending_monitors_.emplace_back(slot, aid);
+  {
+    std::lock_guard<std::mutex> guard{state_mtx_};
+    pending_monitors_.emplace_back(slot, aid);
+  }
+  inbox_.notify(); // the receive thread sends it now, not at its next poll
   return result;
 }
 
@@ -330,6 +333,64 @@ void transport::impl::peer_lost(uint32_t peer, const caf::error& reason) {
     internal::bounce(entry.second.first, entry.second.second, reason);
 }
 
+void transport::impl::release(uint32_t peer, std::function<void()> done) {
+  if (peer >= state_.size() || peer == options_.node_index)
+    return;
+  {
+    std::lock_guard<std::mutex> guard{state_mtx_};
+    pending_releases_.emplace_back(peer, std::move(done));
+  }
+  inbox_.notify();
+}
+
+void transport::impl::run_releases() {
+  std::vector<std::pair<uint32_t, std::function<void()>>> todo;
+  {
+    std::lock_guard<std::mutex> guard{state_mtx_};
+    todo.swap(pending_releases_);
+  }
+  for (auto& [peer, done] : todo) {
+    // The ring may hold the dead node's last frames, or half of one: a new node starts clean.
+    (void)inbox_.reset_ring(peer);
+    {
+      std::lock_guard<std::mutex> guard{state_mtx_};
+      state_[peer] = peer_state{};
+    }
+    if (done)
+      done();
+  }
+}
+
+void transport::impl::accept(uint32_t slot) {
+  auto& s = *senders_[slot];
+  {
+    std::lock_guard<std::mutex> guard{s.mtx};
+    if (s.out)
+      return; // we connected to it ourselves
+  }
+  outbox_options oo;
+  oo.token = options_.token;
+  oo.node_index = slot;
+  oo.slot = options_.node_index;
+  oo.wait = options_.wait;
+  auto out = outbox::open(oo);
+  if (!out) {
+    close_peer(slot, out.error());
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> guard{s.mtx};
+    s.out.emplace(std::move(*out));
+  }
+  caf::scoped_execution_unit ctx{&sys_};
+  std::vector<char> buf;
+  auto err = internal::encode_hello(ctx, buf, sys_.node(), options_.node_index);
+  if (!err)
+    err = send(slot, buf);
+  if (err)
+    close_peer(slot, err);
+}
+
 void transport::impl::close_peer(uint32_t slot, const caf::error& reason) {
   if (options_.on_peer_closed)
     options_.on_peer_closed(slot, reason);
@@ -356,6 +417,7 @@ void transport::impl::receive_loop() {
     else if (r.status == receive_status::message)
       handle(r.slot, buf, ctx);
     flush_pending();
+    run_releases();
     if (backlog || backlogged_.exchange(false, std::memory_order_relaxed))
       backlog = flush_backlogs();
   }
@@ -380,9 +442,13 @@ void transport::impl::handle(uint32_t slot, const std::vector<char>& buf,
       close_peer(slot, make_error(error::corrupt_ring, "hello with a wrong slot or node id", slot));
       return;
     }
-    std::lock_guard<std::mutex> guard{state_mtx_};
-    state_[slot].node = f->node;
-    hello_cv_.notify_all();
+    {
+      std::lock_guard<std::mutex> guard{state_mtx_};
+      state_[slot].node = f->node;
+      hello_cv_.notify_all();
+    }
+    if (options_.accept_peers)
+      accept(slot);
     return;
   }
   if (known == caf::none) {
@@ -514,6 +580,10 @@ caf::expected<caf::actor> transport::remote_actor(uint32_t peer, caf::actor_id a
 
 void transport::peer_lost(uint32_t peer, const caf::error& reason) {
   impl_->peer_lost(peer, reason);
+}
+
+void transport::release(uint32_t peer, std::function<void()> done) {
+  impl_->release(peer, std::move(done));
 }
 
 void transport::peer_lost(const caf::node_id& node, const caf::error& reason) {

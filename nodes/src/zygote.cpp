@@ -301,7 +301,15 @@ struct zygote::reply {
 };
 
 caf::expected<std::unique_ptr<zygote>> zygote::start(node_entry entry, zygote_options opts) {
-  if (auto n = thread_count(); n != 1)
+  // Threads of an actor system that was just destroyed may still be in their last
+  // instructions (CAF counts a detached actor's thread as done before it returns): give them
+  // a moment to leave /proc/self/task before refusing.
+  auto n = thread_count();
+  for (int i = 0; n != 1 && i < 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+    n = thread_count();
+  }
+  if (n != 1)
     return make_error(error::invalid_argument, "zygote::start",
                       "the process has " + std::to_string(n)
                         + " threads; start the zygote before any thread (before the actor "

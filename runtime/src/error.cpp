@@ -1,5 +1,8 @@
 #include "strata/error.hpp"
 
+#include <map>
+#include <mutex>
+
 #include <caf/exit_reason.hpp>
 #include <caf/pec.hpp>
 #include <caf/sec.hpp>
@@ -52,6 +55,39 @@ std::string context_text(const caf::message& ctx) {
 
 } // namespace
 
+namespace {
+
+struct category_names {
+  std::mutex mtx; // guards names
+  std::map<caf::atom_value, std::string (*)(uint8_t)> names;
+};
+
+category_names& registered() {
+  static category_names instance;
+  return instance;
+}
+
+// The name of `code` in a registered category, or an empty string.
+std::string registered_name(caf::atom_value category, uint8_t code) {
+  auto& r = registered();
+  std::string (*name_of)(uint8_t) = nullptr;
+  {
+    std::lock_guard<std::mutex> guard{r.mtx};
+    auto i = r.names.find(category);
+    if (i != r.names.end())
+      name_of = i->second;
+  }
+  return name_of != nullptr ? name_of(code) : std::string{};
+}
+
+} // namespace
+
+void register_error_category(caf::atom_value category, std::string (*name_of)(uint8_t code)) {
+  auto& r = registered();
+  std::lock_guard<std::mutex> guard{r.mtx};
+  r.names[category] = name_of;
+}
+
 std::string to_text(const caf::error& err) {
   if (!err)
     return "normal";
@@ -68,6 +104,8 @@ std::string to_text(const caf::error& err) {
     name = caf::to_string(static_cast<caf::exit_reason>(err.code()));
   else if (err.category() == caf::atom("parser"))
     name = caf::to_string(static_cast<caf::pec>(err.code()));
+  else if (auto known = registered_name(err.category(), err.code()); !known.empty())
+    name = std::move(known);
   else
     name = caf::to_string(err.category()) + ":" + std::to_string(err.code());
   auto ctx = context_text(err.context());

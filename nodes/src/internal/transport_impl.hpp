@@ -84,6 +84,9 @@ public:
   /// See transport::peer_lost. @threadsafe
   void peer_lost(uint32_t peer, const caf::error& reason);
 
+  /// See transport::release. @threadsafe
+  void release(uint32_t peer, std::function<void()> done);
+
   /// Index of the connected peer with id `nid`, or -1. @threadsafe
   int64_t index_of(const caf::node_id& nid) const;
 
@@ -124,6 +127,8 @@ private:
   };
 
   void receive_loop();
+  void accept(uint32_t slot);
+  void run_releases();
   void handle(uint32_t slot, const std::vector<char>& buf, caf::execution_unit& ctx);
   void deliver(uint32_t slot, internal::frame& f);
   void watch(uint32_t slot, caf::actor_id aid);
@@ -138,7 +143,8 @@ private:
 
   inbox inbox_; // receive thread only (except notify)
   std::vector<std::unique_ptr<sender>> senders_; // one per peer index; fixed size
-  // Guards state_, pending_monitors_, pending_links_, pending_exits_. Taken after the registry's
+  // Guards state_, pending_monitors_, pending_links_, pending_exits_,
+  // pending_releases_. Taken after the registry's
   // mutex (make_proxy), never the other way round.
   mutable std::mutex state_mtx_;
   std::condition_variable hello_cv_; // signalled when a hello arrives
@@ -159,6 +165,7 @@ private:
     caf::message exit;
   };
   std::vector<exit_request> pending_exits_; // not yet forwarded
+  std::vector<std::pair<uint32_t, std::function<void()>>> pending_releases_;
   // Whether some sender has a backlog: the receive thread then polls instead of sleeping.
   // Relaxed: a hint; the backlogs themselves are read under their mutexes.
   std::atomic<bool> backlogged_{false};

@@ -70,4 +70,10 @@ bool is(const caf::error& err, error code) noexcept;
 /// `shutdown` for `user_shutdown`, `killed` for `kill`). Works without an actor system.
 std::string to_text(const caf::error& err);
 
+/// Teaches `to_text` the code names of another error category, so errors of a component
+/// built on strata read as `name: context` too (strata::nodes registers its `strata_n`).
+/// `name_of` is called from any thread. Registering a category again replaces its entry.
+/// @threadsafe
+void register_error_category(caf::atom_value category, std::string (*name_of)(uint8_t code));
+
 } // namespace strata

@@ -36,6 +36,9 @@ struct transport_options {
   /// Called from the receive thread when a peer's ring or frames are found corrupt, just before
   /// the transport closes that peer with `peer_lost` (for logging and tests). May be empty.
   std::function<void(uint32_t peer, const caf::error& reason)> on_peer_closed;
+  /// Whether a hello from a peer we did not `connect` to opens the way back (our outbox to
+  /// its inbox) and answers with our hello: the root accepts the nodes it started.
+  bool accept_peers = false;
 };
 
 /// Connects this process's CAF actor system to the other nodes of a cluster over the
@@ -84,6 +87,11 @@ public:
 
   /// Same, by node id (ignored for an unknown id). @threadsafe
   void peer_lost(const caf::node_id& node, const caf::error& reason);
+
+  /// Makes slot `peer` usable by a new node once its previous one is known dead (call after
+  /// `peer_lost`): the receive thread empties and reopens our inbox's ring of that slot and
+  /// forgets the old node, then calls `done` (on the receive thread). @threadsafe
+  void release(uint32_t peer, std::function<void()> done);
 
   /// This node's id. @threadsafe
   const caf::node_id& node() const noexcept;

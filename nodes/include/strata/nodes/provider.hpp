@@ -1,0 +1,50 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include <caf/error.hpp>
+
+#include "strata/config.hpp"
+#include "strata/nodes/wait_policy.hpp"
+
+namespace strata::nodes {
+
+/// Tuning of `process` placement.
+struct node_options {
+  /// Node slots of the cluster, the root's included: at most `max_nodes - 1` `process`
+  /// children run at once. Every inbox holds one ring per slot.
+  uint32_t max_nodes = 16;
+  /// Bytes per ring (a power of two; see `inbox_options`). Rings take memory only as they
+  /// fill.
+  uint64_t ring_capacity = uint64_t{1} << 18;
+  /// Warm spare node processes kept ready by the zygote.
+  size_t spares = 1;
+  /// How long a `process` child may take from the spawn request to its actor running in the
+  /// new node; then the node is killed and the start fails.
+  std::chrono::milliseconds start_timeout{5000};
+  /// When the root dies: time its nodes get between SIGTERM and SIGKILL.
+  std::chrono::milliseconds grace{2000};
+  /// How receive threads and blocked senders wait.
+  wait_policy wait;
+};
+
+/// Turns on `process` placement for systems built from `cfg`: installs strata::nodes'
+/// placement provider and loads `caf::io::middleman` (each process needs its own node id; do
+/// not load the middleman again yourself). Call it before constructing the `strata::system`,
+/// at the start of `main`, before the program starts any thread: the system's constructor
+/// forks the zygote that starts every node, and that fork must copy a single-threaded
+/// process.
+///
+/// Each `process` child then runs in a node: an OS process forked from the zygote (the same
+/// binary, with `cfg` and its factories as they were when the system started), running its
+/// own CAF actor system and that child alone, a worker or a whole subtree, whose handle in
+/// the root is a proxy (docs/design/nodes.md). The node ends when its child does. The child's
+/// exit reason reaches its supervisor as for any child; if the node dies instead, the reason
+/// is `node_down` with how it ended ("killed by signal 9 (SIGKILL)").
+///
+/// Errors in starting the zygote are reported by `strata::system::provider_error`, and every
+/// `process` start then fails with `placement_unavailable`.
+void install(strata::config& cfg, node_options options = {});
+
+} // namespace strata::nodes

@@ -1,0 +1,326 @@
+#include "strata/nodes/provider.hpp"
+
+#include <csignal>
+#include <mutex>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <vector>
+
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/scoped_execution_unit.hpp>
+
+#include "strata/nodes/error.hpp"
+#include "strata/nodes/segments.hpp"
+#include "strata/nodes/transport.hpp"
+#include "strata/nodes/zygote.hpp"
+#include "strata/system.hpp"
+
+namespace strata::nodes {
+
+namespace {
+
+/// A node's answer to the root's spawn: `(node_up_atom, child)` or `(node_up_atom, error)`.
+using node_up_atom = caf::atom_constant<caf::atom("s_node_up")>;
+
+// Exit codes of a node that could not serve its assignment (the root sees the exit report).
+constexpr int exit_no_transport = 20;
+constexpr int exit_no_root = 21;
+constexpr int exit_bad_payload = 22;
+
+int send_signal(int pidfd, int sig) {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0U));
+}
+
+class node_provider final : public placement_provider {
+public:
+  explicit node_provider(node_options opts) : opts_(opts), slots_(opts.max_nodes) {
+    // nop
+  }
+
+  ~node_provider() override {
+    shut_down();
+  }
+
+  // -- placement_provider ---------------------------------------------------------------------
+
+  caf::error before_start(config& cfg) override {
+    if (in_node_)
+      return caf::none; // a node's own system: the middleman came with the fork
+    if (opts_.max_nodes < 2 || opts_.max_nodes > max_rings)
+      return make_error(error::invalid_argument, "node_options::max_nodes", opts_.max_nodes);
+    cfg_ = &cfg;
+    cfg.load<caf::io::middleman>();
+    auto token = make_cluster_token();
+    if (!token)
+      return token.error();
+    token_ = *token;
+    (void)remove_stale_segments();
+    zygote_options zo;
+    zo.spares = opts_.spares;
+    zo.grace = opts_.grace;
+    zo.on_cluster_exit = [token = token_, n = opts_.max_nodes] { remove_segments(token, n); };
+    auto z = zygote::start([this](node_context& ctx) { return run_node(ctx); }, zo);
+    if (!z)
+      return z.error();
+    zygote_ = std::move(*z);
+    return caf::none;
+  }
+
+  void started(caf::actor_system& sys) override {
+    if (in_node_)
+      return;
+    auto opts = transport_options_for(0);
+    opts.accept_peers = true;
+    opts.on_peer_closed = [this](uint32_t slot, const caf::error&) { kill_node(slot); };
+    auto t = transport::create(sys, std::move(opts));
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (!t) {
+      failure_ = t.error();
+      return;
+    }
+    transport_ = std::move(*t);
+    zygote_->on_exit([this](const node_exit& x) { node_exited(x); });
+  }
+
+  void stopping(caf::actor_system&) override {
+    if (!in_node_)
+      shut_down();
+  }
+
+  caf::expected<caf::actor> spawn(caf::actor_system& sys, const child_spec& child,
+                                  child_type type) override {
+    if (in_node_)
+      return make_error(strata::error::placement_unavailable,
+                        "a process child cannot start process children of its own yet", child.id);
+    auto slot = take_slot();
+    if (!slot)
+      return slot.error();
+    caf::scoped_actor self{sys};
+    std::vector<char> payload;
+    {
+      caf::binary_serializer sink{sys, payload};
+      auto reply_to = caf::actor{self};
+      auto kind = static_cast<uint8_t>(type);
+      auto id = child.id;
+      auto name = child.start.name;
+      auto args = child.start.args;
+      if (auto err = sink(reply_to, kind, id, name, args)) {
+        give_back(*slot);
+        return err;
+      }
+    }
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      slots_[*slot].waiter = caf::actor{self};
+    }
+    auto proc = zygote_->spawn(*slot, std::string{payload.begin(), payload.end()});
+    if (!proc) {
+      give_back(*slot);
+      return proc.error();
+    }
+    record(*slot, *proc);
+    caf::expected<caf::actor> result{caf::error{}};
+    self->receive([&](node_up_atom, caf::actor& hdl) { result = std::move(hdl); },
+                  [&](node_up_atom, caf::error& err) { result = std::move(err); },
+                  caf::after(opts_.start_timeout) >>
+                    [&] {
+                      result = make_error(error::node_down, "node " + std::to_string(*slot)
+                                                              + " did not start its child in time");
+                    });
+    std::lock_guard<std::mutex> guard{mtx_};
+    slots_[*slot].waiter = nullptr;
+    if (!result) {
+      if (slots_[*slot].pidfd >= 0)
+        (void)send_signal(slots_[*slot].pidfd, SIGKILL); // its exit report frees the slot
+    }
+    return result;
+  }
+
+private:
+  struct slot_state {
+    bool used = false; // from take_slot until the transport released it
+    bool exited = false; // its node's exit was reported
+    int pidfd = -1; // of its node, until the exit report
+    caf::actor waiter; // the spawn waiting for the node's answer
+  };
+
+  transport_options transport_options_for(uint32_t index) const {
+    transport_options opts;
+    opts.token = token_;
+    opts.node_index = index;
+    opts.ring_count = opts_.max_nodes;
+    opts.ring_capacity = opts_.ring_capacity;
+    opts.wait = opts_.wait;
+    return opts;
+  }
+
+  static void remove_segments(const cluster_token& token, uint32_t count) {
+    for (uint32_t i = 0; i < count; ++i)
+      boost::interprocess::shared_memory_object::remove(segment_name(token, i).c_str());
+  }
+
+  caf::expected<uint32_t> take_slot() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (failure_)
+      return make_error(strata::error::placement_unavailable, to_text(failure_));
+    if (transport_ == nullptr)
+      return make_error(strata::error::placement_unavailable, "the node transport is stopped");
+    for (uint32_t i = 1; i < slots_.size(); ++i)
+      if (!slots_[i].used) {
+        slots_[i] = slot_state{};
+        slots_[i].used = true;
+        return i;
+      }
+    return make_error(strata::error::placement_unavailable,
+                      "all " + std::to_string(slots_.size() - 1) + " node slots are in use");
+  }
+
+  void give_back(uint32_t slot) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    slots_[slot] = slot_state{};
+  }
+
+  // The zygote answered the spawn. Its report of the node's exit may have come first.
+  void record(uint32_t slot, const node_process& proc) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (slots_[slot].exited)
+      ::close(proc.pidfd);
+    else
+      slots_[slot].pidfd = proc.pidfd;
+  }
+
+  void kill_node(uint32_t slot) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (slot < slots_.size() && slots_[slot].pidfd >= 0)
+      (void)send_signal(slots_[slot].pidfd, SIGKILL);
+  }
+
+  // On the zygote's reader thread: a node ended. Its proxies die with the reason, which is
+  // how its supervisor learns of it; then its slot is cleaned and freed.
+  void node_exited(const node_exit& x) {
+    if (x.slot == 0 || x.slot >= slots_.size())
+      return;
+    auto reason = make_error(error::node_down, to_string(x));
+    caf::actor waiter;
+    transport* t = nullptr;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      auto& s = slots_[x.slot];
+      s.exited = true;
+      if (s.pidfd >= 0)
+        ::close(s.pidfd);
+      s.pidfd = -1;
+      waiter = s.waiter;
+      t = transport_.get();
+    }
+    if (waiter != nullptr)
+      caf::anon_send(waiter, node_up_atom::value, reason);
+    if (t == nullptr)
+      return;
+    t->peer_lost(x.slot, reason);
+    // A node killed with SIGKILL leaves its inbox behind.
+    boost::interprocess::shared_memory_object::remove(segment_name(token_, x.slot).c_str());
+    t->release(x.slot, [this, slot = x.slot] {
+      std::lock_guard<std::mutex> guard{mtx_};
+      slots_[slot] = slot_state{};
+    });
+  }
+
+  void shut_down() {
+    std::unique_ptr<transport> t;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      t.swap(transport_);
+    }
+    t.reset(); // says bye to every node
+    zygote_.reset(); // SIGTERM, then SIGKILL, to every node left; removes nothing itself
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (auto& s : slots_)
+      if (s.pidfd >= 0) {
+        ::close(s.pidfd);
+        s.pidfd = -1;
+      }
+    if (cfg_ != nullptr && !in_node_)
+      remove_segments(token_, opts_.max_nodes);
+  }
+
+  // -- the node's side --------------------------------------------------------------------
+
+  // Runs in a process forked from the zygote: builds this node's actor system, waits to be
+  // assigned, connects to the root, starts the child and lives until the child ends.
+  int run_node(node_context& ctx) {
+    in_node_ = true;
+    strata::system sys{*cfg_};
+    auto job = ctx.await_assignment();
+    if (!job)
+      return 0; // the cluster went away before needing this spare
+    auto t = transport::create(sys.actors(), transport_options_for(job->slot));
+    if (!t)
+      return exit_no_transport;
+    if (!(*t)->connect(0, opts_.start_timeout))
+      return exit_no_root;
+    caf::actor reply_to;
+    uint8_t kind = 0;
+    std::string id;
+    std::string name;
+    caf::message args;
+    {
+      // Handles arrive as proxies only through an execution unit carrying the registry.
+      caf::scoped_execution_unit unit{&sys.actors()};
+      unit.proxy_registry_ptr(&(*t)->proxies());
+      caf::binary_deserializer source{&unit, job->payload.data(), job->payload.size()};
+      if (source(reply_to, kind, id, name, args) || reply_to == nullptr)
+        return exit_bad_payload;
+    }
+    caf::scoped_actor self{sys.actors()};
+    auto child = start_child(sys, name, args);
+    if (!child) {
+      self->send(reply_to, node_up_atom::value, child.error());
+      return 0;
+    }
+    self->monitor(*child);
+    self->send(reply_to, node_up_atom::value, *child);
+    reply_to = nullptr;
+    self->receive([](caf::down_msg&) {});
+    return 0;
+  }
+
+  caf::expected<caf::actor> start_child(strata::system& sys, const std::string& name,
+                                        caf::message& args) {
+    auto f = cfg_->factories().find(name);
+    if (f == nullptr)
+      return make_error(strata::error::unknown_factory, name);
+    caf::scoped_execution_unit host{&sys.actors()};
+    caf::actor_config acfg{&host};
+    try {
+      return f->spawn(acfg, args);
+    } catch (...) {
+      return make_error(strata::error::start_failed, name, "exception in its constructor");
+    }
+  }
+
+  node_options opts_;
+  bool in_node_ = false; // set in a node process, before its system exists
+  config* cfg_ = nullptr; // the root's configuration (each node has its copy)
+  cluster_token token_;
+  std::unique_ptr<zygote> zygote_;
+  std::mutex mtx_; // guards slots_, transport_, failure_
+  std::vector<slot_state> slots_;
+  std::unique_ptr<transport> transport_;
+  caf::error failure_;
+};
+
+} // namespace
+
+void install(strata::config& cfg, node_options options) {
+  // Exit reasons such as node_down must read by name in events and logs.
+  strata::register_error_category(error_category,
+                                  [](uint8_t code) { return to_string(static_cast<error>(code)); });
+  cfg.set_placement_provider(std::make_shared<node_provider>(options));
+}
+
+} // namespace strata::nodes

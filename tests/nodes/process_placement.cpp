@@ -1,0 +1,96 @@
+// `process` placement end to end: a child in its own OS process, started by a supervisor in
+// the root, answering requests, dying in every way a process dies and restarted under every
+// strategy. Real forks, real signals.
+
+#include "process_test_support.hpp"
+
+using namespace strata;
+using namespace strata::nodes;
+using namespace strata::nodes::test;
+
+namespace {
+
+child_spec process_child(std::string id, int tag) {
+  child_spec c{std::move(id), start("victim", tag)};
+  c.placement = placement::process;
+  return c;
+}
+
+child_spec task_child(std::string id, int tag) {
+  return child_spec{std::move(id), start("victim", tag)};
+}
+
+// Makes the node running `hdl` die of `f`.
+void inflict(cluster& c, const caf::actor& hdl, fault f) {
+  if (f == fault::sigkill) {
+    REQUIRE(::kill(c.pid_of(hdl), SIGKILL) == 0);
+    return;
+  }
+  caf::anon_send(hdl, fault_atom::value, static_cast<int>(f));
+}
+
+} // namespace
+
+TEST_CASE("a process child runs in its own OS process and answers requests", "[nodes][process]") {
+  cluster c;
+  supervisor_spec spec;
+  spec.children = {process_child("worker", 1)};
+  auto sup = c.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  auto worker = c.child_of(*sup, "worker");
+  auto pid = c.pid_of(worker);
+  CHECK(pid != ::getpid());
+  CHECK(pid > 0);
+  int sum = 0;
+  (*c.self)
+    ->request(worker, std::chrono::seconds{10}, add_atom::value, 40, 2)
+    .receive([&](int x) { sum = x; }, [](caf::error& err) { FAIL(nodes::to_text(err)); });
+  CHECK(sum == 42);
+  auto children = which_children(*sup);
+  REQUIRE(children);
+  CHECK(children->front().placement == placement::process);
+}
+
+TEST_CASE("a process child that dies is restarted, under every strategy, whatever killed it",
+          "[nodes][process]") {
+  auto strat = GENERATE(strategy::one_for_one, strategy::one_for_all, strategy::rest_for_one,
+                        strategy::simple_one_for_one);
+  auto f = GENERATE(fault::sigkill, fault::sigsegv, fault::abort, fault::exit1);
+  INFO(to_string(strat) << ", " << name_of(f));
+  cluster c;
+  supervisor_spec spec;
+  spec.strategy = strat;
+  spec.intensity = 5;
+  caf::actor victim;
+  caf::actor sibling;
+  caf::expected<caf::actor> sup{caf::error{}};
+  if (strat == strategy::simple_one_for_one) {
+    child_spec tmpl{"victim", start("victim")};
+    tmpl.placement = placement::process;
+    spec.children = {tmpl};
+    sup = c.sys->start_supervisor("root", spec);
+    REQUIRE(sup);
+    auto started = start_child(*sup, caf::make_message(7));
+    REQUIRE(started);
+    victim = *started;
+  } else {
+    spec.children = {process_child("victim", 1), task_child("sibling", 2)};
+    sup = c.sys->start_supervisor("root", spec);
+    REQUIRE(sup);
+    victim = c.child_of(*sup, "victim");
+    sibling = c.child_of(*sup, "sibling");
+  }
+  auto first_pid = c.pid_of(victim);
+  inflict(c, victim, f);
+  auto exited = c.wait_for(event_kind::exited, "victim");
+  INFO("exit reason: " << exited.reason);
+  CHECK(exited.reason.find(expected_reason(f)) != std::string::npos);
+  auto restarted = c.wait_for(event_kind::restarted, "victim");
+  CHECK(restarted.placement == placement::process);
+  auto again = c.child_of(*sup, "victim");
+  auto second_pid = c.pid_of(again);
+  CHECK(second_pid != first_pid);
+  CHECK(second_pid != ::getpid());
+  if (sibling != nullptr)
+    CHECK(c.pid_of(c.child_of(*sup, "sibling")) == ::getpid());
+}

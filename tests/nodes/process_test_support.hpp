@@ -1,0 +1,133 @@
+#pragma once
+
+// A strata system with `process` placement on, for the tests of process children: a test
+// worker that reports its pid and crashes on request in the ways a process can die, and
+// helpers to wait for supervision events.
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unistd.h>
+
+#include <caf/all.hpp>
+#include <catch2/catch.hpp>
+
+#include "strata/events.hpp"
+#include "strata/nodes/error.hpp"
+#include "strata/nodes/provider.hpp"
+#include "strata/strata.hpp"
+
+namespace strata::nodes::test {
+
+using pid_atom = caf::atom_constant<caf::atom("t_pid")>;
+using add_atom = caf::atom_constant<caf::atom("t_add")>;
+using fault_atom = caf::atom_constant<caf::atom("t_fault")>;
+
+/// How a test makes a node die.
+enum class fault : int { sigkill = 1, sigsegv, abort, exit1 };
+
+inline const char* name_of(fault f) {
+  switch (f) {
+    case fault::sigkill: return "SIGKILL";
+    case fault::sigsegv: return "SIGSEGV";
+    case fault::abort: return "abort()";
+    default: return "exit(1)";
+  }
+}
+
+/// What the supervisor must see as the exit reason of a node that died of `f`.
+inline std::string expected_reason(fault f) {
+  switch (f) {
+    case fault::sigkill: return "killed by signal 9 (SIGKILL)";
+    case fault::sigsegv: return "killed by signal 11 (SIGSEGV)";
+    case fault::abort: return "killed by signal 6 (SIGABRT)";
+    default: return "exited with code 1";
+  }
+}
+
+/// The worker every test starts: answers its pid and sums, and dies as asked.
+inline caf::behavior victim(caf::event_based_actor*, int) {
+  return {
+    [](pid_atom) { return static_cast<int>(::getpid()); },
+    [](add_atom, int a, int b) { return a + b; },
+    [](fault_atom, int how) {
+      switch (static_cast<fault>(how)) {
+        case fault::sigsegv: ::raise(SIGSEGV); break;
+        case fault::abort: std::abort();
+        case fault::exit1: std::exit(1);
+        default: ::raise(SIGKILL);
+      }
+    },
+  };
+}
+
+/// A system with the test worker and `process` placement, and a subscriber to its events.
+/// Built while the test process is single-threaded (the zygote forks then).
+struct cluster {
+  explicit cluster(node_options opts = {}) {
+    cfg.add_worker("victim", victim);
+    cfg.set("scheduler.max-threads", 2);
+    install(cfg, opts);
+    sys = std::make_unique<strata::system>(cfg);
+    if (auto& err = sys->provider_error())
+      FAIL("process placement unavailable: " << nodes::to_text(err));
+    self = std::make_unique<caf::scoped_actor>(sys->actors());
+    subscribe(self->ptr());
+  }
+
+  ~cluster() {
+    self.reset();
+    sys.reset();
+  }
+
+  cluster(const cluster&) = delete;
+  cluster& operator=(const cluster&) = delete;
+
+  /// Waits up to `patience` for an event of `kind` about a child whose id starts with
+  /// `child`; fails the test otherwise.
+  supervision_event wait_for(event_kind kind, const std::string& child,
+                             std::chrono::seconds patience = std::chrono::seconds{20}) {
+    auto deadline = std::chrono::steady_clock::now() + patience;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        FAIL("no " << to_string(kind) << " event for " << child);
+      std::optional<supervision_event> got;
+      (*self)->receive([&](supervision_event& ev) { got = std::move(ev); },
+                       caf::after(left) >> [] {});
+      if (got && got->kind == kind && got->child.rfind(child, 0) == 0)
+        return *got;
+    }
+  }
+
+  /// The pid of the process running `hdl`.
+  int pid_of(const caf::actor& hdl) {
+    int pid = 0;
+    (*self)
+      ->request(hdl, std::chrono::seconds{10}, pid_atom::value)
+      .receive([&](int x) { pid = x; },
+               [&](caf::error& err) { FAIL("pid request failed: " << nodes::to_text(err)); });
+    return pid;
+  }
+
+  /// The handle of child `id` of `sup` (the first whose id starts with `id`).
+  caf::actor child_of(const caf::actor& sup, const std::string& id) {
+    auto children = which_children(sup);
+    REQUIRE(children);
+    for (auto& c : *children)
+      if (c.id.rfind(id, 0) == 0)
+        return c.handle;
+    FAIL("no child " << id);
+    return {};
+  }
+
+  strata::config cfg;
+  std::unique_ptr<strata::system> sys;
+  std::unique_ptr<caf::scoped_actor> self;
+};
+
+} // namespace strata::nodes::test
