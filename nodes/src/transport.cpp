@@ -325,10 +325,14 @@ void transport::impl::peer_lost(uint32_t peer, const caf::error& reason) {
     s.backlog.clear();
     s.backlog_bytes = 0;
   }
-  // Outside every lock: killing a proxy runs its monitors and links.
-  if (nid != caf::none)
+  // Outside every lock: killing a proxy runs its monitors and links. CAF's get_or_put keeps
+  // an entry even when make_proxy refused (null): skip those, and drop them with the node.
+  if (nid != caf::none) {
     for (auto& proxy : registry_.get_all(nid))
-      registry_.erase(nid, proxy->id(), reason);
+      if (proxy != nullptr)
+        registry_.erase(nid, proxy->id(), reason);
+    registry_.erase(nid);
+  }
   for (auto& entry : requests)
     internal::bounce(entry.second.first, entry.second.second, reason);
 }
