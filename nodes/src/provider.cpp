@@ -140,11 +140,26 @@ public:
     return result;
   }
 
+  cluster_status status() {
+    cluster_status result;
+    result.token = to_hex(token_);
+    std::lock_guard<std::mutex> guard{mtx_};
+    result.zygote = zygote_ != nullptr ? zygote_->pid() : 0;
+    for (auto& s : slots_)
+      result.nodes.push_back(s.used && !s.exited ? s.pid : 0);
+    return result;
+  }
+
+  bool started() const noexcept {
+    return zygote_ != nullptr;
+  }
+
 private:
   struct slot_state {
     bool used = false; // from take_slot until the transport released it
     bool exited = false; // its node's exit was reported
     int pidfd = -1; // of its node, until the exit report
+    pid_t pid = 0; // of its node
     caf::actor waiter; // the spawn waiting for the node's answer
   };
 
@@ -187,6 +202,7 @@ private:
   // The zygote answered the spawn. Its report of the node's exit may have come first.
   void record(uint32_t slot, const node_process& proc) {
     std::lock_guard<std::mutex> guard{mtx_};
+    slots_[slot].pid = proc.pid;
     if (slots_[slot].exited)
       ::close(proc.pidfd);
     else
@@ -315,6 +331,13 @@ private:
 };
 
 } // namespace
+
+caf::expected<cluster_status> status(const strata::config& cfg) {
+  auto* p = dynamic_cast<node_provider*>(cfg.provider());
+  if (p == nullptr || !p->started())
+    return make_error(error::invalid_argument, "process placement is not installed or started");
+  return p->status();
+}
 
 void install(strata::config& cfg, node_options options) {
   // Exit reasons such as node_down must read by name in events and logs.

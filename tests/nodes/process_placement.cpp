@@ -94,3 +94,36 @@ TEST_CASE("a process child that dies is restarted, under every strategy, whateve
   if (sibling != nullptr)
     CHECK(c.pid_of(c.child_of(*sup, "sibling")) == ::getpid());
 }
+
+TEST_CASE("a process-placed supervisor runs its whole subtree in its node and is restarted "
+          "with it",
+          "[nodes][process]") {
+  cluster c;
+  supervisor_spec spec;
+  spec.intensity = 5;
+  child_spec team{"team", start("team", 2)};
+  team.placement = placement::process;
+  spec.children = {team, task_child("local", 9)};
+  auto sup = c.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  auto sub = c.child_of(*sup, "team");
+  // The subtree answers the supervisor API across the process boundary, with handles that
+  // work here.
+  auto members = which_children(sub);
+  REQUIRE(members);
+  REQUIRE(members->size() == 2);
+  auto node_pid = c.pid_of(members->at(0).handle);
+  CHECK(node_pid != ::getpid());
+  CHECK(c.pid_of(members->at(1).handle) == node_pid);
+  REQUIRE(::kill(node_pid, SIGKILL) == 0);
+  auto exited = c.wait_for(event_kind::exited, "team");
+  CHECK(exited.reason.find("SIGKILL") != std::string::npos);
+  c.wait_for(event_kind::restarted, "team");
+  auto again = which_children(c.child_of(*sup, "team"));
+  REQUIRE(again);
+  REQUIRE(again->size() == 2);
+  auto new_pid = c.pid_of(again->at(0).handle);
+  CHECK(new_pid != node_pid);
+  CHECK(new_pid != ::getpid());
+  CHECK(c.pid_of(c.child_of(*sup, "local")) == ::getpid());
+}

@@ -69,6 +69,14 @@ inline caf::behavior victim(caf::event_based_actor*, int) {
 struct cluster {
   explicit cluster(node_options opts = {}) {
     cfg.add_worker("victim", victim);
+    // A subtree for a node: two workers under one_for_one.
+    cfg.add_supervisor("team", [](int size) {
+      supervisor_spec spec;
+      spec.intensity = 10;
+      for (int i = 1; i <= size; ++i)
+        spec.children.push_back(child_spec{"member" + std::to_string(i), start("victim", i)});
+      return spec;
+    });
     cfg.set("scheduler.max-threads", 2);
     install(cfg, opts);
     sys = std::make_unique<strata::system>(cfg);

@@ -2,8 +2,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
+#include <sys/types.h>
+#include <vector>
 
 #include <caf/error.hpp>
+#include <caf/expected.hpp>
 
 #include "strata/config.hpp"
 #include "strata/nodes/wait_policy.hpp"
@@ -46,5 +50,20 @@ struct node_options {
 /// Errors in starting the zygote are reported by `strata::system::provider_error`, and every
 /// `process` start then fails with `placement_unavailable`.
 void install(strata::config& cfg, node_options options = {});
+
+/// A snapshot of the cluster a root runs (for diagnostics, tools and tests).
+struct cluster_status {
+  /// The cluster's token in hex: every segment of the cluster is named `strata-<token>-<n>`.
+  std::string token;
+  /// The zygote's pid.
+  pid_t zygote = 0;
+  /// The pids of the live nodes running `process` children, by slot (0 for a free slot;
+  /// slot 0 is the root).
+  std::vector<pid_t> nodes;
+};
+
+/// The status of the cluster of the system built from `cfg`. @returns `invalid_argument` if
+/// `install` was not called on `cfg` or the system has not started. @threadsafe
+[[nodiscard]] caf::expected<cluster_status> status(const strata::config& cfg);
 
 } // namespace strata::nodes
