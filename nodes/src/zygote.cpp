@@ -72,6 +72,12 @@ public:
   }
 
   [[noreturn]] void run() {
+    // Keep none of the root's descriptors (sockets, pipes, files it opened before the
+    // system started): a node holding a copy of the root's listening socket or of a pipe's
+    // write end would keep them alive after the root closed them.
+    if (root_ > 3)
+      ::close_range(3, static_cast<unsigned>(root_) - 1, 0);
+    ::close_range(static_cast<unsigned>(root_) + 1, ~0U, 0);
     reset_signals();
     ::signal(SIGPIPE, SIG_IGN); // a dead spare's socket must not kill the zygote
     epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
@@ -79,9 +85,17 @@ public:
       ::_exit(70);
     watch(root_);
     for (;;) {
-      keep_spares();
+      // A new spare builds an actor system: milliseconds of CPU that would compete with the
+      // node just assigned, whose start someone is waiting for. Replace spares once quiet.
+      int timeout = -1;
+      auto now = std::chrono::steady_clock::now();
+      if (now >= quiet_until_)
+        keep_spares();
+      else if (spares_ready() < opts_.spares)
+        timeout = static_cast<int>(
+          std::chrono::ceil<std::chrono::milliseconds>(quiet_until_ - now).count());
       epoll_event events[16];
-      auto n = ::epoll_wait(epoll_, events, 16, -1);
+      auto n = ::epoll_wait(epoll_, events, 16, timeout);
       if (n < 0 && errno != EINTR)
         ::_exit(71);
       for (int i = 0; i < n; ++i) {
@@ -188,6 +202,7 @@ private:
       }
       spare->assigned = true;
       spare->slot = h.slot;
+      quiet_until_ = std::chrono::steady_clock::now() + opts_.spare_delay;
       zygote_header reply;
       reply.kind = static_cast<uint32_t>(zygote_msg::spawned);
       reply.slot = h.slot;
@@ -265,6 +280,7 @@ private:
   node_entry entry_;
   zygote_options opts_;
   std::map<int, child_proc> children_; // by pidfd
+  std::chrono::steady_clock::time_point quiet_until_{}; // no new spare before
 };
 
 } // namespace

@@ -31,7 +31,7 @@ TEST_CASE("a request crosses two processes and its response comes back", "[trans
   caf::scoped_actor self{nodes.sys()};
   caf::actor observer{self};
   auto remote = nodes.server();
-  nodes.sys().spawn([=](caf::event_based_actor* client) {
+  spawn_fun(nodes.sys(), [=](caf::event_based_actor* client) {
     client->request(remote, caf::infinite, add_atom::value, 40, 2)
       .then([=](int sum) { client->send(observer, sum); },
             [=](caf::error& err) { client->send(observer, std::move(err)); });
@@ -73,7 +73,7 @@ TEST_CASE("a link to a remote actor delivers exit_msg with its exit reason",
   caf::scoped_actor self{nodes.sys()};
   caf::actor observer{self};
   auto remote = nodes.server();
-  nodes.sys().spawn([=](caf::event_based_actor* linked) -> caf::behavior {
+  spawn_fun(nodes.sys(), [=](caf::event_based_actor* linked) -> caf::behavior {
     linked->set_exit_handler([=](caf::exit_msg& msg) {
       linked->send(observer, msg);
       linked->quit();
@@ -96,7 +96,7 @@ TEST_CASE("linking to a remote actor while it exits still delivers its exit_msg"
   caf::actor observer{self};
   auto remote = nodes.server();
   self->send(remote, stop_atom::value);
-  nodes.sys().spawn([=](caf::event_based_actor* linked) -> caf::behavior {
+  spawn_fun(nodes.sys(), [=](caf::event_based_actor* linked) -> caf::behavior {
     linked->set_exit_handler([=](caf::exit_msg& msg) {
       linked->send(observer, msg);
       linked->quit();
@@ -116,7 +116,7 @@ TEST_CASE("a SIGKILLed node fails its monitors, links and pending requests",
   caf::actor observer{self};
   auto remote = nodes.server();
   self->monitor(remote);
-  nodes.sys().spawn([=](caf::event_based_actor* linked) -> caf::behavior {
+  spawn_fun(nodes.sys(), [=](caf::event_based_actor* linked) -> caf::behavior {
     linked->set_exit_handler([=](caf::exit_msg& msg) {
       linked->send(observer, msg);
       linked->quit();
@@ -124,7 +124,7 @@ TEST_CASE("a SIGKILLed node fails its monitors, links and pending requests",
     linked->link_to(remote);
     return {[](int) {}}; // stays alive until the exit_msg
   });
-  auto requester = nodes.sys().spawn([=](caf::event_based_actor* client) {
+  auto requester = spawn_fun(nodes.sys(), [=](caf::event_based_actor* client) {
     client->request(remote, caf::infinite, hold_atom::value, observer)
       .then([=](int) { client->send(observer, caf::error{}); },
             [=](caf::error& err) { client->send(observer, std::move(err)); });
@@ -182,7 +182,7 @@ TEST_CASE("measure the cross-process request round trip", "[.][bench][transport]
   constexpr int rounds = 10000;
   auto samples = std::make_shared<std::vector<int64_t>>();
   samples->reserve(rounds);
-  nodes.sys().spawn([=](caf::event_based_actor* client) {
+  spawn_fun(nodes.sys(), [=](caf::event_based_actor* client) {
     auto step = std::make_shared<std::function<void(int)>>();
     *step = [=](int left) {
       if (left == 0) {

@@ -73,6 +73,9 @@ struct zygote_options {
   /// Warm spares kept ready: forked processes that have built their actor system and wait for
   /// an assignment, so a node starts without paying for fork and CAF start-up.
   size_t spares = 1;
+  /// How long after assigning a spare the zygote waits before forking its replacement, so
+  /// that the new spare's start-up does not compete for CPU with the node just assigned.
+  std::chrono::milliseconds spare_delay{5};
   /// When the root goes: time between SIGTERM and SIGKILL for nodes still alive.
   std::chrono::milliseconds grace{2000};
   /// Runs in the zygote after every node is gone because the root went (e.g. removes the
