@@ -1,5 +1,6 @@
 #include "strata/nodes/zygote.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -75,9 +76,7 @@ public:
     // Keep none of the root's descriptors (sockets, pipes, files it opened before the
     // system started): a node holding a copy of the root's listening socket or of a pipe's
     // write end would keep them alive after the root closed them.
-    if (root_ > 3)
-      ::close_range(3, static_cast<unsigned>(root_) - 1, 0);
-    ::close_range(static_cast<unsigned>(root_) + 1, ~0U, 0);
+    close_inherited();
     reset_signals();
     ::signal(SIGPIPE, SIG_IGN); // a dead spare's socket must not kill the zygote
     epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
@@ -109,6 +108,21 @@ public:
   }
 
 private:
+  void close_inherited() {
+    auto keep = opts_.keep_fds;
+    keep.push_back(root_);
+    std::sort(keep.begin(), keep.end());
+    unsigned from = 3;
+    for (int fd : keep) {
+      if (fd < 0 || static_cast<unsigned>(fd) < from)
+        continue;
+      if (static_cast<unsigned>(fd) > from)
+        ::close_range(from, static_cast<unsigned>(fd) - 1, 0);
+      from = static_cast<unsigned>(fd) + 1;
+    }
+    ::close_range(from, ~0U, 0);
+  }
+
   void watch(int fd) {
     epoll_event ev{};
     ev.events = EPOLLIN;

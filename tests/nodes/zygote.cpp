@@ -39,6 +39,13 @@ struct pipe_pair {
   }
 };
 
+// Options that let the nodes keep the pipe's write end (the zygote closes every other
+// descriptor it inherited).
+zygote_options keeping(const pipe_pair& p, zygote_options opts = {}) {
+  opts.keep_fds.push_back(p.write_end);
+  return opts;
+}
+
 // Writes one line (atomically: short writes to a pipe are).
 void say(int fd, const std::string& line) {
   auto text = line + "\n";
@@ -90,7 +97,7 @@ node_entry reporting_entry(int out) {
 
 TEST_CASE("a node runs its entry, gets its slot and payload, from a warm spare") {
   pipe_pair p;
-  auto z = zygote::start(reporting_entry(p.write_end));
+  auto z = zygote::start(reporting_entry(p.write_end), keeping(p));
   REQUIRE(z);
   // The spare is up before anyone asks for a node: the fork and start-up are paid ahead.
   auto ready = hear(p.read_end);
@@ -108,16 +115,18 @@ TEST_CASE("a node runs its entry, gets its slot and payload, from a warm spare")
 
 TEST_CASE("a node's exit code and killing signal are reported, and its pidfd fires") {
   pipe_pair p;
-  auto z = zygote::start([out = p.write_end](node_context& ctx) {
-    auto a = ctx.await_assignment();
-    if (!a)
-      return 99;
-    if (a->payload == "exit")
-      return static_cast<int>(a->slot);
-    say(out, "waiting");
-    ::pause(); // until killed
-    return 0;
-  });
+  auto z = zygote::start(
+    [out = p.write_end](node_context& ctx) {
+      auto a = ctx.await_assignment();
+      if (!a)
+        return 99;
+      if (a->payload == "exit")
+        return static_cast<int>(a->slot);
+      say(out, "waiting");
+      ::pause(); // until killed
+      return 0;
+    },
+    keeping(p));
   REQUIRE(z);
   std::mutex mtx;
   std::condition_variable cv;
@@ -170,7 +179,7 @@ TEST_CASE("destroying the zygote stops every node, killing those that ignore SIG
         for (;;)
           ::pause();
       },
-      opts);
+      keeping(p, opts));
     REQUIRE(z);
     for (auto kind : {"polite", "stubborn", "polite"}) {
       auto node = (*z)->spawn(static_cast<uint32_t>(nodes.size()), kind);
@@ -201,7 +210,7 @@ TEST_CASE("when the root is killed, the zygote takes every node down and cleans 
         for (;;)
           ::pause();
       },
-      opts);
+      keeping(p, opts));
     if (!z)
       ::_exit(1);
     for (uint32_t slot = 0; slot < 3; ++slot)
@@ -234,15 +243,17 @@ TEST_CASE("when the root is killed, the zygote takes every node down and cleans 
 
 TEST_CASE("when the zygote dies, its nodes get SIGTERM and spawn reports the loss") {
   pipe_pair p;
-  auto z = zygote::start([out = p.write_end](node_context& ctx) {
-    // A real node removes its segment on SIGTERM, then exits; this one just exits.
-    ::signal(SIGTERM, [](int) { ::_exit(15); });
-    if (!ctx.await_assignment())
-      return 1;
-    say(out, "up");
-    for (;;)
-      ::pause();
-  });
+  auto z = zygote::start(
+    [out = p.write_end](node_context& ctx) {
+      // A real node removes its segment on SIGTERM, then exits; this one just exits.
+      ::signal(SIGTERM, [](int) { ::_exit(15); });
+      if (!ctx.await_assignment())
+        return 1;
+      say(out, "up");
+      for (;;)
+        ::pause();
+    },
+    keeping(p));
   REQUIRE(z);
   auto node = (*z)->spawn(0);
   REQUIRE(node);

@@ -10,6 +10,7 @@
 #include <string>
 #include <sys/types.h>
 #include <thread>
+#include <vector>
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
@@ -76,6 +77,10 @@ struct zygote_options {
   /// How long after assigning a spare the zygote waits before forking its replacement, so
   /// that the new spare's start-up does not compete for CPU with the node just assigned.
   std::chrono::milliseconds spare_delay{5};
+  /// Descriptors (besides 0, 1 and 2) that the zygote and the nodes keep. It closes every
+  /// other one it inherited from the root, so that no node holds a copy of the root's
+  /// sockets or pipe ends after the root closed them.
+  std::vector<int> keep_fds;
   /// When the root goes: time between SIGTERM and SIGKILL for nodes still alive.
   std::chrono::milliseconds grace{2000};
   /// Runs in the zygote after every node is gone because the root went (e.g. removes the
