@@ -93,10 +93,28 @@ inbox& inbox::operator=(inbox&& other) noexcept {
 inbox::~inbox() = default;
 
 caf::expected<inbox> inbox::create(const inbox_options& options) {
+  return create_named(options, segment_name(options.token, options.node_index));
+}
+
+caf::expected<inbox> inbox::create_spare(const inbox_options& options) {
+  auto opts = options;
+  opts.node_index = 0; // validated, not used in the name
+  return create_named(opts,
+                      segment_name(options.token, 0) + "-spare-" + std::to_string(::getpid()));
+}
+
+caf::error inbox::take_index(const cluster_token& token, uint32_t node_index) {
+  auto name = segment_name(token, node_index);
+  if (auto owner = internal::read_owner_pid(name);
+      owner && *owner && **owner != ::getpid() && internal::process_exists(**owner))
+    return make_error(error::segment_exists, name, "owner pid " + std::to_string(**owner));
+  return segment_->rename(name);
+}
+
+caf::expected<inbox> inbox::create_named(const inbox_options& options, const std::string& name) {
   if (auto err = validate(options))
     return err;
   auto cap = options.ring_capacity;
-  auto name = segment_name(options.token, options.node_index);
   auto seg = create_segment(name, internal::segment_size(options.ring_count, cap));
   if (!seg)
     return std::move(seg.error());

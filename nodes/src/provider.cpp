@@ -62,7 +62,7 @@ public:
     zygote_options zo;
     zo.spares = opts_.spares;
     zo.grace = opts_.grace;
-    zo.on_cluster_exit = [token = token_, n = opts_.max_nodes] { remove_segments(token, n); };
+    zo.on_cluster_exit = [token = token_] { remove_cluster_segments(token); };
     auto z = zygote::start([this](node_context& ctx) { return run_node(ctx); }, zo);
     if (!z)
       return z.error();
@@ -173,11 +173,6 @@ private:
     return opts;
   }
 
-  static void remove_segments(const cluster_token& token, uint32_t count) {
-    for (uint32_t i = 0; i < count; ++i)
-      boost::interprocess::shared_memory_object::remove(segment_name(token, i).c_str());
-  }
-
   caf::expected<uint32_t> take_slot() {
     std::lock_guard<std::mutex> guard{mtx_};
     if (failure_)
@@ -261,7 +256,7 @@ private:
         s.pidfd = -1;
       }
     if (cfg_ != nullptr && !in_node_)
-      remove_segments(token_, opts_.max_nodes);
+      remove_cluster_segments(token_);
   }
 
   // -- the node's side --------------------------------------------------------------------
@@ -271,10 +266,20 @@ private:
   int run_node(node_context& ctx) {
     in_node_ = true;
     strata::system sys{*cfg_};
+    // The inbox is made while this node is a spare: allocating its memory is most of what a
+    // transport costs to start, and nobody waits for a spare.
+    inbox_options io;
+    io.token = token_;
+    io.ring_count = opts_.max_nodes;
+    io.ring_capacity = opts_.ring_capacity;
+    io.wait = opts_.wait;
+    auto spare = inbox::create_spare(io);
     auto job = ctx.await_assignment();
     if (!job)
       return 0; // the cluster went away before needing this spare
-    auto t = transport::create(sys.actors(), transport_options_for(job->slot));
+    auto opts = transport_options_for(job->slot);
+    auto t = spare ? transport::create(sys.actors(), opts, std::move(*spare))
+                   : transport::create(sys.actors(), opts);
     if (!t)
       return exit_no_transport;
     if (!(*t)->connect(0, opts_.start_timeout))

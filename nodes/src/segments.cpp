@@ -46,4 +46,15 @@ caf::expected<std::vector<std::string>> remove_stale_segments() {
   return removed;
 }
 
+void remove_cluster_segments(const cluster_token& token) {
+  namespace fs = std::filesystem;
+  auto prefix = std::string{segment_prefix} + to_hex(token) + "-";
+  std::error_code ec;
+  for (fs::directory_iterator it{shm_directory, ec}, end; !ec && it != end; it.increment(ec)) {
+    auto name = it->path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) == 0)
+      internal::remove_segment(name);
+  }
+}
+
 } // namespace strata::nodes

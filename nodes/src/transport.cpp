@@ -7,6 +7,7 @@
 #include <caf/monitorable_actor.hpp>
 
 #include "strata/nodes/error.hpp"
+#include "strata/nodes/segments.hpp"
 
 #include "internal/remote_proxy.hpp"
 #include "internal/transport_impl.hpp"
@@ -544,14 +545,24 @@ void transport::impl::stop() {
 
 // -- facade ---------------------------------------------------------------------------------
 
-caf::expected<std::unique_ptr<transport>> transport::create(caf::actor_system& sys,
-                                                            transport_options options) {
+namespace {
+
+caf::error check_options(caf::actor_system& sys, const transport_options& options) {
   if (sys.node() == caf::none)
     return make_error(error::invalid_argument,
                       "the actor system has no node id: load caf::io::middleman");
   if (options.node_index >= options.ring_count)
     return make_error(error::invalid_argument, "node_index must be below ring_count",
                       options.node_index);
+  return caf::none;
+}
+
+} // namespace
+
+caf::expected<std::unique_ptr<transport>> transport::create(caf::actor_system& sys,
+                                                            transport_options options) {
+  if (auto err = check_options(sys, options))
+    return err;
   inbox_options io;
   io.token = options.token;
   io.node_index = options.node_index;
@@ -561,7 +572,20 @@ caf::expected<std::unique_ptr<transport>> transport::create(caf::actor_system& s
   auto box = inbox::create(io);
   if (!box)
     return box.error();
-  auto x = std::make_shared<impl>(sys, std::move(options), std::move(*box));
+  return create(sys, std::move(options), std::move(*box));
+}
+
+caf::expected<std::unique_ptr<transport>>
+transport::create(caf::actor_system& sys, transport_options options, inbox prepared) {
+  if (auto err = check_options(sys, options))
+    return err;
+  if (prepared.ring_count() != options.ring_count
+      || prepared.reader(0).capacity() != options.ring_capacity)
+    return make_error(error::invalid_argument, "the prepared inbox's geometry differs");
+  if (prepared.name() != segment_name(options.token, options.node_index))
+    if (auto err = prepared.take_index(options.token, options.node_index))
+      return err;
+  auto x = std::make_shared<impl>(sys, std::move(options), std::move(prepared));
   x->start();
   return std::unique_ptr<transport>{new transport(std::move(x))};
 }

@@ -108,6 +108,58 @@ TEST_CASE("no segment is left in /dev/shm once the inbox is gone") {
   CHECK(segments_of(opts.token).empty());
 }
 
+TEST_CASE("a spare's inbox takes its node's name when assigned, and peers then reach it") {
+  auto opts = test_inbox_options(capacity, 4);
+  auto box = inbox::create_spare(opts);
+  REQUIRE(box);
+  CHECK(box->name() != segment_name(opts.token, 2));
+  CHECK(segments_of(opts.token).size() == 1);
+  REQUIRE_FALSE(box->take_index(opts.token, 2));
+  CHECK(box->name() == segment_name(opts.token, 2));
+  CHECK(segments_of(opts.token).size() == 1);
+  auto nodeopts = opts;
+  nodeopts.node_index = 2;
+  auto out = outbox::open(test_outbox_options(nodeopts, 1));
+  REQUIRE(out);
+  const char msg[] = "after the rename";
+  REQUIRE_FALSE(out->try_write(caf::span<const char>{msg, sizeof(msg)}));
+  std::vector<char> buf;
+  auto r = box->try_receive(buf);
+  REQUIRE(r.status == receive_status::message);
+  CHECK(std::string{buf.data()} == msg);
+}
+
+TEST_CASE("a spare cannot take the name of a node whose owner lives") {
+  auto opts = test_inbox_options(capacity, 4);
+  opts.node_index = 3;
+  int up[2];
+  int quit[2];
+  REQUIRE(::pipe(up) == 0);
+  REQUIRE(::pipe(quit) == 0);
+  auto pid = fork_child([&] {
+    ::close(quit[1]); // or the read below never sees EOF
+    auto owned = inbox::create(opts); // node 3's inbox, owned by a live process
+    char c = owned ? 1 : 0;
+    if (::write(up[1], &c, 1) != 1)
+      return 1;
+    (void)::read(quit[0], &c, 1);
+    return 0;
+  });
+  child_guard guard{pid};
+  char c = 0;
+  REQUIRE(::read(up[0], &c, 1) == 1);
+  REQUIRE(c == 1);
+  auto spare = inbox::create_spare(opts);
+  REQUIRE(spare);
+  auto err = spare->take_index(opts.token, 3);
+  CHECK(is(err, error::segment_exists));
+  CHECK(spare->name() != segment_name(opts.token, 3));
+  ::close(quit[1]);
+  CHECK(guard.wait() == 0);
+  for (int fd : {up[0], up[1], quit[0]})
+    ::close(fd);
+}
+
 TEST_CASE("options out of bounds are refused and create nothing") {
   auto check_refused = [](inbox_options opts) {
     auto box = inbox::create(opts);

@@ -1,6 +1,7 @@
 #include "internal/segment.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <signal.h>
@@ -38,6 +39,16 @@ constexpr uint64_t identity_size = offsetof(segment_header_data, owner_pid) + si
 segment::segment(std::string name, bip::mapped_region region, bool owner) noexcept
   : name_(std::move(name)), region_(std::move(region)), owner_(owner) {
   // nop
+}
+
+caf::error segment::rename(const std::string& new_name) {
+  // glibc's shm_open keeps POSIX shared-memory names as files in /dev/shm.
+  auto from = "/dev/shm/" + name_;
+  auto to = "/dev/shm/" + new_name;
+  if (::rename(from.c_str(), to.c_str()) != 0)
+    return make_error(error::system_error, "rename", from, to, std::string{std::strerror(errno)});
+  name_ = new_name;
+  return caf::none;
 }
 
 segment::~segment() {

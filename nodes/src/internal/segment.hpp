@@ -44,6 +44,11 @@ public:
     return region_.get_size();
   }
 
+  /// Gives the segment the name `new_name`, replacing a segment of that name (an atomic
+  /// rename in /dev/shm: peers opening `new_name` see the old segment or this one, never
+  /// none). Owner only. @returns `system_error` if the rename fails.
+  [[nodiscard]] caf::error rename(const std::string& new_name);
+
   /// The segment's name (without the leading slash).
   const std::string& name() const noexcept {
     return name_;

@@ -84,6 +84,18 @@ public:
   /// process owns the name, `system_error` if the OS refuses (e.g. /dev/shm is full).
   [[nodiscard]] static caf::expected<inbox> create(const inbox_options& options);
 
+  /// Creates an inbox ahead of knowing its node index, under a name of its own
+  /// (`segment_name(token, 0)` + `-spare-<pid>`; `options.node_index` is ignored): a warm spare
+  /// pays for the segment (allocating it is most of an inbox's start-up) before it is needed,
+  /// then `take_index` gives it its node's name.
+  [[nodiscard]] static caf::expected<inbox> create_spare(const inbox_options& options);
+
+  /// Renames this inbox to node `node_index`'s name (`segment_name(token, node_index)`),
+  /// replacing a segment of that name whose owner is dead. Owner thread only.
+  /// @returns `segment_exists` if a live process owns that name, `system_error` if the
+  /// rename fails.
+  [[nodiscard]] caf::error take_index(const cluster_token& token, uint32_t node_index);
+
   inbox(inbox&&) noexcept;
   inbox& operator=(inbox&&) noexcept;
   inbox(const inbox&) = delete;
@@ -124,6 +136,8 @@ public:
   }
 
 private:
+  static caf::expected<inbox> create_named(const inbox_options& options, const std::string& name);
+
   inbox(std::unique_ptr<internal::segment> seg, std::vector<ring_reader> readers,
         wait_policy wait) noexcept;
 

@@ -48,6 +48,11 @@ public:
     return static_cast<bool>(closed_);
   }
 
+  /// Bytes of frame data in the ring.
+  uint64_t capacity() const noexcept {
+    return capacity_;
+  }
+
   /// The ring's slot in the inbox.
   uint32_t slot() const noexcept {
     return slot_;

@@ -26,4 +26,9 @@ std::string segment_name(const cluster_token& token, uint32_t node_index);
 /// @returns the names removed, or `system_error` if /dev/shm cannot be listed. @threadsafe
 [[nodiscard]] caf::expected<std::vector<std::string>> remove_stale_segments();
 
+/// Removes every segment of the cluster of `token` (nodes' and spares' inboxes), whoever
+/// owns it: for the cluster's own clean-up once its nodes are gone. Uses no thread.
+/// @threadsafe
+void remove_cluster_segments(const cluster_token& token);
+
 } // namespace strata::nodes

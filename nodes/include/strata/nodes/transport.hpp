@@ -13,6 +13,7 @@
 #include <caf/proxy_registry.hpp>
 
 #include "strata/nodes/cluster_token.hpp"
+#include "strata/nodes/inbox.hpp"
 #include "strata/nodes/limits.hpp"
 #include "strata/nodes/wait_policy.hpp"
 
@@ -61,6 +62,13 @@ public:
   /// (middleman not loaded).
   [[nodiscard]] static caf::expected<std::unique_ptr<transport>> create(caf::actor_system& sys,
                                                                         transport_options options);
+
+  /// Same, with an inbox made earlier by `inbox::create_spare` with the same token and
+  /// geometry, which it renames to `options.node_index`'s name (the fast start of a node
+  /// from a warm spare). @returns the errors of `inbox::take_index`, `invalid_argument` if the
+  /// geometry differs.
+  [[nodiscard]] static caf::expected<std::unique_ptr<transport>>
+  create(caf::actor_system& sys, transport_options options, inbox prepared);
 
   /// Sends "going away" to every connected peer, stops the receive thread, kills every proxy
   /// (reason `remote_link_unreachable`) and removes the inbox.
