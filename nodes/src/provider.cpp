@@ -1,6 +1,7 @@
 #include "strata/nodes/provider.hpp"
 
 #include <csignal>
+#include <map>
 #include <mutex>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -9,9 +10,11 @@
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/scoped_execution_unit.hpp>
+#include <caf/stateful_actor.hpp>
 
 #include "strata/nodes/error.hpp"
 #include "strata/nodes/segments.hpp"
@@ -23,8 +26,15 @@ namespace strata::nodes {
 
 namespace {
 
-/// A node's answer to the root's spawn: `(node_up_atom, child)` or `(node_up_atom, error)`.
+/// A node's answer to the root's spawn: `(node_up_atom, child, keeper)` (the keeper is the
+/// node's main actor, which answers heartbeats) or `(node_up_atom, error)`.
 using node_up_atom = caf::atom_constant<caf::atom("s_node_up")>;
+/// A heartbeat request to a node's keeper, answered with the same atom.
+using heartbeat_atom = caf::atom_constant<caf::atom("s_hb")>;
+/// To the root's heartbeat actor: `(watch, slot, keeper)`, `(forget, slot)`, `(tick)`.
+using hb_watch_atom = caf::atom_constant<caf::atom("s_hb_watch")>;
+using hb_forget_atom = caf::atom_constant<caf::atom("s_hb_forg")>;
+using hb_tick_atom = caf::atom_constant<caf::atom("s_hb_tick")>;
 
 // Exit codes of a node that could not serve its assignment (the root sees the exit report).
 constexpr int exit_no_transport = 20;
@@ -84,11 +94,24 @@ public:
     }
     transport_ = std::move(*t);
     zygote_->on_exit([this](const node_exit& x) { node_exited(x); });
+    if (opts_.heartbeat_interval.count() > 0)
+      heartbeat_ = sys.spawn<caf::hidden>(heartbeat, this, opts_.heartbeat_interval,
+                                          opts_.heartbeat_timeout);
   }
 
   void stopping(caf::actor_system&) override {
     if (!in_node_)
       shut_down();
+  }
+
+  /// Called by the heartbeat actor: the node in `slot` left a heartbeat unanswered.
+  void declare_hung(uint32_t slot, const caf::actor& keeper) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto& s = slots_[slot];
+    if (s.keeper != keeper || s.pidfd < 0)
+      return; // a later node in the same slot, or already gone
+    s.hung = true;
+    (void)send_signal(s.pidfd, SIGKILL); // its exit report tells the supervisor
   }
 
   caf::expected<caf::actor> spawn(caf::actor_system& sys, const child_spec& child,
@@ -124,15 +147,24 @@ public:
     }
     record(*slot, *proc);
     caf::expected<caf::actor> result{caf::error{}};
-    self->receive([&](node_up_atom, caf::actor& hdl) { result = std::move(hdl); },
-                  [&](node_up_atom, caf::error& err) { result = std::move(err); },
-                  caf::after(opts_.start_timeout) >>
-                    [&] {
-                      result = make_error(error::node_down, "node " + std::to_string(*slot)
-                                                              + " did not start its child in time");
-                    });
+    caf::actor keeper;
+    self->receive(
+      [&](node_up_atom, caf::actor& hdl, caf::actor& k) {
+        result = std::move(hdl);
+        keeper = std::move(k);
+      },
+      [&](node_up_atom, caf::error& err) { result = std::move(err); },
+      caf::after(opts_.start_timeout) >>
+        [&] {
+          result = make_error(error::node_down,
+                              "node " + std::to_string(*slot) + " did not start its child in time");
+        });
     std::lock_guard<std::mutex> guard{mtx_};
     slots_[*slot].waiter = nullptr;
+    if (result && keeper != nullptr && heartbeat_ != nullptr && !slots_[*slot].exited) {
+      slots_[*slot].keeper = keeper;
+      caf::anon_send(heartbeat_, hb_watch_atom::value, *slot, keeper);
+    }
     if (!result) {
       if (slots_[*slot].pidfd >= 0)
         (void)send_signal(slots_[*slot].pidfd, SIGKILL); // its exit report frees the slot
@@ -161,6 +193,8 @@ private:
     int pidfd = -1; // of its node, until the exit report
     pid_t pid = 0; // of its node
     caf::actor waiter; // the spawn waiting for the node's answer
+    caf::actor keeper; // the node's main actor, which answers heartbeats
+    bool hung = false; // killed for leaving a heartbeat unanswered
   };
 
   transport_options transport_options_for(uint32_t index) const {
@@ -215,12 +249,19 @@ private:
   void node_exited(const node_exit& x) {
     if (x.slot == 0 || x.slot >= slots_.size())
       return;
-    auto reason = make_error(error::node_down, to_string(x));
     caf::actor waiter;
     transport* t = nullptr;
+    caf::error reason;
     {
       std::lock_guard<std::mutex> guard{mtx_};
       auto& s = slots_[x.slot];
+      reason = s.hung
+                 ? make_error(error::node_down, "hung: no heartbeat answer within "
+                                                  + std::to_string(opts_.heartbeat_timeout.count())
+                                                  + " ms; " + to_string(x))
+                 : make_error(error::node_down, to_string(x));
+      if (heartbeat_ != nullptr && s.keeper != nullptr)
+        caf::anon_send(heartbeat_, hb_forget_atom::value, x.slot);
       s.exited = true;
       if (s.pidfd >= 0)
         ::close(s.pidfd);
@@ -243,10 +284,14 @@ private:
 
   void shut_down() {
     std::unique_ptr<transport> t;
+    caf::actor hb;
     {
       std::lock_guard<std::mutex> guard{mtx_};
       t.swap(transport_);
+      hb.swap(heartbeat_);
     }
+    if (hb != nullptr)
+      caf::anon_send_exit(hb, caf::exit_reason::user_shutdown);
     t.reset(); // says bye to every node
     zygote_.reset(); // SIGTERM, then SIGKILL, to every node left; removes nothing itself
     std::lock_guard<std::mutex> guard{mtx_};
@@ -304,9 +349,11 @@ private:
       return 0;
     }
     self->monitor(*child);
-    self->send(reply_to, node_up_atom::value, *child);
+    self->send(reply_to, node_up_atom::value, *child, caf::actor{self});
     reply_to = nullptr;
-    self->receive([](caf::down_msg&) {});
+    // The node lives as long as its child; meanwhile this actor answers the root's heartbeats.
+    for (bool running = true; running;)
+      self->receive([&](caf::down_msg&) { running = false; }, [](heartbeat_atom x) { return x; });
     return 0;
   }
 
@@ -329,10 +376,36 @@ private:
   config* cfg_ = nullptr; // the root's configuration (each node has its copy)
   cluster_token token_;
   std::unique_ptr<zygote> zygote_;
-  std::mutex mtx_; // guards slots_, transport_, failure_
+  std::mutex mtx_; // guards slots_, transport_, heartbeat_, failure_
   std::vector<slot_state> slots_;
   std::unique_ptr<transport> transport_;
+  caf::actor heartbeat_; // the heartbeat actor, in the root
   caf::error failure_;
+
+  // The root's heartbeat actor: every `interval`, asks each watched node's keeper for an
+  // answer, and declares a node hung when one stays unanswered for `timeout`.
+  static caf::behavior heartbeat(caf::stateful_actor<std::map<uint32_t, caf::actor>>* self,
+                                 node_provider* provider, std::chrono::milliseconds interval,
+                                 std::chrono::milliseconds timeout) {
+    self->send(self, hb_tick_atom::value);
+    return {
+      [self](hb_watch_atom, uint32_t slot, caf::actor& keeper) {
+        self->state[slot] = std::move(keeper);
+      },
+      [self](hb_forget_atom, uint32_t slot) { self->state.erase(slot); },
+      [self, provider, interval, timeout](hb_tick_atom) {
+        for (auto& [slot, keeper] : self->state)
+          self->request(keeper, timeout, heartbeat_atom::value)
+            .then([](heartbeat_atom) {},
+                  [provider, slot = slot, keeper = keeper](caf::error& err) {
+                    // Only silence means hung; a lost node is reported by its exit.
+                    if (err == caf::sec::request_timeout)
+                      provider->declare_hung(slot, keeper);
+                  });
+        self->delayed_send(self, interval, hb_tick_atom::value);
+      },
+    };
+  }
 };
 
 } // namespace

@@ -127,3 +127,48 @@ TEST_CASE("a process-placed supervisor runs its whole subtree in its node and is
   CHECK(new_pid != ::getpid());
   CHECK(c.pid_of(c.child_of(*sup, "local")) == ::getpid());
 }
+
+TEST_CASE("a node that stops answering is found by its heartbeat, killed and restarted",
+          "[nodes][process]") {
+  node_options opts;
+  opts.heartbeat_interval = std::chrono::milliseconds{50};
+  opts.heartbeat_timeout = std::chrono::milliseconds{300};
+  cluster c{opts};
+  supervisor_spec spec;
+  spec.children = {process_child("sleeper", 1)};
+  auto sup = c.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  auto pid = c.pid_of(c.child_of(*sup, "sleeper"));
+  // Alive but frozen: its pidfd never fires, only the heartbeat can tell.
+  REQUIRE(::kill(pid, SIGSTOP) == 0);
+  auto exited = c.wait_for(event_kind::exited, "sleeper");
+  INFO(exited.reason);
+  CHECK(exited.reason.find("hung") != std::string::npos);
+  c.wait_for(event_kind::restarted, "sleeper");
+  auto again = c.pid_of(c.child_of(*sup, "sleeper"));
+  CHECK(again != pid);
+}
+
+TEST_CASE("a busy node keeps answering heartbeats and is left alone", "[nodes][process]") {
+  node_options opts;
+  opts.heartbeat_interval = std::chrono::milliseconds{20};
+  opts.heartbeat_timeout = std::chrono::milliseconds{500};
+  cluster c{opts};
+  supervisor_spec spec;
+  spec.children = {process_child("worker", 1)};
+  auto sup = c.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  auto worker = c.child_of(*sup, "worker");
+  auto pid = c.pid_of(worker);
+  // A second of traffic, fifty heartbeat periods: no restart may happen.
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds{1};
+  for (int i = 0; std::chrono::steady_clock::now() < until; ++i) {
+    int sum = 0;
+    (*c.self)
+      ->request(worker, std::chrono::seconds{10}, add_atom::value, i, 1)
+      .receive([&](int x) { sum = x; }, [](caf::error& err) { FAIL(nodes::to_text(err)); });
+    if (sum != i + 1)
+      FAIL("wrong sum " << sum);
+  }
+  CHECK(c.pid_of(c.child_of(*sup, "worker")) == pid);
+}

@@ -27,6 +27,13 @@ struct node_options {
   /// How long a `process` child may take from the spawn request to its actor running in the
   /// new node; then the node is killed and the start fails.
   std::chrono::milliseconds start_timeout{5000};
+  /// How often the root asks each node whether it still answers (through the node's actor
+  /// system, so a node whose process lives but whose actors cannot run counts as hung). Zero
+  /// turns heartbeats off.
+  std::chrono::milliseconds heartbeat_interval{1000};
+  /// A node that leaves a heartbeat unanswered this long is hung: it is killed (SIGKILL) and
+  /// its child's exit reason says so.
+  std::chrono::milliseconds heartbeat_timeout{3000};
   /// When the root dies: time its nodes get between SIGTERM and SIGKILL.
   std::chrono::milliseconds grace{2000};
   /// How receive threads and blocked senders wait.
