@@ -16,6 +16,7 @@
 #include <caf/scoped_execution_unit.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "strata/names.hpp"
 #include "strata/nodes/error.hpp"
 #include "strata/nodes/segments.hpp"
 #include "strata/nodes/transport.hpp"
@@ -131,7 +132,8 @@ public:
       auto id = child.id;
       auto name = child.start.name;
       auto args = child.start.args;
-      if (auto err = sink(reply_to, kind, id, name, args)) {
+      auto names = strata::name_server(sys);
+      if (auto err = sink(reply_to, names, kind, id, name, args)) {
         give_back(*slot);
         return err;
       }
@@ -330,6 +332,7 @@ private:
     if (!(*t)->connect(0, opts_.start_timeout))
       return exit_no_root;
     caf::actor reply_to;
+    caf::actor names;
     uint8_t kind = 0;
     std::string id;
     std::string name;
@@ -339,9 +342,12 @@ private:
       caf::scoped_execution_unit unit{&sys.actors()};
       unit.proxy_registry_ptr(&(*t)->proxies());
       caf::binary_deserializer source{&unit, job->payload.data(), job->payload.size()};
-      if (source(reply_to, kind, id, name, args) || reply_to == nullptr)
+      if (source(reply_to, names, kind, id, name, args) || reply_to == nullptr)
         return exit_bad_payload;
     }
+    // One name server per cluster, the root's: names resolve the same from every node.
+    if (names != nullptr)
+      strata::detail::use_name_server(sys.actors(), names);
     caf::scoped_actor self{sys.actors()};
     auto child = start_child(sys, name, args);
     if (!child) {

@@ -28,6 +28,8 @@ std::string to_string(error x) {
     case error::shutdown: return "shutdown";
     case error::not_a_strata_system: return "not_a_strata_system";
     case error::timeout: return "timeout";
+    case error::name_taken: return "name_taken";
+    case error::name_not_found: return "name_not_found";
   }
   return "error(" + std::to_string(static_cast<int>(x)) + ")";
 }

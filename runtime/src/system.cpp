@@ -7,6 +7,7 @@
 #include <caf/scoped_execution_unit.hpp>
 
 #include "strata/events.hpp"
+#include "strata/names.hpp"
 #include "strata/supervisor.hpp"
 
 namespace strata {
@@ -44,6 +45,7 @@ caf::error start_provider(config& cfg) {
 } // namespace
 
 system::system(config& cfg) : cfg_(cfg), provider_error_(start_provider(cfg)), sys_(cfg) {
+  detail::start_name_server(sys_);
   if (auto provider = cfg_.provider(); provider != nullptr && !provider_error_)
     provider->started(sys_);
   if (auto path = cfg_.event_log_path(); !path.empty()) {
@@ -99,6 +101,8 @@ void system::shutdown() {
   }
   if (auto provider = cfg_.provider(); first_stop && provider != nullptr && !provider_error_)
     provider->stopping(sys_);
+  if (first_stop)
+    detail::stop_name_server(sys_);
   if (event_log_) {
     // The log is hidden, so await_all_actors_done does not wait for it; a request behind the
     // last events makes sure they are written before the system goes.

@@ -172,3 +172,39 @@ TEST_CASE("a busy node keeps answering heartbeats and is left alone", "[nodes][p
   }
   CHECK(c.pid_of(c.child_of(*sup, "worker")) == pid);
 }
+
+TEST_CASE("registered names resolve across nodes, both ways, and die with their node",
+          "[nodes][process][names]") {
+  cluster c;
+  supervisor_spec spec;
+  spec.intensity = 5;
+  spec.children = {task_child("local", 1), process_child("remote", 2)};
+  auto sup = c.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  auto local = c.child_of(*sup, "local");
+  auto remote = c.child_of(*sup, "remote");
+  auto& sys = c.sys->actors();
+  // A name registered in the root resolves in a node.
+  REQUIRE_FALSE(register_name(sys, "here", local));
+  int sum = 0;
+  (*c.self)
+    ->request(remote, std::chrono::seconds{10}, ask_atom::value, std::string{"here"}, 2, 3)
+    .receive([&](int x) { sum = x; }, [](caf::error& err) { FAIL(nodes::to_text(err)); });
+  CHECK(sum == 5);
+  // A name registered from a node resolves in the root, to a working proxy.
+  (*c.self)
+    ->request(remote, std::chrono::seconds{10}, reg_atom::value, std::string{"there"})
+    .receive([](ok_atom) {}, [](caf::error& err) { FAIL(nodes::to_text(err)); });
+  auto there = whereis(sys, "there");
+  REQUIRE(there);
+  auto pid = c.pid_of(*there);
+  CHECK(pid != ::getpid());
+  CHECK(pid == c.pid_of(remote));
+  // The node dies: its name goes with it.
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  c.wait_for(event_kind::exited, "remote");
+  caf::error err;
+  for (int i = 0; i < 1000 && !is(err, strata::error::name_not_found); ++i)
+    err = whereis(sys, "there").error();
+  CHECK(is(err, strata::error::name_not_found));
+}

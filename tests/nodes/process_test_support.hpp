@@ -16,6 +16,7 @@
 #include <catch2/catch.hpp>
 
 #include "strata/events.hpp"
+#include "strata/names.hpp"
 #include "strata/nodes/error.hpp"
 #include "strata/nodes/provider.hpp"
 #include "strata/strata.hpp"
@@ -25,6 +26,8 @@ namespace strata::nodes::test {
 using pid_atom = caf::atom_constant<caf::atom("t_pid")>;
 using add_atom = caf::atom_constant<caf::atom("t_add")>;
 using fault_atom = caf::atom_constant<caf::atom("t_fault")>;
+using reg_atom = caf::atom_constant<caf::atom("t_reg")>;
+using ask_atom = caf::atom_constant<caf::atom("t_ask")>;
 
 /// How a test makes a node die.
 enum class fault : int { sigkill = 1, sigsegv, abort, exit1 };
@@ -48,9 +51,32 @@ inline std::string expected_reason(fault f) {
   }
 }
 
-/// The worker every test starts: answers its pid and sums, and dies as asked.
-inline caf::behavior victim(caf::event_based_actor*, int) {
+/// The worker every test starts: answers its pid and sums, dies as asked, registers itself
+/// under a name and asks the actor registered under a name for a sum.
+inline caf::behavior victim(caf::event_based_actor* self, int) {
   return {
+    [self](reg_atom, const std::string& name) -> caf::result<ok_atom> {
+      auto rp = self->make_response_promise<ok_atom>();
+      self
+        ->request(name_server(self->system()), std::chrono::seconds{10}, register_name_atom::value,
+                  name, caf::actor{self})
+        .then([rp](ok_atom x) mutable { rp.deliver(x); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [self](ask_atom, const std::string& name, int a, int b) -> caf::result<int> {
+      auto rp = self->make_response_promise<int>();
+      self
+        ->request(name_server(self->system()), std::chrono::seconds{10}, whereis_atom::value, name)
+        .then(
+          [self, rp, a, b](const caf::actor& who) mutable {
+            self->request(who, std::chrono::seconds{10}, add_atom::value, a, b)
+              .then([rp](int sum) mutable { rp.deliver(sum); },
+                    [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
     [](pid_atom) { return static_cast<int>(::getpid()); },
     [](add_atom, int a, int b) { return a + b; },
     [](fault_atom, int how) {

@@ -50,6 +50,12 @@ enum class error : uint8_t {
   not_a_strata_system,
   /// A blocking API call did not get its answer in time (context: the call).
   timeout,
+  /// register_name: the name is registered to a live actor already (OTP: badarg) (context:
+  /// the name).
+  name_taken,
+  /// whereis / unregister_name: no live actor is registered under the name (OTP: undefined)
+  /// (context: the name).
+  name_not_found,
 };
 
 /// Returns the name of `x`, e.g. `"start_failed"`.

@@ -8,6 +8,7 @@
 #include "strata/config.hpp"
 #include "strata/error.hpp"
 #include "strata/events.hpp"
+#include "strata/names.hpp"
 #include "strata/placement.hpp"
 #include "strata/supervision_event.hpp"
 #include "strata/supervisor.hpp"

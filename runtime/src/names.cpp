@@ -1,0 +1,141 @@
+#include "strata/names.hpp"
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+#include <caf/actor_registry.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/sec.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "strata/atoms.hpp"
+#include "strata/error.hpp"
+
+namespace strata {
+
+namespace {
+
+struct name_server_state {
+  std::unordered_map<std::string, caf::actor> names;
+  // Names per registered actor, to drop them all when it exits (an actor may hold several).
+  std::map<caf::actor_addr, std::vector<std::string>> by_actor;
+};
+
+caf::behavior name_server_impl(caf::stateful_actor<name_server_state>* self, int) {
+  // A registered actor's exit (or its node's loss, which kills its proxy) frees its names.
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto i = self->state.by_actor.find(msg.source);
+    if (i == self->state.by_actor.end())
+      return;
+    for (auto& name : i->second)
+      self->state.names.erase(name);
+    self->state.by_actor.erase(i);
+  });
+  return {
+    [self](register_name_atom, const std::string& name,
+           const caf::actor& who) -> caf::result<ok_atom> {
+      if (name.empty() || who == nullptr)
+        return make_error(error::invalid_spec, "register_name needs a name and an actor");
+      if (self->state.names.count(name) > 0)
+        return make_error(error::name_taken, name);
+      self->state.names.emplace(name, who);
+      auto& held = self->state.by_actor[who.address()];
+      if (held.empty())
+        self->monitor(who); // a dead actor's down_msg comes at once
+      held.push_back(name);
+      return ok_atom::value;
+    },
+    [self](whereis_atom, const std::string& name) -> caf::result<caf::actor> {
+      auto i = self->state.names.find(name);
+      if (i == self->state.names.end())
+        return make_error(error::name_not_found, name);
+      return i->second;
+    },
+    [self](unregister_name_atom, const std::string& name) -> caf::result<ok_atom> {
+      auto i = self->state.names.find(name);
+      if (i == self->state.names.end())
+        return make_error(error::name_not_found, name);
+      auto addr = i->second.address();
+      self->state.names.erase(i);
+      auto& held = self->state.by_actor[addr];
+      held.erase(std::remove(held.begin(), held.end(), name), held.end());
+      if (held.empty()) {
+        self->demonitor(addr);
+        self->state.by_actor.erase(addr);
+      }
+      return ok_atom::value;
+    },
+  };
+}
+
+template <class T, class... Ts>
+caf::expected<T> ask(caf::actor_system& sys, call_timeout timeout, const char* what, Ts&&... xs) {
+  auto server = name_server(sys);
+  if (server == nullptr)
+    return make_error(error::not_a_strata_system, std::string{what});
+  caf::scoped_actor self{sys};
+  caf::expected<T> result{caf::error{}};
+  self->request(server, timeout.to_duration(), std::forward<Ts>(xs)...)
+    .receive([&](T& x) { result = std::move(x); },
+             [&](caf::error& err) {
+               if (err == caf::sec::request_timeout)
+                 result = make_error(error::timeout, std::string{what});
+               else
+                 result = std::move(err);
+             });
+  return result;
+}
+
+} // namespace
+
+caf::actor name_server(caf::actor_system& sys) {
+  return caf::actor_cast<caf::actor>(sys.registry().get(name_server_key));
+}
+
+caf::error register_name(caf::actor_system& sys, const std::string& name, const caf::actor& who,
+                         call_timeout timeout) {
+  auto res = ask<ok_atom>(sys, timeout, "register_name", register_name_atom::value, name, who);
+  return res ? caf::error{} : std::move(res.error());
+}
+
+caf::expected<caf::actor> whereis(caf::actor_system& sys, const std::string& name,
+                                  call_timeout timeout) {
+  return ask<caf::actor>(sys, timeout, "whereis", whereis_atom::value, name);
+}
+
+caf::error unregister_name(caf::actor_system& sys, const std::string& name, call_timeout timeout) {
+  auto res = ask<ok_atom>(sys, timeout, "unregister_name", unregister_name_atom::value, name);
+  return res ? caf::error{} : std::move(res.error());
+}
+
+namespace detail {
+
+caf::actor start_name_server(caf::actor_system& sys) {
+  // Hidden: infrastructure, not a user actor. The unused argument avoids CAF 0.17's null
+  // shared_ptr<tuple<>> for function actors spawned without arguments.
+  auto server = sys.spawn<caf::hidden>(name_server_impl, 0);
+  sys.registry().put(name_server_key, caf::actor_cast<caf::strong_actor_ptr>(server));
+  return server;
+}
+
+void use_name_server(caf::actor_system& sys, const caf::actor& server) {
+  auto old = name_server(sys);
+  // CAF's named registry never overwrites an entry: erase, then put.
+  sys.registry().erase(name_server_key);
+  sys.registry().put(name_server_key, caf::actor_cast<caf::strong_actor_ptr>(server));
+  if (old != nullptr && old != server && old->node() == sys.node())
+    caf::anon_send_exit(old, caf::exit_reason::user_shutdown);
+}
+
+void stop_name_server(caf::actor_system& sys) {
+  auto server = name_server(sys);
+  sys.registry().erase(name_server_key);
+  if (server != nullptr && server->node() == sys.node())
+    caf::anon_send_exit(server, caf::exit_reason::user_shutdown);
+}
+
+} // namespace detail
+
+} // namespace strata
