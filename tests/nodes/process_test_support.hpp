@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <unistd.h>
 
@@ -30,7 +31,7 @@ using reg_atom = caf::atom_constant<caf::atom("t_reg")>;
 using ask_atom = caf::atom_constant<caf::atom("t_ask")>;
 
 /// How a test makes a node die.
-enum class fault : int { sigkill = 1, sigsegv, abort, exit1 };
+enum class fault : int { sigkill = 1, sigsegv, abort, exit1, exception };
 
 inline const char* name_of(fault f) {
   switch (f) {
@@ -84,6 +85,7 @@ inline caf::behavior victim(caf::event_based_actor* self, int) {
         case fault::sigsegv: ::raise(SIGSEGV); break;
         case fault::abort: std::abort();
         case fault::exit1: std::exit(1);
+        case fault::exception: throw std::runtime_error{"crash requested"};
         default: ::raise(SIGKILL);
       }
     },
