@@ -86,6 +86,7 @@ public:
       return;
     auto opts = transport_options_for(0);
     opts.accept_peers = true;
+    opts.relay = true; // nodes reach each other through the root
     opts.on_peer_closed = [this](uint32_t slot, const caf::error&) { kill_node(slot); };
     auto t = transport::create(sys, std::move(opts));
     std::lock_guard<std::mutex> guard{mtx_};
@@ -325,6 +326,7 @@ private:
     if (!job)
       return 0; // the cluster went away before needing this spare
     auto opts = transport_options_for(job->slot);
+    opts.hub = 0; // actors of other nodes are reached through the root
     auto t = spare ? transport::create(sys.actors(), opts, std::move(*spare))
                    : transport::create(sys.actors(), opts);
     if (!t)

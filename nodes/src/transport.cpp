@@ -57,8 +57,11 @@ caf::strong_actor_ptr transport::impl::make_proxy(caf::node_id nid, caf::actor_i
   if (nid == caf::none || aid == caf::invalid_actor_id || stopping_.load(std::memory_order_relaxed))
     return nullptr;
   auto index = index_of(nid);
+  // A node we have no ring to is reached through the hub (a node's root), which relays.
+  if (index < 0 && options_.hub)
+    index = node_of(*options_.hub) != caf::none ? static_cast<int64_t>(*options_.hub) : -1;
   if (index < 0)
-    return nullptr; // a node we have no ring to: the handle arrives as null
+    return nullptr; // unreachable: the handle arrives as null
   auto slot = static_cast<uint32_t>(index);
   caf::actor_config cfg;
   auto result = caf::make_actor<internal::remote_proxy, caf::strong_actor_ptr>(
@@ -67,7 +70,7 @@ caf::strong_actor_ptr transport::impl::make_proxy(caf::node_id nid, caf::actor_i
   // registry's mutex is held here, so the request is sent later (flush_pending), unlocked.
   {
     std::lock_guard<std::mutex> guard{state_mtx_};
-    pending_monitors_.emplace_back(slot, aid);
+    pending_monitors_.push_back(monitor_request{slot, nid, aid});
   }
   inbox_.notify(); // the receive thread sends it now, not at its next poll
   return result;
@@ -85,11 +88,11 @@ int64_t transport::impl::index_of(const caf::node_id& nid) const {
   return -1;
 }
 
-void transport::impl::request_link(uint32_t peer, caf::actor_id aid, caf::strong_actor_ptr linker,
-                                   bool link) {
+void transport::impl::request_link(uint32_t peer, const caf::node_id& target, caf::actor_id aid,
+                                   caf::strong_actor_ptr linker, bool link) {
   {
     std::lock_guard<std::mutex> guard{state_mtx_};
-    pending_links_.push_back(link_request{peer, aid, std::move(linker), link});
+    pending_links_.push_back(link_request{peer, target, aid, std::move(linker), link});
   }
   inbox_.notify();
 }
@@ -106,35 +109,36 @@ void transport::impl::defer_exit(caf::strong_actor_ptr proxy, uint32_t peer,
 }
 
 void transport::impl::flush_pending() {
-  std::vector<std::pair<uint32_t, caf::actor_id>> todo;
+  std::vector<monitor_request> monitors;
   std::vector<link_request> links;
   std::vector<exit_request> exits;
   {
     std::lock_guard<std::mutex> guard{state_mtx_};
-    todo.swap(pending_monitors_);
+    monitors.swap(pending_monitors_);
     links.swap(pending_links_);
     exits.swap(pending_exits_);
   }
   for (auto& x : exits) {
     auto source = x.exit.get_as<caf::exit_msg>(0).source;
-    forward(x.peer, x.proxy->id(), std::move(x.sender), x.mid, {}, std::move(x.exit));
+    forward(x.peer, x.proxy->node(), x.proxy->id(), std::move(x.sender), x.mid, {},
+            std::move(x.exit));
     static_cast<caf::monitorable_actor*>(x.proxy->get())->unlink_from(source);
   }
   for (auto& x : links) {
     auto msg = x.link ? caf::make_message(caf::link_atom::value, std::move(x.linker))
                       : caf::make_message(caf::unlink_atom::value, std::move(x.linker));
-    forward(x.peer, x.aid, nullptr, caf::make_message_id(), {}, std::move(msg));
+    forward(x.peer, x.target, x.aid, nullptr, caf::make_message_id(), {}, std::move(msg));
   }
   caf::scoped_execution_unit ctx{&sys_};
   auto& buf = encode_buffer();
-  for (auto& [slot, aid] : todo) {
-    auto err = internal::encode_monitor(ctx, buf, aid);
+  for (auto& m : monitors) {
+    auto err = internal::encode_monitor(ctx, buf, m.target, m.aid);
     if (!err)
-      err = send(slot, buf);
+      err = send(m.peer, buf);
     if (err)
       // Without the watch the proxy would never learn of the actor's exit: treat the actor
       // as unreachable now rather than leave monitors waiting forever.
-      registry_.erase(node_of(slot), aid, err);
+      registry_.erase(m.target, m.aid, err);
   }
 }
 
@@ -209,27 +213,30 @@ bool transport::impl::flush_backlogs() {
   return left;
 }
 
-caf::error transport::impl::send_down(uint32_t peer, caf::actor_id aid, const caf::error& reason) {
+caf::error transport::impl::send_down(uint32_t peer, const caf::node_id& target, caf::actor_id aid,
+                                      const caf::error& reason) {
   caf::scoped_execution_unit ctx{&sys_};
   auto& buf = encode_buffer();
-  if (auto err = internal::encode_down(ctx, buf, aid, reason)) {
+  if (auto err = internal::encode_down(ctx, buf, target, aid, reason)) {
     // The reason's context holds a type the peer cannot read: send its code alone.
     auto plain = caf::error{reason.code(), reason.category()};
-    if (auto err2 = internal::encode_down(ctx, buf, aid, plain))
+    if (auto err2 = internal::encode_down(ctx, buf, target, aid, plain))
       return err2;
   }
   return send(peer, buf);
 }
 
-void transport::impl::forward(uint32_t peer, caf::actor_id receiver, caf::strong_actor_ptr sender,
-                              caf::message_id mid,
+void transport::impl::forward(uint32_t peer, const caf::node_id& target, caf::actor_id receiver,
+                              caf::strong_actor_ptr sender, caf::message_id mid,
                               const caf::mailbox_element::forwarding_stack& stages,
                               caf::message msg) {
   // Track a request until its response comes back, so that peer_lost can fail it (CAF's
   // request() does not monitor its receiver). Only the plain case, a response going to the
   // sender itself, is tracked.
   bool tracked = mid.is_request() && sender != nullptr && stages.empty();
-  auto key = std::make_pair(sender != nullptr ? sender->id() : 0, mid.request_id().integer_value());
+  auto key = std::make_tuple(sender != nullptr ? sender->node() : caf::node_id{},
+                             sender != nullptr ? sender->id() : caf::actor_id{0},
+                             mid.request_id().integer_value());
   caf::error lost_reason;
   {
     std::lock_guard<std::mutex> guard{state_mtx_};
@@ -244,7 +251,7 @@ void transport::impl::forward(uint32_t peer, caf::actor_id receiver, caf::strong
   }
   caf::scoped_execution_unit ctx{&sys_};
   auto& buf = encode_buffer();
-  auto err = internal::encode_message(ctx, buf, sender, receiver, mid, stages, msg);
+  auto err = internal::encode_message(ctx, buf, target, sender, receiver, mid, stages, msg);
   if (!err)
     err = send(peer, buf);
   if (!err)
@@ -349,12 +356,12 @@ void transport::impl::release(uint32_t peer, std::function<void()> done) {
 }
 
 void transport::impl::run_releases() {
-  std::vector<std::pair<uint32_t, std::function<void()>>> todo;
+  std::vector<std::pair<uint32_t, std::function<void()>>> releases;
   {
     std::lock_guard<std::mutex> guard{state_mtx_};
-    todo.swap(pending_releases_);
+    releases.swap(pending_releases_);
   }
-  for (auto& [peer, done] : todo) {
+  for (auto& [peer, done] : releases) {
     // The ring may hold the dead node's last frames, or half of one: a new node starts clean.
     (void)inbox_.reset_ring(peer);
     {
@@ -462,9 +469,9 @@ void transport::impl::handle(uint32_t slot, const std::vector<char>& buf,
   }
   switch (f->kind) {
     case frame_kind::message: deliver(slot, *f); break;
-    case frame_kind::monitor: watch(slot, f->actor); break;
+    case frame_kind::monitor: watch(slot, f->target, f->actor); break;
     case frame_kind::down:
-      registry_.erase(known, f->actor, f->reason ? f->reason : caf::exit_reason::unknown);
+      registry_.erase(f->target, f->actor, f->reason ? f->reason : caf::exit_reason::unknown);
       break;
     case frame_kind::bye:
       peer_lost(slot, f->reason ? f->reason : make_error(error::node_down, "going away"));
@@ -476,9 +483,10 @@ void transport::impl::handle(uint32_t slot, const std::vector<char>& buf,
 void transport::impl::deliver(uint32_t slot, frame& f) {
   if (f.mid.is_response()) {
     std::lock_guard<std::mutex> guard{state_mtx_};
-    state_[slot].requests.erase(std::make_pair(f.actor, f.mid.request_id().integer_value()));
+    state_[slot].requests.erase(
+      std::make_tuple(f.target, f.actor, f.mid.request_id().integer_value()));
   }
-  auto dst = sys_.registry().get(f.actor);
+  auto dst = resolve(f.target, f.actor);
   if (dst == nullptr) {
     if (f.mid.is_request())
       internal::bounce(f.sender, f.mid, caf::sec::request_receiver_down);
@@ -487,7 +495,9 @@ void transport::impl::deliver(uint32_t slot, frame& f) {
   // A proxy's link request, as CAF's forwarding_actor_proxy sends it: link the real actor
   // with our proxy of the linker, so that either one's exit reaches the other. The linker
   // must be a proxy (a remote node); anything else from the wire is not trusted as one.
-  if (f.content.match_elements<caf::atom_value, caf::strong_actor_ptr>()) {
+  // (A relayed message goes to our proxy as it is: the node that holds the actor intercepts.)
+  if (f.target == sys_.node()
+      && f.content.match_elements<caf::atom_value, caf::strong_actor_ptr>()) {
     auto atom = f.content.get_as<caf::atom_value>(0);
     if (atom == caf::link_atom::value || atom == caf::unlink_atom::value) {
       const auto& linker = f.content.get_as<caf::strong_actor_ptr>(1);
@@ -506,18 +516,28 @@ void transport::impl::deliver(uint32_t slot, frame& f) {
                nullptr);
 }
 
-void transport::impl::watch(uint32_t slot, caf::actor_id aid) {
-  auto dst = sys_.registry().get(aid);
+caf::strong_actor_ptr transport::impl::resolve(const caf::node_id& target, caf::actor_id aid) {
+  if (target == sys_.node())
+    return sys_.registry().get(aid);
+  // Relaying (the root): a message for another node goes to our proxy of the actor, which
+  // forwards it on that node's ring. Only for nodes we have a ring to.
+  if (options_.relay && index_of(target) >= 0)
+    return registry_.get_or_put(target, aid);
+  return nullptr;
+}
+
+void transport::impl::watch(uint32_t slot, const caf::node_id& target, caf::actor_id aid) {
+  auto dst = resolve(target, aid);
   if (dst == nullptr) {
-    (void)send_down(slot, aid, caf::exit_reason::unknown);
+    (void)send_down(slot, target, aid, caf::exit_reason::unknown);
     return;
   }
   // Runs when the actor exits (at once if it already has), on the thread that cleans it up.
   // Weak: a watcher must not keep the transport alive.
   std::weak_ptr<impl> self = shared_from_this();
-  dst->get()->attach_functor([self, slot, aid](const caf::error& reason) {
+  dst->get()->attach_functor([self, slot, target, aid](const caf::error& reason) {
     if (auto t = self.lock())
-      (void)t->send_down(slot, aid, reason);
+      (void)t->send_down(slot, target, aid, reason);
   });
 }
 

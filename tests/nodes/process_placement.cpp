@@ -208,3 +208,36 @@ TEST_CASE("registered names resolve across nodes, both ways, and die with their 
     err = whereis(sys, "there").error();
   CHECK(is(err, strata::error::name_not_found));
 }
+
+TEST_CASE("two process children reach each other through the root: requests and monitors",
+          "[nodes][process][names]") {
+  cluster c;
+  supervisor_spec spec;
+  spec.intensity = 5;
+  spec.children = {process_child("p1", 1), process_child("p2", 2)};
+  auto sup = c.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  auto p1 = c.child_of(*sup, "p1");
+  auto p2 = c.child_of(*sup, "p2");
+  auto& sys = c.sys->actors();
+  REQUIRE_FALSE(register_name(sys, "observer", caf::actor{*c.self}));
+  (*c.self)
+    ->request(p1, std::chrono::seconds{10}, reg_atom::value, std::string{"p1svc"})
+    .receive([](ok_atom) {}, [](caf::error& err) { FAIL(nodes::to_text(err)); });
+  // p2 gets a handle to p1's actor (from the name server) and requests from it: node to node.
+  int sum = 0;
+  (*c.self)
+    ->request(p2, std::chrono::seconds{10}, ask_atom::value, std::string{"p1svc"}, 4, 5)
+    .receive([&](int x) { sum = x; }, [](caf::error& err) { FAIL(nodes::to_text(err)); });
+  CHECK(sum == 9);
+  // p2 monitors p1's actor; p1's node is killed; p2 hears why.
+  (*c.self)
+    ->request(p2, std::chrono::seconds{10}, watch_atom::value, std::string{"p1svc"})
+    .receive([](ok_atom) {}, [](caf::error& err) { FAIL(nodes::to_text(err)); });
+  REQUIRE(::kill(c.pid_of(p1), SIGKILL) == 0);
+  std::string reason;
+  (*c.self)->receive([&](std::string& x) { reason = std::move(x); },
+                     caf::after(std::chrono::seconds{20}) >> [] { FAIL("p2 heard nothing"); });
+  INFO(reason);
+  CHECK(reason.find("SIGKILL") != std::string::npos);
+}

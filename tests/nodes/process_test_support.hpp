@@ -29,6 +29,7 @@ using add_atom = caf::atom_constant<caf::atom("t_add")>;
 using fault_atom = caf::atom_constant<caf::atom("t_fault")>;
 using reg_atom = caf::atom_constant<caf::atom("t_reg")>;
 using ask_atom = caf::atom_constant<caf::atom("t_ask")>;
+using watch_atom = caf::atom_constant<caf::atom("t_watch")>;
 
 /// How a test makes a node die.
 enum class fault : int { sigkill = 1, sigsegv, abort, exit1, exception };
@@ -55,7 +56,29 @@ inline std::string expected_reason(fault f) {
 /// The worker every test starts: answers its pid and sums, dies as asked, registers itself
 /// under a name and asks the actor registered under a name for a sum.
 inline caf::behavior victim(caf::event_based_actor* self, int) {
+  // Reports the exit reason of every actor it monitors, as text, to the actor registered as
+  // "observer".
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto text = nodes::to_text(msg.reason);
+    self
+      ->request(name_server(self->system()), std::chrono::seconds{10}, whereis_atom::value,
+                std::string{"observer"})
+      .then([self, text](const caf::actor& observer) { self->send(observer, text); },
+            [](caf::error&) {});
+  });
   return {
+    [self](watch_atom, const std::string& name) -> caf::result<ok_atom> {
+      auto rp = self->make_response_promise<ok_atom>();
+      self
+        ->request(name_server(self->system()), std::chrono::seconds{10}, whereis_atom::value, name)
+        .then(
+          [self, rp](const caf::actor& who) mutable {
+            self->monitor(who);
+            rp.deliver(ok_atom::value);
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
     [self](reg_atom, const std::string& name) -> caf::result<ok_atom> {
       auto rp = self->make_response_promise<ok_atom>();
       self

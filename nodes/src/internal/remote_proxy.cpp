@@ -35,7 +35,7 @@ void remote_proxy::forward(caf::strong_actor_ptr sender, caf::message_id mid, ca
     return;
   }
   caf::mailbox_element::forwarding_stack none;
-  t->forward(peer_, id(), std::move(sender), mid, stages != nullptr ? *stages : none,
+  t->forward(peer_, node(), id(), std::move(sender), mid, stages != nullptr ? *stages : none,
              std::move(msg));
 }
 
@@ -56,7 +56,7 @@ void remote_proxy::kill_proxy(caf::execution_unit* ctx, caf::error reason) {
 bool remote_proxy::add_backlink(caf::abstract_actor* x) {
   if (caf::monitorable_actor::add_backlink(x)) {
     if (auto t = owner())
-      t->request_link(peer_, id(), x->ctrl(), true);
+      t->request_link(peer_, node(), id(), x->ctrl(), true);
     return true;
   }
   return false;
@@ -65,7 +65,7 @@ bool remote_proxy::add_backlink(caf::abstract_actor* x) {
 bool remote_proxy::remove_backlink(caf::abstract_actor* x) {
   if (caf::monitorable_actor::remove_backlink(x)) {
     if (auto t = owner())
-      t->request_link(peer_, id(), x->ctrl(), false);
+      t->request_link(peer_, node(), id(), x->ctrl(), false);
     return true;
   }
   return false;

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -57,14 +58,15 @@ public:
 
   /// Serialises a message for actor `receiver` on `peer` and writes it; on failure a request
   /// is answered with the error. @threadsafe
-  void forward(uint32_t peer, caf::actor_id receiver, caf::strong_actor_ptr sender,
-               caf::message_id mid, const caf::mailbox_element::forwarding_stack& stages,
-               caf::message msg);
+  void forward(uint32_t peer, const caf::node_id& target, caf::actor_id receiver,
+               caf::strong_actor_ptr sender, caf::message_id mid,
+               const caf::mailbox_element::forwarding_stack& stages, caf::message msg);
 
   /// Asks `peer` to link (or unlink) its actor `aid` with `linker`. Queued and sent by the
   /// receive thread: the caller holds both actors' locks (CAF's add_link), and serialising a
   /// handle attaches to the actor, which would deadlock. @threadsafe
-  void request_link(uint32_t peer, caf::actor_id aid, caf::strong_actor_ptr linker, bool link);
+  void request_link(uint32_t peer, const caf::node_id& target, caf::actor_id aid,
+                    caf::strong_actor_ptr linker, bool link);
 
   /// Forwards `exit` (an `exit_msg`) to actor `aid` on `peer` later, from the receive thread,
   /// and then removes the link between `proxy` and the exit's source. CAF enqueues an
@@ -120,9 +122,11 @@ private:
   struct peer_state {
     caf::node_id node; // from its hello; none until then
     bool lost = false;
-    // Requests sent to it and not answered yet: (requester id, request id without flags) →
-    // requester and the request's full message id.
-    std::map<std::pair<caf::actor_id, uint64_t>, std::pair<caf::strong_actor_ptr, caf::message_id>>
+    // Requests sent to it and not answered yet: (requester's node, requester id, request id
+    // without flags) → requester and the request's full message id. The node is part of the
+    // key: a relaying root forwards requests of actors of several nodes, whose ids collide.
+    std::map<std::tuple<caf::node_id, caf::actor_id, uint64_t>,
+             std::pair<caf::strong_actor_ptr, caf::message_id>>
       requests;
   };
 
@@ -131,7 +135,10 @@ private:
   void run_releases();
   void handle(uint32_t slot, const std::vector<char>& buf, caf::execution_unit& ctx);
   void deliver(uint32_t slot, internal::frame& f);
-  void watch(uint32_t slot, caf::actor_id aid);
+  void watch(uint32_t slot, const caf::node_id& target, caf::actor_id aid);
+  // The actor (target, aid) as this node reaches it: the local actor, or (relaying) our
+  // proxy of it; null if neither.
+  caf::strong_actor_ptr resolve(const caf::node_id& target, caf::actor_id aid);
   void flush_pending();
   // Retries every backlog without waiting; returns whether some backlog is left.
   bool flush_backlogs();
@@ -139,7 +146,8 @@ private:
   caf::error write_in_order(sender& s, caf::span<const char> bytes);
   void close_peer(uint32_t slot, const caf::error& reason);
   caf::error send(uint32_t peer, const std::vector<char>& bytes);
-  caf::error send_down(uint32_t peer, caf::actor_id aid, const caf::error& reason);
+  caf::error send_down(uint32_t peer, const caf::node_id& target, caf::actor_id aid,
+                       const caf::error& reason);
 
   inbox inbox_; // receive thread only (except notify)
   std::vector<std::unique_ptr<sender>> senders_; // one per peer index; fixed size
@@ -149,9 +157,15 @@ private:
   mutable std::mutex state_mtx_;
   std::condition_variable hello_cv_; // signalled when a hello arrives
   std::vector<peer_state> state_;
-  std::vector<std::pair<uint32_t, caf::actor_id>> pending_monitors_; // made, not yet requested
+  struct monitor_request {
+    uint32_t peer;
+    caf::node_id target;
+    caf::actor_id aid;
+  };
+  std::vector<monitor_request> pending_monitors_; // made, not yet requested
   struct link_request {
     uint32_t peer;
+    caf::node_id target;
     caf::actor_id aid;
     caf::strong_actor_ptr linker;
     bool link;

@@ -49,27 +49,31 @@ caf::error encode_hello(caf::execution_unit& ctx, std::vector<char>& buf, const 
   return encode(ctx, buf, frame_kind::hello, n, slot);
 }
 
-caf::error encode_message(caf::execution_unit& ctx, std::vector<char>& buf,
-                          const caf::strong_actor_ptr& sender, caf::actor_id receiver,
-                          caf::message_id mid, const caf::mailbox_element::forwarding_stack& stages,
-                          const caf::message& content) {
+caf::error
+encode_message(caf::execution_unit& ctx, std::vector<char>& buf, const caf::node_id& target,
+               const caf::strong_actor_ptr& sender, caf::actor_id receiver, caf::message_id mid,
+               const caf::mailbox_element::forwarding_stack& stages, const caf::message& content) {
   if (auto err = check_serializable(ctx.system(), content))
     return err;
   auto s = sender;
   auto m = mid.integer_value();
   auto st = stages;
   auto c = content;
-  return encode(ctx, buf, frame_kind::message, s, receiver, m, st, c);
+  auto t = target;
+  return encode(ctx, buf, frame_kind::message, t, s, receiver, m, st, c);
 }
 
-caf::error encode_monitor(caf::execution_unit& ctx, std::vector<char>& buf, caf::actor_id aid) {
-  return encode(ctx, buf, frame_kind::monitor, aid);
+caf::error encode_monitor(caf::execution_unit& ctx, std::vector<char>& buf,
+                          const caf::node_id& target, caf::actor_id aid) {
+  auto t = target;
+  return encode(ctx, buf, frame_kind::monitor, t, aid);
 }
 
-caf::error encode_down(caf::execution_unit& ctx, std::vector<char>& buf, caf::actor_id aid,
-                       const caf::error& reason) {
+caf::error encode_down(caf::execution_unit& ctx, std::vector<char>& buf, const caf::node_id& target,
+                       caf::actor_id aid, const caf::error& reason) {
+  auto t = target;
   auto r = reason;
-  return encode(ctx, buf, frame_kind::down, aid, r);
+  return encode(ctx, buf, frame_kind::down, t, aid, r);
 }
 
 caf::error encode_bye(caf::execution_unit& ctx, std::vector<char>& buf, const caf::error& reason) {
@@ -96,15 +100,19 @@ caf::expected<frame> decode(caf::execution_unit& ctx, const std::vector<char>& b
         break;
       case static_cast<uint8_t>(frame_kind::message): {
         uint64_t mid = 0;
-        err = source(f.sender, f.actor, mid, f.stages, f.content);
+        err = source(f.target, f.sender, f.actor, mid, f.stages, f.content);
         f.mid = caf::message_id{mid};
         if (!err && f.actor == 0)
           return malformed("message for actor id 0");
+        if (!err && f.target == caf::none)
+          return malformed("message without a target node");
         break;
       }
       case static_cast<uint8_t>(frame_kind::monitor):
       case static_cast<uint8_t>(frame_kind::down):
-        err = source(f.actor);
+        err = source(f.target, f.actor);
+        if (!err && f.target == caf::none)
+          return malformed("monitor or down without a target node");
         if (!err && kind == static_cast<uint8_t>(frame_kind::down))
           err = source(f.reason);
         if (!err && f.actor == 0)

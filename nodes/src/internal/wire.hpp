@@ -22,12 +22,15 @@ namespace strata::nodes::internal {
 enum class frame_kind : uint8_t {
   /// `node_id`, `uint32_t slot`: the sender's identity; the first frame on every ring.
   hello = 1,
-  /// `strong_actor_ptr sender`, `actor_id receiver`, `uint64_t message_id`,
-  /// `forwarding_stack`, `caf::message`: a message for a local actor.
+  /// `node_id target`, `strong_actor_ptr sender`, `actor_id receiver`, `uint64_t message_id`,
+  /// `forwarding_stack`, `caf::message`: a message for actor `receiver` of node `target` (the
+  /// receiving node itself, or a node it relays to).
   message = 2,
-  /// `actor_id`: the sender holds a proxy of that actor and wants a `down` when it exits.
+  /// `node_id target`, `actor_id`: the sender holds a proxy of that actor of `target` and
+  /// wants a `down` when it exits.
   monitor = 3,
-  /// `actor_id`, `caf::error reason`: that actor exited (or never existed).
+  /// `node_id target`, `actor_id`, `caf::error reason`: that actor of `target` exited (or
+  /// never existed).
   down = 4,
   /// `caf::error reason`: the sending node is going away; treat it as lost.
   bye = 5,
@@ -38,6 +41,7 @@ struct frame {
   frame_kind kind = frame_kind::hello;
   caf::node_id node; // hello
   uint32_t slot = 0; // hello
+  caf::node_id target; // message, monitor, down: the node the actor lives on
   caf::strong_actor_ptr sender; // message
   caf::actor_id actor = 0; // message (receiver), monitor, down
   caf::message_id mid; // message
@@ -55,13 +59,14 @@ caf::error check_serializable(caf::actor_system& sys, const caf::message& msg);
 /// @returns the serialiser's error, or `unknown_type` from `check_serializable`.
 caf::error encode_hello(caf::execution_unit& ctx, std::vector<char>& buf, const caf::node_id& node,
                         uint32_t slot);
-caf::error encode_message(caf::execution_unit& ctx, std::vector<char>& buf,
-                          const caf::strong_actor_ptr& sender, caf::actor_id receiver,
-                          caf::message_id mid, const caf::mailbox_element::forwarding_stack& stages,
-                          const caf::message& content);
-caf::error encode_monitor(caf::execution_unit& ctx, std::vector<char>& buf, caf::actor_id aid);
-caf::error encode_down(caf::execution_unit& ctx, std::vector<char>& buf, caf::actor_id aid,
-                       const caf::error& reason);
+caf::error
+encode_message(caf::execution_unit& ctx, std::vector<char>& buf, const caf::node_id& target,
+               const caf::strong_actor_ptr& sender, caf::actor_id receiver, caf::message_id mid,
+               const caf::mailbox_element::forwarding_stack& stages, const caf::message& content);
+caf::error encode_monitor(caf::execution_unit& ctx, std::vector<char>& buf,
+                          const caf::node_id& target, caf::actor_id aid);
+caf::error encode_down(caf::execution_unit& ctx, std::vector<char>& buf, const caf::node_id& target,
+                       caf::actor_id aid, const caf::error& reason);
 caf::error encode_bye(caf::execution_unit& ctx, std::vector<char>& buf, const caf::error& reason);
 
 /// Decodes one frame. `ctx` must carry the actor system and the transport's proxy registry,

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
@@ -40,6 +41,13 @@ struct transport_options {
   /// Whether a hello from a peer we did not `connect` to opens the way back (our outbox to
   /// its inbox) and answers with our hello: the root accepts the nodes it started.
   bool accept_peers = false;
+  /// The peer that relays for this node (a node's root, index 0): a handle to an actor of a
+  /// node we have no ring to becomes a proxy whose messages, monitors and links go through the
+  /// hub. Without one, such a handle arrives as null.
+  std::optional<uint32_t> hub;
+  /// Whether this node relays (the root): a message, monitor or link for an actor of another
+  /// connected node goes on through our proxy of that actor, and its exit comes back.
+  bool relay = false;
 };
 
 /// Connects this process's CAF actor system to the other nodes of a cluster over the
