@@ -88,6 +88,13 @@ public:
     opts.accept_peers = true;
     opts.relay = true; // nodes reach each other through the root
     opts.on_peer_closed = [this](uint32_t slot, const caf::error&) { kill_node(slot); };
+    // brutal_kill (and a shutdown timeout's kill) of a node's child kills the node's process:
+    // a child stuck in a handler would never read the exit.
+    opts.on_kill = [this](uint32_t slot, caf::actor_id aid) {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (slot < slots_.size() && slots_[slot].child == aid && slots_[slot].pidfd >= 0)
+        (void)send_signal(slots_[slot].pidfd, SIGKILL);
+    };
     auto t = transport::create(sys, std::move(opts));
     std::lock_guard<std::mutex> guard{mtx_};
     if (!t) {
@@ -164,6 +171,8 @@ public:
         });
     std::lock_guard<std::mutex> guard{mtx_};
     slots_[*slot].waiter = nullptr;
+    if (result)
+      slots_[*slot].child = (*result)->id();
     if (result && keeper != nullptr && heartbeat_ != nullptr && !slots_[*slot].exited) {
       slots_[*slot].keeper = keeper;
       caf::anon_send(heartbeat_, hb_watch_atom::value, *slot, keeper);
@@ -197,6 +206,7 @@ private:
     pid_t pid = 0; // of its node
     caf::actor waiter; // the spawn waiting for the node's answer
     caf::actor keeper; // the node's main actor, which answers heartbeats
+    caf::actor_id child = 0; // the id of the child it runs (in its node)
     bool hung = false; // killed for leaving a heartbeat unanswered
   };
 
@@ -286,23 +296,28 @@ private:
   }
 
   void shut_down() {
-    std::unique_ptr<transport> t;
     caf::actor hb;
     {
       std::lock_guard<std::mutex> guard{mtx_};
-      t.swap(transport_);
       hb.swap(heartbeat_);
     }
     if (hb != nullptr)
       caf::anon_send_exit(hb, caf::exit_reason::user_shutdown);
-    t.reset(); // says bye to every node
-    zygote_.reset(); // SIGTERM, then SIGKILL, to every node left; removes nothing itself
-    std::lock_guard<std::mutex> guard{mtx_};
-    for (auto& s : slots_)
-      if (s.pidfd >= 0) {
-        ::close(s.pidfd);
-        s.pidfd = -1;
-      }
+    // The zygote first: destroying it stops every node left (SIGTERM, then SIGKILL) and joins
+    // the thread that reports exits, which uses the transport; only then can the transport
+    // go. (The other order let a late exit report use a destroyed transport.)
+    zygote_.reset();
+    std::unique_ptr<transport> t;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      t.swap(transport_);
+      for (auto& s : slots_)
+        if (s.pidfd >= 0) {
+          ::close(s.pidfd);
+          s.pidfd = -1;
+        }
+    }
+    t.reset();
     if (cfg_ != nullptr && !in_node_)
       remove_cluster_segments(token_);
   }

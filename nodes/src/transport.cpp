@@ -120,6 +120,8 @@ void transport::impl::flush_pending() {
   }
   for (auto& x : exits) {
     auto source = x.exit.get_as<caf::exit_msg>(0).source;
+    if (options_.on_kill && x.exit.get_as<caf::exit_msg>(0).reason == caf::exit_reason::kill)
+      options_.on_kill(x.peer, x.proxy->id());
     forward(x.peer, x.proxy->node(), x.proxy->id(), std::move(x.sender), x.mid, {},
             std::move(x.exit));
     static_cast<caf::monitorable_actor*>(x.proxy->get())->unlink_from(source);

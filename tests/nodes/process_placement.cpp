@@ -241,3 +241,26 @@ TEST_CASE("two process children reach each other through the root: requests and 
   INFO(reason);
   CHECK(reason.find("SIGKILL") != std::string::npos);
 }
+
+TEST_CASE("stopping a process child stuck in a handler kills its node after the shutdown "
+          "timeout, as brutal_kill does at once",
+          "[nodes][process]") {
+  auto how = GENERATE(shutdown_spec::brutal_kill(),
+                      shutdown_spec::after(std::chrono::milliseconds{100}));
+  cluster c;
+  supervisor_spec spec;
+  auto stuck = process_child("stuck", 1);
+  stuck.shutdown = how;
+  spec.children = {stuck};
+  auto sup = c.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  auto hdl = c.child_of(*sup, "stuck");
+  auto pid = c.pid_of(hdl);
+  caf::anon_send(hdl, fault_atom::value, static_cast<int>(fault::hang));
+  REQUIRE_FALSE(terminate_child(*sup, "stuck", std::chrono::seconds{20}));
+  auto exited = c.wait_for(event_kind::exited, "stuck");
+  INFO(exited.reason);
+  CHECK(exited.reason.find("SIGKILL") != std::string::npos);
+  // The node's process is gone (reaped by the zygote before the exit was reported).
+  CHECK((::kill(pid, 0) != 0 && errno == ESRCH));
+}

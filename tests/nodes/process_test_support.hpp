@@ -32,7 +32,7 @@ using ask_atom = caf::atom_constant<caf::atom("t_ask")>;
 using watch_atom = caf::atom_constant<caf::atom("t_watch")>;
 
 /// How a test makes a node die.
-enum class fault : int { sigkill = 1, sigsegv, abort, exit1, exception };
+enum class fault : int { sigkill = 1, sigsegv, abort, exit1, exception, hang };
 
 inline const char* name_of(fault f) {
   switch (f) {
@@ -109,6 +109,9 @@ inline caf::behavior victim(caf::event_based_actor* self, int) {
         case fault::abort: std::abort();
         case fault::exit1: std::exit(1);
         case fault::exception: throw std::runtime_error{"crash requested"};
+        case fault::hang:
+          for (;;)
+            ::pause(); // stuck in a handler: an exit message is never read
         default: ::raise(SIGKILL);
       }
     },

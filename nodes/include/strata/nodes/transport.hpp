@@ -48,6 +48,10 @@ struct transport_options {
   /// Whether this node relays (the root): a message, monitor or link for an actor of another
   /// connected node goes on through our proxy of that actor, and its exit comes back.
   bool relay = false;
+  /// Called (on the receive thread) when a local actor sends an exit with reason `kill` to
+  /// actor `aid` on `peer` (OTP's brutal_kill): an actor stuck in a handler never reads it,
+  /// so the owner of the node's process may kill the process. May be empty.
+  std::function<void(uint32_t peer, caf::actor_id aid)> on_kill;
 };
 
 /// Connects this process's CAF actor system to the other nodes of a cluster over the
