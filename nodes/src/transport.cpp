@@ -253,7 +253,8 @@ void transport::impl::forward(uint32_t peer, const caf::node_id& target, caf::ac
   }
   caf::scoped_execution_unit ctx{&sys_};
   auto& buf = encode_buffer();
-  auto err = internal::encode_message(ctx, buf, target, sender, receiver, mid, stages, msg);
+  auto err = internal::encode_message(ctx, buf, node_of(peer), target, sender, receiver, mid,
+                                      stages, msg);
   if (!err)
     err = send(peer, buf);
   if (!err)
@@ -446,7 +447,7 @@ void transport::impl::handle(uint32_t slot, const std::vector<char>& buf,
       return; // a closed peer's late frames
     known = state_[slot].node;
   }
-  auto f = internal::decode(ctx, buf);
+  auto f = internal::decode(ctx, buf, known);
   if (!f) {
     close_peer(slot, f.error());
     return;

@@ -22,9 +22,11 @@ namespace strata::nodes::internal {
 enum class frame_kind : uint8_t {
   /// `node_id`, `uint32_t slot`: the sender's identity; the first frame on every ring.
   hello = 1,
-  /// `node_id target`, `strong_actor_ptr sender`, `actor_id receiver`, `uint64_t message_id`,
-  /// `forwarding_stack`, `caf::message`: a message for actor `receiver` of node `target` (the
-  /// receiving node itself, or a node it relays to).
+  /// `target`, `sender`, `actor_id receiver`, `uint64_t message_id`, `forwarding_stack`,
+  /// `caf::message`: a message for actor `receiver` of node `target` (the receiving node
+  /// itself, or a node it relays to). Compact in the common case: `target` is a byte 0 (the
+  /// receiving node) or 1 and a `node_id`; `sender` is a byte 0 (none), 1 and an `actor_id`
+  /// (an actor of the sending node) or 2 and a `strong_actor_ptr` (any other).
   message = 2,
   /// `node_id target`, `actor_id`: the sender holds a proxy of that actor of `target` and
   /// wants a `down` when it exits.
@@ -59,19 +61,24 @@ caf::error check_serializable(caf::actor_system& sys, const caf::message& msg);
 /// @returns the serialiser's error, or `unknown_type` from `check_serializable`.
 caf::error encode_hello(caf::execution_unit& ctx, std::vector<char>& buf, const caf::node_id& node,
                         uint32_t slot);
-caf::error
-encode_message(caf::execution_unit& ctx, std::vector<char>& buf, const caf::node_id& target,
-               const caf::strong_actor_ptr& sender, caf::actor_id receiver, caf::message_id mid,
-               const caf::mailbox_element::forwarding_stack& stages, const caf::message& content);
+/// `peer` is the receiving node's id; the sender's own node id is `ctx.system().node()`.
+caf::error encode_message(caf::execution_unit& ctx, std::vector<char>& buf,
+                          const caf::node_id& peer, const caf::node_id& target,
+                          const caf::strong_actor_ptr& sender, caf::actor_id receiver,
+                          caf::message_id mid, const caf::mailbox_element::forwarding_stack& stages,
+                          const caf::message& content);
 caf::error encode_monitor(caf::execution_unit& ctx, std::vector<char>& buf,
                           const caf::node_id& target, caf::actor_id aid);
 caf::error encode_down(caf::execution_unit& ctx, std::vector<char>& buf, const caf::node_id& target,
                        caf::actor_id aid, const caf::error& reason);
 caf::error encode_bye(caf::execution_unit& ctx, std::vector<char>& buf, const caf::error& reason);
 
-/// Decodes one frame. `ctx` must carry the actor system and the transport's proxy registry,
-/// so that actor handles arrive as proxies. Every field is checked: an unknown kind, a short
-/// or over-long frame, or a deserialiser error returns an error (the peer is then closed).
-caf::expected<frame> decode(caf::execution_unit& ctx, const std::vector<char>& buf);
+/// Decodes one frame from node `peer` (none before its hello; a compact sender is an actor
+/// of `peer`, a compact target is this node). `ctx` must carry the actor
+/// system and the transport's proxy registry, so that actor handles arrive as proxies. Every field
+/// is checked: an unknown kind, a short or over-long frame, or a deserialiser error returns an
+/// error (the peer is then closed).
+caf::expected<frame> decode(caf::execution_unit& ctx, const std::vector<char>& buf,
+                            const caf::node_id& peer);
 
 } // namespace strata::nodes::internal
