@@ -135,6 +135,13 @@ public:
     std::vector<char> payload;
     {
       caf::binary_serializer sink{sys, payload};
+      // The root's node id first: the node reads it before it has a transport to make
+      // proxies with, and connects without waiting for the root's hello.
+      auto root = sys.node();
+      if (auto err = sink(root)) {
+        give_back(*slot);
+        return err;
+      }
       auto reply_to = caf::actor{self};
       auto kind = static_cast<uint8_t>(type);
       auto id = child.id;
@@ -346,7 +353,15 @@ private:
                    : transport::create(sys.actors(), opts);
     if (!t)
       return exit_no_transport;
-    if (!(*t)->connect(0, opts_.start_timeout))
+    caf::node_id root;
+    size_t rest = 0;
+    {
+      caf::binary_deserializer source{sys.actors(), job->payload.data(), job->payload.size()};
+      if (source(root) || root == caf::none)
+        return exit_bad_payload;
+      rest = job->payload.size() - source.remaining();
+    }
+    if ((*t)->connect_known(0, root))
       return exit_no_root;
     caf::actor reply_to;
     caf::actor names;
@@ -358,7 +373,8 @@ private:
       // Handles arrive as proxies only through an execution unit carrying the registry.
       caf::scoped_execution_unit unit{&sys.actors()};
       unit.proxy_registry_ptr(&(*t)->proxies());
-      caf::binary_deserializer source{&unit, job->payload.data(), job->payload.size()};
+      caf::binary_deserializer source{&unit, job->payload.data() + rest,
+                                      job->payload.size() - rest};
       if (source(reply_to, names, kind, id, name, args) || reply_to == nullptr)
         return exit_bad_payload;
     }

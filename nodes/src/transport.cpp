@@ -272,9 +272,12 @@ void transport::impl::forward(uint32_t peer, const caf::node_id& target, caf::ac
 }
 
 caf::expected<caf::node_id> transport::impl::connect(uint32_t peer,
-                                                     std::chrono::milliseconds timeout) {
+                                                     std::chrono::milliseconds timeout,
+                                                     const caf::node_id& known) {
   if (peer >= options_.ring_count || peer == options_.node_index)
     return make_error(error::invalid_argument, "peer index", peer);
+  if (known == sys_.node())
+    return make_error(error::invalid_argument, "a peer with our own node id", peer);
   outbox_options oo;
   oo.token = options_.token;
   oo.node_index = peer;
@@ -286,6 +289,8 @@ caf::expected<caf::node_id> transport::impl::connect(uint32_t peer,
   {
     std::lock_guard<std::mutex> guard{state_mtx_};
     state_[peer].lost = false;
+    if (known != caf::none)
+      state_[peer].node = known; // its hello must then carry the same id
   }
   {
     auto& s = *senders_[peer];
@@ -298,6 +303,8 @@ caf::expected<caf::node_id> transport::impl::connect(uint32_t peer,
     return err;
   if (auto err = send(peer, buf))
     return err;
+  if (known != caf::none)
+    return known;
   std::unique_lock<std::mutex> guard{state_mtx_};
   if (!hello_cv_.wait_for(guard, timeout, [&] { return state_[peer].node != caf::none; }))
     return make_error(error::node_down, "no hello from node " + std::to_string(peer));
@@ -623,6 +630,13 @@ transport::~transport() {
 
 caf::expected<caf::node_id> transport::connect(uint32_t peer, std::chrono::milliseconds timeout) {
   return impl_->connect(peer, timeout);
+}
+
+caf::error transport::connect_known(uint32_t peer, const caf::node_id& node) {
+  if (node == caf::none)
+    return make_error(error::invalid_argument, "connect_known without a node id", peer);
+  auto res = impl_->connect(peer, std::chrono::milliseconds{0}, node);
+  return res ? caf::error{} : std::move(res.error());
 }
 
 caf::expected<caf::actor> transport::remote_actor(uint32_t peer, caf::actor_id aid) {

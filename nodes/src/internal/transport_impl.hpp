@@ -77,8 +77,9 @@ public:
   void defer_exit(caf::strong_actor_ptr proxy, uint32_t peer, caf::strong_actor_ptr sender,
                   caf::message_id mid, caf::message exit);
 
-  /// See transport::connect. @threadsafe
-  caf::expected<caf::node_id> connect(uint32_t peer, std::chrono::milliseconds timeout);
+  /// See transport::connect and connect_known (`known` set: no wait). @threadsafe
+  caf::expected<caf::node_id> connect(uint32_t peer, std::chrono::milliseconds timeout,
+                                      const caf::node_id& known = caf::node_id{});
 
   /// See transport::remote_actor. @threadsafe
   caf::expected<caf::actor> remote_actor(uint32_t peer, caf::actor_id aid);

@@ -95,6 +95,12 @@ public:
   [[nodiscard]] caf::expected<caf::node_id> connect(uint32_t peer,
                                                     std::chrono::milliseconds timeout);
 
+  /// Same, for a peer whose node id we know already (a node told its root's): sends hello
+  /// and returns at once, without waiting for the peer's (the peer must accept peers).
+  /// @returns the errors of `outbox::open`; `invalid_argument` for a bad index or id.
+  /// @threadsafe
+  [[nodiscard]] caf::error connect_known(uint32_t peer, const caf::node_id& node);
+
   /// A handle to actor `aid` on the connected node `peer` (a proxy; messages to an id that
   /// does not exist there are bounced). @returns `invalid_argument` for an unknown peer or
   /// id 0. @threadsafe
