@@ -13,6 +13,8 @@
 #include "strata/atoms.hpp"
 #include "strata/error.hpp"
 
+#include "internal/blocking_call.hpp"
+
 namespace strata {
 
 namespace {
@@ -75,17 +77,7 @@ caf::expected<T> ask(caf::actor_system& sys, call_timeout timeout, const char* w
   auto server = name_server(sys);
   if (server == nullptr)
     return make_error(error::not_a_strata_system, std::string{what});
-  caf::scoped_actor self{sys};
-  caf::expected<T> result{caf::error{}};
-  self->request(server, timeout.to_duration(), std::forward<Ts>(xs)...)
-    .receive([&](T& x) { result = std::move(x); },
-             [&](caf::error& err) {
-               if (err == caf::sec::request_timeout)
-                 result = make_error(error::timeout, std::string{what});
-               else
-                 result = std::move(err);
-             });
-  return result;
+  return internal::blocking_call<T>(server, timeout, what, std::forward<Ts>(xs)...);
 }
 
 } // namespace

@@ -7,6 +7,8 @@
 #include "strata/error.hpp"
 #include "strata/supervisor.hpp"
 
+#include "internal/blocking_call.hpp"
+
 namespace strata {
 
 namespace {
@@ -16,17 +18,7 @@ template <class T, class... Ts>
 caf::expected<T> call(const caf::actor& sup, call_timeout timeout, const char* what, Ts&&... xs) {
   if (!sup)
     return make_error(error::not_found, std::string{what}, "invalid supervisor handle");
-  caf::scoped_actor self{sup->home_system()};
-  caf::expected<T> result{caf::error{}};
-  self->request(sup, timeout.to_duration(), std::forward<Ts>(xs)...)
-    .receive([&](T& x) { result = std::move(x); },
-             [&](caf::error& err) {
-               if (err == caf::sec::request_timeout)
-                 result = make_error(error::timeout, std::string{what});
-               else
-                 result = std::move(err);
-             });
-  return result;
+  return internal::blocking_call<T>(sup, timeout, what, std::forward<Ts>(xs)...);
 }
 
 caf::error to_error(caf::expected<ok_atom> res) {
