@@ -278,12 +278,7 @@ caf::expected<caf::node_id> transport::impl::connect(uint32_t peer,
     return make_error(error::invalid_argument, "peer index", peer);
   if (known == sys_.node())
     return make_error(error::invalid_argument, "a peer with our own node id", peer);
-  outbox_options oo;
-  oo.token = options_.token;
-  oo.node_index = peer;
-  oo.slot = options_.node_index;
-  oo.wait = options_.wait;
-  auto out = outbox::open(oo);
+  auto out = open_outbox(peer);
   if (!out)
     return out.error();
   {
@@ -383,6 +378,15 @@ void transport::impl::run_releases() {
   }
 }
 
+caf::expected<outbox> transport::impl::open_outbox(uint32_t peer) const {
+  outbox_options oo;
+  oo.token = options_.token;
+  oo.node_index = peer;
+  oo.slot = options_.node_index;
+  oo.wait = options_.wait;
+  return outbox::open(oo);
+}
+
 void transport::impl::accept(uint32_t slot) {
   auto& s = *senders_[slot];
   {
@@ -390,12 +394,7 @@ void transport::impl::accept(uint32_t slot) {
     if (s.out)
       return; // we connected to it ourselves
   }
-  outbox_options oo;
-  oo.token = options_.token;
-  oo.node_index = slot;
-  oo.slot = options_.node_index;
-  oo.wait = options_.wait;
-  auto out = outbox::open(oo);
+  auto out = open_outbox(slot);
   if (!out) {
     close_peer(slot, out.error());
     return;

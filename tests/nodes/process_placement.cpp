@@ -41,10 +41,7 @@ TEST_CASE("a process child runs in its own OS process and answers requests", "[n
   auto pid = c.pid_of(worker);
   CHECK(pid != ::getpid());
   CHECK(pid > 0);
-  int sum = 0;
-  (*c.self)
-    ->request(worker, std::chrono::seconds{10}, add_atom::value, 40, 2)
-    .receive([&](int x) { sum = x; }, [](caf::error& err) { FAIL(nodes::to_text(err)); });
+  auto sum = c.call<int>(worker, add_atom::value, 40, 2);
   CHECK(sum == 42);
   auto children = which_children(*sup);
   REQUIRE(children);
@@ -163,10 +160,7 @@ TEST_CASE("a busy node keeps answering heartbeats and is left alone", "[nodes][p
   // A second of traffic, fifty heartbeat periods: no restart may happen.
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds{1};
   for (int i = 0; std::chrono::steady_clock::now() < until; ++i) {
-    int sum = 0;
-    (*c.self)
-      ->request(worker, std::chrono::seconds{10}, add_atom::value, i, 1)
-      .receive([&](int x) { sum = x; }, [](caf::error& err) { FAIL(nodes::to_text(err)); });
+    auto sum = c.call<int>(worker, add_atom::value, i, 1);
     if (sum != i + 1)
       FAIL("wrong sum " << sum);
   }
@@ -186,15 +180,10 @@ TEST_CASE("registered names resolve across nodes, both ways, and die with their 
   auto& sys = c.sys->actors();
   // A name registered in the root resolves in a node.
   REQUIRE_FALSE(register_name(sys, "here", local));
-  int sum = 0;
-  (*c.self)
-    ->request(remote, std::chrono::seconds{10}, ask_atom::value, std::string{"here"}, 2, 3)
-    .receive([&](int x) { sum = x; }, [](caf::error& err) { FAIL(nodes::to_text(err)); });
+  auto sum = c.call<int>(remote, ask_atom::value, std::string{"here"}, 2, 3);
   CHECK(sum == 5);
   // A name registered from a node resolves in the root, to a working proxy.
-  (*c.self)
-    ->request(remote, std::chrono::seconds{10}, reg_atom::value, std::string{"there"})
-    .receive([](ok_atom) {}, [](caf::error& err) { FAIL(nodes::to_text(err)); });
+  c.call<ok_atom>(remote, reg_atom::value, std::string{"there"});
   auto there = whereis(sys, "there");
   REQUIRE(there);
   auto pid = c.pid_of(*there);
@@ -221,19 +210,12 @@ TEST_CASE("two process children reach each other through the root: requests and 
   auto p2 = c.child_of(*sup, "p2");
   auto& sys = c.sys->actors();
   REQUIRE_FALSE(register_name(sys, "observer", caf::actor{*c.self}));
-  (*c.self)
-    ->request(p1, std::chrono::seconds{10}, reg_atom::value, std::string{"p1svc"})
-    .receive([](ok_atom) {}, [](caf::error& err) { FAIL(nodes::to_text(err)); });
+  c.call<ok_atom>(p1, reg_atom::value, std::string{"p1svc"});
   // p2 gets a handle to p1's actor (from the name server) and requests from it: node to node.
-  int sum = 0;
-  (*c.self)
-    ->request(p2, std::chrono::seconds{10}, ask_atom::value, std::string{"p1svc"}, 4, 5)
-    .receive([&](int x) { sum = x; }, [](caf::error& err) { FAIL(nodes::to_text(err)); });
+  auto sum = c.call<int>(p2, ask_atom::value, std::string{"p1svc"}, 4, 5);
   CHECK(sum == 9);
   // p2 monitors p1's actor; p1's node is killed; p2 hears why.
-  (*c.self)
-    ->request(p2, std::chrono::seconds{10}, watch_atom::value, std::string{"p1svc"})
-    .receive([](ok_atom) {}, [](caf::error& err) { FAIL(nodes::to_text(err)); });
+  c.call<ok_atom>(p2, watch_atom::value, std::string{"p1svc"});
   REQUIRE(::kill(c.pid_of(p1), SIGKILL) == 0);
   std::string reason;
   (*c.self)->receive([&](std::string& x) { reason = std::move(x); },

@@ -166,14 +166,21 @@ struct cluster {
     }
   }
 
+  /// Requests `xs...` from `hdl` and returns its answer of type T, failing the test on an
+  /// error or after 10 s.
+  template <class T, class... Ts>
+  T call(const caf::actor& hdl, Ts&&... xs) {
+    T result{};
+    (*self)
+      ->request(hdl, std::chrono::seconds{10}, std::forward<Ts>(xs)...)
+      .receive([&](T& x) { result = std::move(x); },
+               [&](caf::error& err) { FAIL("request failed: " << nodes::to_text(err)); });
+    return result;
+  }
+
   /// The pid of the process running `hdl`.
   int pid_of(const caf::actor& hdl) {
-    int pid = 0;
-    (*self)
-      ->request(hdl, std::chrono::seconds{10}, pid_atom::value)
-      .receive([&](int x) { pid = x; },
-               [&](caf::error& err) { FAIL("pid request failed: " << nodes::to_text(err)); });
-    return pid;
+    return call<int>(hdl, pid_atom::value);
   }
 
   /// The handle of child `id` of `sup` (the first whose id starts with `id`).

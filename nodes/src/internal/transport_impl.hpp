@@ -132,6 +132,8 @@ private:
   };
 
   void receive_loop();
+  // Opens our ring (slot = our index) in node `peer`'s inbox.
+  caf::expected<outbox> open_outbox(uint32_t peer) const;
   void accept(uint32_t slot);
   void run_releases();
   void handle(uint32_t slot, const std::vector<char>& buf, caf::execution_unit& ctx);
