@@ -170,7 +170,10 @@ double throughput(caf::actor_system& sys, const caf::actor& remote, int n) {
         sender->send(remote, i);
       sender->request(remote, std::chrono::seconds{120}, count_atom::value, before + n)
         .then([=](int64_t got) { sender->send(observer, got); },
-              [=](caf::error&) { sender->send(observer, int64_t{-1}); });
+              [=](caf::error& err) {
+                std::fprintf(stderr, "throughput: %s\n", caf::to_string(err).c_str());
+                sender->send(observer, int64_t{-1});
+              });
     },
     0);
   int64_t got = -1;

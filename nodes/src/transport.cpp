@@ -1,11 +1,18 @@
 #include "strata/nodes/transport.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <map>
+
 #include <caf/actor_cast.hpp>
 #include <caf/actor_registry.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/make_actor.hpp>
 #include <caf/monitorable_actor.hpp>
+#include <caf/resumable.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
 
+#include "strata/detail/blocking.hpp"
 #include "strata/nodes/error.hpp"
 #include "strata/nodes/segments.hpp"
 
@@ -26,12 +33,59 @@ std::vector<char>& encode_buffer() {
   return buf;
 }
 
-// Set on a transport's receive thread, which must never wait for room in a ring.
-thread_local bool on_receive_thread = false;
+// What the calling thread is to a transport: one of its receive threads (`owner`), holding
+// the role of `generation` unless `lost`; `in_job` while it runs an actor. A receive thread
+// must never wait for room in a ring: an actor it runs may, once it has handed the role on.
+struct receive_thread_state {
+  transport::impl* owner = nullptr;
+  uint64_t generation = 0;
+  bool in_job = false;
+  bool lost = false;
+};
+
+thread_local receive_thread_state this_thread;
+
+constexpr uint64_t running_bit = 1;
+
+constexpr uint64_t role_of(uint64_t generation, bool running = false) {
+  return (generation << 1) | (running ? running_bit : 0);
+}
 
 // What a receive thread may hold back for one peer before it declares the peer lost: a
 // peer that reads nothing while we keep answering it is dead or hung.
 constexpr uint64_t max_backlog_bytes = uint64_t{64} << 20;
+
+// Frames read in a row before the actors they woke run: an actor then handles them together.
+constexpr int max_batch = 64;
+
+// Messages an actor handles on the receive thread before the thread reads again.
+constexpr size_t receive_thread_throughput = 64;
+
+// The receive threads' execution unit: an actor made runnable by a delivery runs on the
+// receive thread; anything else goes to CAF's scheduler. Actors keep a pointer to the unit
+// they last ran on (a response promise delivered from another thread uses it), so units live
+// as long as the process: one per actor system, never freed.
+class delivery_unit : public caf::execution_unit {
+public:
+  explicit delivery_unit(caf::actor_system* sys) : caf::execution_unit(sys) {}
+
+  void exec_later(caf::resumable* job) override {
+    auto* owner = this_thread.owner;
+    if (owner == nullptr || !owner->run_here(job, system_))
+      system().scheduler().enqueue(job);
+  }
+};
+
+delivery_unit& delivery_unit_for(caf::actor_system& sys) {
+  static std::mutex mtx;
+  // Reachable until exit, never destroyed: a late promise may still point at a unit.
+  static auto* units = new std::map<caf::actor_system*, std::unique_ptr<delivery_unit>>;
+  std::lock_guard<std::mutex> guard{mtx};
+  auto& unit = (*units)[&sys];
+  if (unit == nullptr)
+    unit = std::make_unique<delivery_unit>(&sys);
+  return *unit;
+}
 
 } // namespace
 
@@ -49,7 +103,115 @@ transport::impl::impl(caf::actor_system& sys, transport_options options, inbox b
 transport::impl::~impl() = default;
 
 void transport::impl::start() {
-  receiver_ = std::thread{[this] { receive_loop(); }};
+  start_reader(0);
+  if (options_.run_on_receive_thread && options_.receive_takeover.count() > 0)
+    watchdog_ = std::thread{[this] { watchdog_loop(); }};
+}
+
+void transport::impl::start_reader(uint64_t generation) {
+  std::lock_guard<std::mutex> guard{threads_mtx_};
+  // stop() sets stopping_ before it takes the threads: a reader started later is not needed.
+  if (stopping_.load(std::memory_order_acquire))
+    return;
+  // Threads that handed the role on and finished their actor since.
+  readers_.erase(std::remove_if(readers_.begin(), readers_.end(),
+                                [](reader& r) {
+                                  if (!r.done->load(std::memory_order_acquire))
+                                    return false;
+                                  r.thread.join();
+                                  return true;
+                                }),
+                 readers_.end());
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  // The thread holds the transport: a thread that outlives stop() (its actor still running)
+  // must find it when it returns.
+  readers_.push_back(reader{std::thread{[self = shared_from_this(), generation, done] {
+                              self->receive_loop(generation);
+                              done->store(true, std::memory_order_release);
+                            }},
+                            done});
+}
+
+bool transport::impl::take_role(uint64_t expected) {
+  if (!(expected & running_bit))
+    return false;
+  auto next = (expected >> 1) + 1;
+  if (!role_.compare_exchange_strong(expected, role_of(next), std::memory_order_acq_rel))
+    return false;
+  start_reader(next);
+  return true;
+}
+
+void transport::impl::yield_receive_role() {
+  auto& me = this_thread;
+  if (me.owner != this || me.lost || !me.in_job)
+    return;
+  me.lost = true; // whether we move the role or the watchdog did already
+  take_role(role_of(me.generation, true));
+}
+
+bool transport::impl::run_here(caf::resumable* job, caf::actor_system* sys) {
+  auto& me = this_thread;
+  // Only actors woken by a delivery run here; what they wake in turn goes to CAF's workers,
+  // so a node's actors still run in parallel. Brokers belong to the middleman.
+  if (me.owner != this || me.lost || me.in_job || sys != &sys_
+      || job->subtype() == caf::resumable::io_actor)
+    return false;
+  jobs_.push_back(job);
+  return true;
+}
+
+bool transport::impl::run_jobs(uint64_t generation, caf::execution_unit& unit) {
+  auto& me = this_thread;
+  for (auto n = jobs_.size(); n > 0 && !jobs_.empty(); --n) {
+    auto* job = jobs_.front();
+    jobs_.pop_front();
+    jobs_started_.fetch_add(1, std::memory_order_relaxed);
+    auto idle = role_of(generation);
+    if (!role_.compare_exchange_strong(idle, role_of(generation, true),
+                                       std::memory_order_acq_rel)) {
+      me.lost = true; // stop() retired the role
+      sys_.scheduler().enqueue(job);
+      return false;
+    }
+    me.in_job = true;
+    auto result = job->resume(&unit, receive_thread_throughput);
+    me.in_job = false;
+    auto running = role_of(generation, true);
+    bool kept = role_.compare_exchange_strong(running, role_of(generation),
+                                              std::memory_order_acq_rel);
+    if (result == caf::resumable::resume_later) {
+      if (kept)
+        jobs_.push_back(job);
+      else
+        sys_.scheduler().enqueue(job);
+    } else {
+      // done or awaiting_message: the reference taken when it was scheduled
+      intrusive_ptr_release(job);
+    }
+    if (!kept) {
+      me.lost = true;
+      return false;
+    }
+  }
+  return true;
+}
+
+void transport::impl::watchdog_loop() {
+  uint64_t last_role = 0;
+  uint64_t last_jobs = 0;
+  std::unique_lock<std::mutex> guard{watchdog_mtx_};
+  while (!stopping_.load(std::memory_order_acquire)) {
+    watchdog_cv_.wait_for(guard, options_.receive_takeover,
+                          [this] { return stopping_.load(std::memory_order_acquire); });
+    auto role = role_.load(std::memory_order_acquire);
+    auto jobs = jobs_started_.load(std::memory_order_relaxed);
+    // The same actor has been running since the last look: at least one whole period.
+    if ((role & running_bit) && role == last_role && jobs == last_jobs)
+      take_role(role);
+    last_role = role;
+    last_jobs = jobs;
+  }
 }
 
 caf::strong_actor_ptr transport::impl::make_proxy(caf::node_id nid, caf::actor_id aid) {
@@ -155,8 +317,20 @@ caf::error transport::impl::send(uint32_t peer, const std::vector<char>& bytes) 
   std::lock_guard<std::mutex> guard{s.mtx};
   if (!s.out)
     return make_error(error::node_down, "no connection to node " + std::to_string(peer));
-  if (!on_receive_thread)
+  auto& me = this_thread;
+  if (me.owner != this || me.lost)
     return write_in_order(s, msg);
+  if (me.in_job) {
+    // An actor running on the receive thread: it may wait for room like any sender once
+    // another thread reads in its place.
+    if (s.backlog.empty()) {
+      auto err = s.out->try_write(msg);
+      if (!is(err, error::would_block) && !is(err, error::exceeds_ring))
+        return err;
+    }
+    yield_receive_role();
+    return write_in_order(s, msg);
+  }
   if (s.backlog.empty()) {
     auto err = s.out->try_write(msg);
     if (!is(err, error::would_block) && !is(err, error::exceeds_ring))
@@ -418,34 +592,55 @@ void transport::impl::close_peer(uint32_t slot, const caf::error& reason) {
   peer_lost(slot, reason);
 }
 
-void transport::impl::receive_loop() {
+void transport::impl::receive_loop(uint64_t generation) {
+  this_thread = receive_thread_state{this, generation, false, false};
+  strata::detail::set_blocking_hook(
+    [](void* self) { static_cast<impl*>(self)->yield_receive_role(); }, this);
   std::vector<char> buf;
   // Deserialising with this unit makes handles to remote actors arrive as our proxies: the
   // registry is found only through the execution unit in CAF 0.17.
-  caf::scoped_execution_unit ctx{&sys_};
-  ctx.proxy_registry_ptr(&registry_);
-  on_receive_thread = true;
+  caf::scoped_execution_unit decoder{&sys_};
+  decoder.proxy_registry_ptr(&registry_);
+  auto& unit = delivery_unit_for(sys_);
+  auto* deliver_with = options_.run_on_receive_thread ? &unit : nullptr;
   // The long timeout only bounds how late a stop() is noticed when notify() races; stop()
   // also notifies. With a backlog, the thread polls: nothing wakes it when a ring drains.
   constexpr auto idle_poll = std::chrono::milliseconds{100};
   constexpr auto backlog_poll = std::chrono::microseconds{200};
   bool backlog = false;
   while (!stopping_.load(std::memory_order_acquire)) { // SYNC POINT READ: stop() stores true
-    auto poll = backlog ? std::chrono::nanoseconds{backlog_poll} : idle_poll;
-    auto r = inbox_.receive(buf, poll);
-    if (r.status == receive_status::corrupt)
-      close_peer(r.slot, r.error);
-    else if (r.status == receive_status::message)
-      handle(r.slot, buf, ctx);
+    std::chrono::nanoseconds poll = idle_poll;
+    if (!jobs_.empty())
+      poll = std::chrono::nanoseconds{0};
+    else if (backlog)
+      poll = backlog_poll;
+    handle_batch(inbox_.receive(buf, poll), buf, decoder, deliver_with);
     flush_pending();
     run_releases();
     if (backlog || backlogged_.exchange(false, std::memory_order_relaxed))
       backlog = flush_backlogs();
+    if (!run_jobs(generation, unit))
+      break; // an actor held this thread too long: another thread reads now
+  }
+  strata::detail::set_blocking_hook(nullptr, nullptr);
+  this_thread = receive_thread_state{};
+}
+
+void transport::impl::handle_batch(receive_result r, std::vector<char>& buf,
+                                   caf::execution_unit& decoder, caf::execution_unit* unit) {
+  for (int i = 1;; ++i) {
+    if (r.status == receive_status::corrupt)
+      close_peer(r.slot, r.error);
+    else if (r.status == receive_status::message)
+      handle(r.slot, buf, decoder, unit);
+    if (r.status == receive_status::empty || i == max_batch)
+      return;
+    r = inbox_.try_receive(buf);
   }
 }
 
 void transport::impl::handle(uint32_t slot, const std::vector<char>& buf,
-                             caf::execution_unit& ctx) {
+                             caf::execution_unit& decoder, caf::execution_unit* unit) {
   caf::node_id known;
   {
     std::lock_guard<std::mutex> guard{state_mtx_};
@@ -453,7 +648,7 @@ void transport::impl::handle(uint32_t slot, const std::vector<char>& buf,
       return; // a closed peer's late frames
     known = state_[slot].node;
   }
-  auto f = internal::decode(ctx, buf, known);
+  auto f = internal::decode(decoder, buf, known);
   if (!f) {
     close_peer(slot, f.error());
     return;
@@ -477,7 +672,7 @@ void transport::impl::handle(uint32_t slot, const std::vector<char>& buf,
     return;
   }
   switch (f->kind) {
-    case frame_kind::message: deliver(slot, *f); break;
+    case frame_kind::message: deliver(slot, *f, unit); break;
     case frame_kind::monitor: watch(slot, f->target, f->actor); break;
     case frame_kind::down:
       registry_.erase(f->target, f->actor, f->reason ? f->reason : caf::exit_reason::unknown);
@@ -489,7 +684,7 @@ void transport::impl::handle(uint32_t slot, const std::vector<char>& buf,
   }
 }
 
-void transport::impl::deliver(uint32_t slot, frame& f) {
+void transport::impl::deliver(uint32_t slot, frame& f, caf::execution_unit* unit) {
   if (f.mid.is_response()) {
     std::lock_guard<std::mutex> guard{state_mtx_};
     state_[slot].requests.erase(
@@ -522,7 +717,7 @@ void transport::impl::deliver(uint32_t slot, frame& f) {
   }
   dst->enqueue(caf::make_mailbox_element(std::move(f.sender), f.mid, std::move(f.stages),
                                          std::move(f.content)),
-               nullptr);
+               unit);
 }
 
 caf::strong_actor_ptr transport::impl::resolve(const caf::node_id& target, caf::actor_id aid) {
@@ -554,8 +749,13 @@ void transport::impl::stop() {
   if (stopping_.exchange(true, std::memory_order_acq_rel)) // SYNC POINT WRITE: receive_loop
     return;
   inbox_.notify();
-  if (receiver_.joinable())
-    receiver_.join();
+  {
+    std::lock_guard<std::mutex> guard{watchdog_mtx_};
+    watchdog_cv_.notify_all();
+  }
+  if (watchdog_.joinable())
+    watchdog_.join();
+  join_readers();
   caf::scoped_execution_unit ctx{&sys_};
   std::vector<char> buf;
   auto bye = make_error(error::node_down,
@@ -570,6 +770,37 @@ void transport::impl::stop() {
   for (uint32_t i = 0; i < state_.size(); ++i)
     peer_lost(i, caf::exit_reason::remote_link_unreachable);
   registry_.clear();
+}
+
+void transport::impl::join_readers() {
+  // Retire the role: a thread still running an actor finds it gone and ends after it.
+  auto role = role_.load(std::memory_order_acquire);
+  while (!role_.compare_exchange_weak(role, role_of((role >> 1) + 1), std::memory_order_acq_rel))
+    ;
+  std::vector<reader> readers;
+  {
+    std::lock_guard<std::mutex> guard{threads_mtx_};
+    readers.swap(readers_);
+  }
+  // A thread that runs an actor stuck in a handler may never end: wait a while, then leave it
+  // (it holds the transport alive). CAF would wait for that actor at shutdown anyway.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{1};
+  for (auto& r : readers) {
+    if (r.thread.get_id() == std::this_thread::get_id()) {
+      r.thread.detach(); // stop() called by an actor on this receive thread
+      continue;
+    }
+    while (!r.done->load(std::memory_order_acquire) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+    if (r.done->load(std::memory_order_acquire))
+      r.thread.join();
+    else
+      r.thread.detach();
+  }
+  // Actors woken by the last deliveries: CAF's scheduler runs them now.
+  for (auto* job : jobs_)
+    sys_.scheduler().enqueue(job);
+  jobs_.clear();
 }
 
 // -- facade ---------------------------------------------------------------------------------

@@ -167,6 +167,69 @@ TEST_CASE("a busy node keeps answering heartbeats and is left alone", "[nodes][p
   CHECK(c.pid_of(c.child_of(*sup, "worker")) == pid);
 }
 
+TEST_CASE("an actor stuck in a handler on its node's receive thread neither stops the node "
+          "receiving nor makes it look hung",
+          "[nodes][process]") {
+  node_options opts;
+  opts.heartbeat_interval = std::chrono::milliseconds{50};
+  opts.heartbeat_timeout = std::chrono::milliseconds{400};
+  cluster c{opts};
+  supervisor_spec spec;
+  child_spec team{"team", start("team", 2)};
+  team.placement = placement::process;
+  team.shutdown = shutdown_spec::brutal_kill();
+  spec.children = {team};
+  auto sup = c.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  auto members = which_children(c.child_of(*sup, "team"));
+  REQUIRE(members);
+  REQUIRE(members->size() == 2);
+  auto pid = c.pid_of(members->at(1).handle);
+  // A message from another node runs its receiver on the node's receive thread: this one
+  // never returns. The reading moves to a new thread after one watchdog period.
+  caf::anon_send(members->at(0).handle, fault_atom::value, static_cast<int>(fault::hang));
+  std::this_thread::sleep_for(std::chrono::seconds{1}); // twenty heartbeat periods
+  CHECK(c.call<int>(members->at(1).handle, add_atom::value, 2, 3) == 5);
+  CHECK(c.pid_of(members->at(1).handle) == pid);
+  bool exited = false;
+  for (bool more = true; more;)
+    (*c.self)->receive(
+      [&](supervision_event& ev) { exited = exited || ev.kind == event_kind::exited; },
+      caf::after(std::chrono::milliseconds{0}) >> [&] { more = false; });
+  CHECK_FALSE(exited);
+  REQUIRE_FALSE(terminate_child(*sup, "team"));
+}
+
+TEST_CASE("an actor on a node's receive thread that fills a ring waits like any sender, and "
+          "nothing is lost",
+          "[nodes][process]") {
+  cluster c;
+  supervisor_spec spec;
+  spec.children = {process_child("flooder", 1)};
+  auto sup = c.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  auto flooder = c.child_of(*sup, "flooder");
+  auto pid = c.pid_of(flooder);
+  // About 8 MB of frames into a 256 KiB ring, from one handler.
+  constexpr int n = 200'000;
+  CHECK(c.call<int>(flooder, flood_atom::value, caf::actor{*c.self}, n) == n);
+  int expected = 0;
+  bool in_order = true;
+  while (expected < n) {
+    bool timed_out = false;
+    (*c.self)->receive(
+      [&](int i) {
+        in_order = in_order && i == expected;
+        ++expected;
+      },
+      [](supervision_event&) {}, caf::after(std::chrono::seconds{10}) >> [&] { timed_out = true; });
+    if (timed_out)
+      FAIL("message " << expected << " of " << n << " did not arrive");
+  }
+  CHECK(in_order);
+  CHECK(c.pid_of(flooder) == pid);
+}
+
 TEST_CASE("registered names resolve across nodes, both ways, and die with their node",
           "[nodes][process][names]") {
   cluster c;

@@ -30,6 +30,7 @@ using fault_atom = caf::atom_constant<caf::atom("t_fault")>;
 using reg_atom = caf::atom_constant<caf::atom("t_reg")>;
 using ask_atom = caf::atom_constant<caf::atom("t_ask")>;
 using watch_atom = caf::atom_constant<caf::atom("t_watch")>;
+using flood_atom = caf::atom_constant<caf::atom("t_flood")>;
 
 /// How a test makes a node die.
 enum class fault : int { sigkill = 1, sigsegv, abort, exit1, exception, hang };
@@ -53,8 +54,8 @@ inline std::string expected_reason(fault f) {
   }
 }
 
-/// The worker every test starts: answers its pid and sums, dies as asked, registers itself
-/// under a name and asks the actor registered under a name for a sum.
+/// The worker every test starts: answers its pid and sums, dies or hangs as asked, registers
+/// itself under a name, asks the actor registered under a name for a sum, floods an actor.
 inline caf::behavior victim(caf::event_based_actor* self, int) {
   // Reports the exit reason of every actor it monitors, as text, to the actor registered as
   // "observer".
@@ -103,6 +104,12 @@ inline caf::behavior victim(caf::event_based_actor* self, int) {
     },
     [](pid_atom) { return static_cast<int>(::getpid()); },
     [](add_atom, int a, int b) { return a + b; },
+    // Sends 0 .. n-1 to `dst` in one handler, then answers n.
+    [self](flood_atom, const caf::actor& dst, int n) {
+      for (int i = 0; i < n; ++i)
+        self->send(dst, i);
+      return n;
+    },
     [](fault_atom, int how) {
       switch (static_cast<fault>(how)) {
         case fault::sigsegv: ::raise(SIGSEGV); break;

@@ -102,6 +102,16 @@ public:
   /// Says goodbye to the peers, stops the receive thread, kills all proxies.
   void stop();
 
+  /// Called where an actor running on the receive thread is about to block (a full ring,
+  /// `strata::detail::before_blocking`): hands the reading to a new receive thread, so that
+  /// what it waits for can still arrive. Does nothing on other threads.
+  void yield_receive_role();
+
+  /// Called by the receive threads' execution unit for an actor of `sys` that became
+  /// runnable: queues it to run on this receive thread (true) if the calling thread is our
+  /// receive thread delivering messages; otherwise false (CAF's scheduler runs it).
+  bool run_here(caf::resumable* job, caf::actor_system* sys);
+
   caf::actor_system& sys_;
   transport_options options_;
   caf::proxy_registry registry_; // backend: *this
@@ -131,13 +141,28 @@ private:
       requests;
   };
 
-  void receive_loop();
+  void receive_loop(uint64_t generation);
+  // Reads the frames that are there (at most a batch) after `first`, handling each.
+  void handle_batch(receive_result first, std::vector<char>& buf, caf::execution_unit& decoder,
+                    caf::execution_unit* unit);
+  // Runs the actors queued in jobs_, each once; false if the receive role was lost meanwhile.
+  bool run_jobs(uint64_t generation, caf::execution_unit& unit);
+  // Starts a receive thread holding the role of `generation` (threads_mtx_ not held).
+  void start_reader(uint64_t generation);
+  // Moves the role from `expected` (a holder running an actor) to the next generation and
+  // starts its reader; false if the role was not `expected` any more.
+  bool take_role(uint64_t expected);
+  void watchdog_loop();
+  // stop(): retires the role and joins the receive threads (leaves one stuck in an actor).
+  void join_readers();
   // Opens our ring (slot = our index) in node `peer`'s inbox.
   caf::expected<outbox> open_outbox(uint32_t peer) const;
   void accept(uint32_t slot);
   void run_releases();
-  void handle(uint32_t slot, const std::vector<char>& buf, caf::execution_unit& ctx);
-  void deliver(uint32_t slot, internal::frame& f);
+  void handle(uint32_t slot, const std::vector<char>& buf, caf::execution_unit& decoder,
+              caf::execution_unit* unit);
+  // Enqueues a message frame's content to its receiver, with `unit` as the sender's context.
+  void deliver(uint32_t slot, internal::frame& f, caf::execution_unit* unit);
   void watch(uint32_t slot, const caf::node_id& target, caf::actor_id aid);
   // The actor (target, aid) as this node reaches it: the local actor, or (relaying) our
   // proxy of it; null if neither.
@@ -187,7 +212,26 @@ private:
   // Relaxed: a hint; the backlogs themselves are read under their mutexes.
   std::atomic<bool> backlogged_{false};
   std::atomic<bool> stopping_{false};
-  std::thread receiver_;
+
+  // -- the receive role -----------------------------------------------------------------------
+  // One thread at a time reads the inbox and runs the actors its messages wake: the holder of
+  // the receive role, `(generation << 1) | running`, where `running` is set while it runs an
+  // actor. Every change is a compare-and-swap. An actor that runs for a whole watchdog period,
+  // or that is about to block, loses its thread the role: the role moves to generation + 1 and
+  // a new receive thread takes it, while the old thread finishes that actor and ends. The
+  // swap orders the inbox and jobs_ between the two threads.
+  std::atomic<uint64_t> role_{0};
+  std::atomic<uint64_t> jobs_started_{0}; // lets the watchdog tell one long job from many
+  std::deque<caf::resumable*> jobs_; // woken by deliveries; the role's holder only
+  struct reader {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::mutex threads_mtx_; // guards readers_
+  std::vector<reader> readers_; // the holder's thread last
+  std::mutex watchdog_mtx_;
+  std::condition_variable watchdog_cv_; // stop() wakes the watchdog
+  std::thread watchdog_;
 };
 
 } // namespace strata::nodes

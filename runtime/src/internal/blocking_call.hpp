@@ -11,6 +11,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/sec.hpp>
 
+#include "strata/detail/blocking.hpp"
 #include "strata/error.hpp"
 #include "strata/supervisor.hpp"
 
@@ -21,6 +22,7 @@ namespace strata::internal {
 template <class T, class... Ts>
 caf::expected<T>
 blocking_call(const caf::actor& dst, call_timeout timeout, const char* what, Ts&&... xs) {
+  strata::detail::before_blocking();
   caf::scoped_actor self{dst->home_system()};
   caf::expected<T> result{caf::error{}};
   self->request(dst, timeout.to_duration(), std::forward<Ts>(xs)...)

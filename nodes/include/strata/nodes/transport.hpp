@@ -52,6 +52,16 @@ struct transport_options {
   /// actor `aid` on `peer` (OTP's brutal_kill): an actor stuck in a handler never reads it,
   /// so the owner of the node's process may kill the process. May be empty.
   std::function<void(uint32_t peer, caf::actor_id aid)> on_kill;
+  /// Whether the receive thread runs the actors that messages from the rings wake, on its
+  /// own thread, instead of handing each to CAF's scheduler (a wake-up of a sleeping worker:
+  /// tens of microseconds here, twice per round trip). Actors those actors wake in turn go
+  /// to the scheduler as usual.
+  bool run_on_receive_thread = true;
+  /// An actor that runs longer than this on the receive thread (a handler that computes, loops
+  /// or blocks) gets the reading handed to a new receive thread, so the node keeps receiving;
+  /// found by a watchdog that looks at this period. strata's own blocking waits (sending to a
+  /// full ring, the client calls of the supervisor and name server API) hand over at once.
+  std::chrono::milliseconds receive_takeover{100};
 };
 
 /// Connects this process's CAF actor system to the other nodes of a cluster over the
