@@ -16,6 +16,7 @@
 #include <caf/scoped_execution_unit.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "strata/detail/blocking.hpp"
 #include "strata/names.hpp"
 #include "strata/nodes/error.hpp"
 #include "strata/nodes/segments.hpp"
@@ -128,6 +129,9 @@ public:
     if (in_node_)
       return make_error(strata::error::placement_unavailable,
                         "a process child cannot start process children of its own yet", child.id);
+    // It waits for the node's answer, which a receive thread delivers: if this runs on one
+    // (a supervisor woken by a message from a node), that thread hands its reading on first.
+    strata::detail::before_blocking();
     auto slot = take_slot();
     if (!slot)
       return slot.error();

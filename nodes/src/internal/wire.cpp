@@ -1,11 +1,15 @@
 #include "internal/wire.hpp"
 
+#include <cstring>
 #include <exception>
+#include <string>
 
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
+#include <caf/detail/dynamic_message_data.hpp>
+#include <caf/make_counted.hpp>
 #include <caf/proxy_registry.hpp>
 #include <caf/sec.hpp>
 #include <caf/uniform_type_info_map.hpp>
@@ -29,6 +33,77 @@ caf::error malformed(const char* what, const caf::error& cause = caf::error{}) {
     return make_error(error::corrupt_ring, std::string{"malformed transport frame: "} + what,
                       cause);
   return make_error(error::corrupt_ring, std::string{"malformed transport frame: "} + what);
+}
+
+caf::expected<frame> decode_message(caf::execution_unit& ctx, const std::vector<char>& buf,
+                                    const caf::node_id& peer) {
+  if (buf.size() < message_header_size)
+    return malformed("short message header");
+  frame f;
+  f.kind = frame_kind::message;
+  auto flags = static_cast<uint8_t>(buf[1]);
+  if ((flags & ~message_flags::all) != 0
+      || ((flags & message_flags::local_sender) && (flags & message_flags::remote_sender)))
+    return malformed("bad message flags");
+  uint64_t fixed[3];
+  std::memcpy(fixed, buf.data() + 2, sizeof(fixed));
+  f.actor = fixed[0];
+  f.mid = caf::message_id{fixed[1]};
+  if (f.actor == 0)
+    return malformed("message for actor id 0");
+  if (flags & message_flags::local_sender) {
+    auto* proxies = ctx.proxy_registry_ptr();
+    if (fixed[2] == 0 || peer == caf::none || proxies == nullptr)
+      return malformed("sender of an unknown node, or id 0");
+    f.sender = proxies->get_or_put(peer, fixed[2]);
+  } else if (fixed[2] != 0) {
+    return malformed("sender id without its flag");
+  }
+  caf::binary_deserializer source{&ctx, buf.data() + message_header_size,
+                                  buf.size() - message_header_size};
+  caf::error err;
+  if (flags & message_flags::target)
+    err = source(f.target);
+  else
+    f.target = ctx.system().node(); // the receiving node: us
+  if (!err && (flags & message_flags::remote_sender))
+    err = source(f.sender);
+  if (!err && (flags & message_flags::stages))
+    err = source(f.stages);
+  uint8_t n = 0;
+  if (!err)
+    err = source(n);
+  if (err)
+    return malformed("bad field", err);
+  if (f.target == caf::none)
+    return malformed("message without a target node");
+  if (n > 0) {
+    auto& types = ctx.system().types();
+    auto data = caf::make_counted<caf::detail::dynamic_message_data>();
+    std::string name;
+    for (uint8_t i = 0; i < n; ++i) {
+      uint16_t nr = 0;
+      if (auto err = source(nr))
+        return malformed("bad element type", err);
+      caf::type_erased_value_ptr value;
+      if (nr == 0) {
+        if (auto err = source(name))
+          return malformed("bad element type name", err);
+        value = types.make_value(name);
+      } else if (nr < caf::type_nrs) {
+        value = types.make_value(nr);
+      }
+      if (value == nullptr)
+        return malformed("element of an unknown type");
+      if (auto err = value->load(source))
+        return malformed("bad element", err);
+      data->append(std::move(value));
+    }
+    f.content = caf::message{caf::message::data_ptr{std::move(data)}};
+  }
+  if (source.remaining() != 0)
+    return malformed("trailing bytes");
+  return f;
 }
 
 } // namespace
@@ -56,39 +131,65 @@ caf::error encode_message(caf::execution_unit& ctx, std::vector<char>& buf,
                           const caf::strong_actor_ptr& sender, caf::actor_id receiver,
                           caf::message_id mid, const caf::mailbox_element::forwarding_stack& stages,
                           const caf::message& content) {
+  if (content.size() > max_elements)
+    return caf::make_error(caf::sec::invalid_argument, "message of more than 255 elements");
   if (auto err = check_serializable(ctx.system(), content))
     return err;
-  buf.clear();
-  caf::binary_serializer sink{&ctx, buf};
-  auto kind = static_cast<uint8_t>(frame_kind::message);
-  // Node ids are the bulk of a small message and cost an allocation each to read: the
-  // common case (for the receiving node, from an actor of ours) sends none.
-  uint8_t target_flag = target == peer ? 0 : 1;
-  auto err = sink(kind, target_flag);
-  if (!err && target_flag == 1) {
+  auto& sys = ctx.system();
+  // The fixed part by hand (a field through CAF's serialiser costs a virtual call and an
+  // error object); node ids are the bulk of a small message and cost an allocation each to
+  // read: the common case (for the receiving node, from an actor of ours) sends none.
+  uint8_t flags = 0;
+  if (target != peer)
+    flags |= message_flags::target;
+  if (sender != nullptr)
+    flags |= sender->node() == sys.node() ? message_flags::local_sender
+                                          : message_flags::remote_sender;
+  if (!stages.empty())
+    flags |= message_flags::stages;
+  buf.resize(message_header_size);
+  buf[0] = static_cast<char>(frame_kind::message);
+  buf[1] = static_cast<char>(flags);
+  uint64_t fixed[3] = {receiver, mid.integer_value(),
+                       (flags & message_flags::local_sender) ? sender->id() : 0};
+  std::memcpy(buf.data() + 2, fixed, sizeof(fixed));
+  // As CAF's save_actor does: the peer may address the sender by id from now on.
+  if (flags & message_flags::local_sender)
+    sys.registry().put(sender->id(), sender);
+  caf::binary_serializer sink{&ctx, buf}; // appends
+  caf::error err;
+  if (flags & message_flags::target) {
     auto t = target;
     err = sink(t);
   }
-  if (err)
-    return err;
-  auto& sys = ctx.system();
-  uint8_t sender_flag = sender == nullptr ? 0 : (sender->node() == sys.node() ? 1 : 2);
-  err = sink(sender_flag);
-  if (!err && sender_flag == 1) {
-    // As CAF's save_actor does: the peer may address it by id from now on.
-    sys.registry().put(sender->id(), sender);
-    auto aid = sender->id();
-    err = sink(aid);
-  } else if (!err && sender_flag == 2) {
-    auto s = sender;
-    err = sink(s);
+  if (!err && (flags & message_flags::remote_sender)) {
+    auto x = sender;
+    err = sink(x);
+  }
+  if (!err && (flags & message_flags::stages)) {
+    auto st = stages;
+    err = sink(st);
   }
   if (err)
     return err;
-  auto m = mid.integer_value();
-  auto st = stages;
-  auto c = content;
-  return sink(receiver, m, st, c);
+  // The content: a count, then per element its CAF type number (builtin types) or 0 and its
+  // portable name (announced types), then its value. CAF's own format names every type with
+  // a string, parsed on every read.
+  auto n = static_cast<uint8_t>(content.size());
+  err = sink(n);
+  auto& types = sys.types();
+  for (size_t i = 0; !err && i < content.size(); ++i) {
+    auto rtti = content.type(i);
+    uint16_t nr = rtti.first;
+    err = sink(nr);
+    if (!err && nr == 0) {
+      auto name = types.portable_name(rtti);
+      err = sink(name);
+    }
+    if (!err)
+      err = content.save(i, sink);
+  }
+  return err;
 }
 
 caf::error encode_monitor(caf::execution_unit& ctx, std::vector<char>& buf,
@@ -127,41 +228,7 @@ caf::expected<frame> decode(caf::execution_unit& ctx, const std::vector<char>& b
         if (!err && f.node == caf::none)
           return malformed("hello without a node id");
         break;
-      case static_cast<uint8_t>(frame_kind::message): {
-        uint64_t mid = 0;
-        uint8_t target_flag = 0;
-        uint8_t sender_flag = 0;
-        err = source(target_flag);
-        if (!err && target_flag == 0)
-          f.target = ctx.system().node(); // the receiving node: us
-        else if (!err && target_flag == 1)
-          err = source(f.target);
-        else if (!err)
-          return malformed("bad target flag");
-        if (!err)
-          err = source(sender_flag);
-        if (!err && sender_flag == 1) {
-          caf::actor_id aid = 0;
-          err = source(aid);
-          auto* proxies = ctx.proxy_registry_ptr();
-          if (!err && (aid == 0 || peer == caf::none || proxies == nullptr))
-            return malformed("sender of an unknown node, or id 0");
-          if (!err)
-            f.sender = proxies->get_or_put(peer, aid);
-        } else if (!err && sender_flag == 2) {
-          err = source(f.sender);
-        } else if (!err && sender_flag != 0) {
-          return malformed("bad sender flag");
-        }
-        if (!err)
-          err = source(f.actor, mid, f.stages, f.content);
-        f.mid = caf::message_id{mid};
-        if (!err && f.actor == 0)
-          return malformed("message for actor id 0");
-        if (!err && f.target == caf::none)
-          return malformed("message without a target node");
-        break;
-      }
+      case static_cast<uint8_t>(frame_kind::message): return decode_message(ctx, buf, peer);
       case static_cast<uint8_t>(frame_kind::monitor):
       case static_cast<uint8_t>(frame_kind::down):
         err = source(f.target, f.actor);

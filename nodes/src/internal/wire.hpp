@@ -22,11 +22,14 @@ namespace strata::nodes::internal {
 enum class frame_kind : uint8_t {
   /// `node_id`, `uint32_t slot`: the sender's identity; the first frame on every ring.
   hello = 1,
-  /// `target`, `sender`, `actor_id receiver`, `uint64_t message_id`, `forwarding_stack`,
-  /// `caf::message`: a message for actor `receiver` of node `target` (the receiving node
-  /// itself, or a node it relays to). Compact in the common case: `target` is a byte 0 (the
-  /// receiving node) or 1 and a `node_id`; `sender` is a byte 0 (none), 1 and an `actor_id`
-  /// (an actor of the sending node) or 2 and a `strong_actor_ptr` (any other).
+  /// A message for actor `receiver` of node `target` (the receiving node itself, or a node
+  /// it relays to). A fixed header written by hand: `uint8_t flags` (`message_flags`), then
+  /// `actor_id receiver`, `uint64_t message_id` and the sender's `actor_id` (an actor of the
+  /// sending node; 0 otherwise) in host byte order (both ends run the same binary on one
+  /// host). Then, through CAF's serialiser and only if their flag is set: `node_id target`
+  /// (without it: the receiving node), `strong_actor_ptr sender` (an actor of a third node),
+  /// `forwarding_stack`. Then the content: `uint8_t count`, and per element `uint16_t` CAF
+  /// type number (builtin types), or 0 and its portable name, then its value.
   message = 2,
   /// `node_id target`, `actor_id`: the sender holds a proxy of that actor of `target` and
   /// wants a `down` when it exits.
@@ -37,6 +40,21 @@ enum class frame_kind : uint8_t {
   /// `caf::error reason`: the sending node is going away; treat it as lost.
   bye = 5,
 };
+
+/// Bits of a message frame's flags byte.
+namespace message_flags {
+constexpr uint8_t target = 1; // a target node id follows (not the receiving node)
+constexpr uint8_t local_sender = 2; // the header's sender id: an actor of the sending node
+constexpr uint8_t remote_sender = 4; // a strong_actor_ptr follows (an actor of a third node)
+constexpr uint8_t stages = 8; // a forwarding stack follows
+constexpr uint8_t all = 15;
+} // namespace message_flags
+
+/// Bytes of a message frame's fixed header: kind, flags, receiver, message id, sender id.
+constexpr size_t message_header_size = 2 + 3 * sizeof(uint64_t);
+
+/// Elements a message may have on the wire.
+constexpr size_t max_elements = 255;
 
 /// A decoded frame; which fields are set depends on `kind`.
 struct frame {
