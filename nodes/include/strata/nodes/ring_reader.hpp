@@ -71,6 +71,7 @@ private:
   caf::error refresh_head();
   caf::error corrupt(const std::string& what);
   void publish_tail() noexcept;
+  void publish_tail_lazily() noexcept;
 
   internal::ring_header_data* ring_ = nullptr;
   const char* data_ = nullptr;
