@@ -234,7 +234,7 @@ caf::strong_actor_ptr transport::impl::make_proxy(caf::node_id nid, caf::actor_i
     std::lock_guard<std::mutex> guard{state_mtx_};
     pending_monitors_.push_back(monitor_request{slot, nid, aid});
   }
-  inbox_.notify(); // the receive thread sends it now, not at its next poll
+  wake_for_pending(); // the receive thread sends it now, not at its next poll
   return result;
 }
 
@@ -256,7 +256,7 @@ void transport::impl::request_link(uint32_t peer, const caf::node_id& target, ca
     std::lock_guard<std::mutex> guard{state_mtx_};
     pending_links_.push_back(link_request{peer, target, aid, std::move(linker), link});
   }
-  inbox_.notify();
+  wake_for_pending();
 }
 
 void transport::impl::defer_exit(caf::strong_actor_ptr proxy, uint32_t peer,
@@ -267,6 +267,13 @@ void transport::impl::defer_exit(caf::strong_actor_ptr proxy, uint32_t peer,
     pending_exits_.push_back(
       exit_request{std::move(proxy), peer, std::move(sender), mid, std::move(exit)});
   }
+  wake_for_pending();
+}
+
+void transport::impl::wake_for_pending() {
+  // SYNC POINT WRITE: release pairs with the acquire exchange in receive_loop, which then
+  // takes the queues' mutex and finds what was queued before this store.
+  pending_.store(true, std::memory_order_release);
   inbox_.notify();
 }
 
@@ -320,21 +327,16 @@ caf::error transport::impl::send(uint32_t peer, const std::vector<char>& bytes) 
   auto& me = this_thread;
   if (me.owner != this || me.lost)
     return write_in_order(s, msg);
-  if (me.in_job) {
-    // An actor running on the receive thread: it may wait for room like any sender once
-    // another thread reads in its place.
-    if (s.backlog.empty()) {
-      auto err = s.out->try_write(msg);
-      if (!is(err, error::would_block) && !is(err, error::exceeds_ring))
-        return err;
-    }
-    yield_receive_role();
-    return write_in_order(s, msg);
-  }
   if (s.backlog.empty()) {
     auto err = s.out->try_write(msg);
     if (!is(err, error::would_block) && !is(err, error::exceeds_ring))
       return err;
+  }
+  if (me.in_job) {
+    // An actor running on the receive thread: it may wait for room like any sender once
+    // another thread reads in its place.
+    yield_receive_role();
+    return write_in_order(s, msg);
   }
   if (s.backlog_bytes + bytes.size() > max_backlog_bytes)
     return make_error(error::ring_full, "node " + std::to_string(peer)
@@ -410,32 +412,34 @@ void transport::impl::forward(uint32_t peer, const caf::node_id& target, caf::ac
   // request() does not monitor its receiver). Only the plain case, a response going to the
   // sender itself, is tracked.
   bool tracked = mid.is_request() && sender != nullptr && stages.empty();
-  auto key = std::make_tuple(sender != nullptr ? sender->node() : caf::node_id{},
-                             sender != nullptr ? sender->id() : caf::actor_id{0},
-                             mid.request_id().integer_value());
-  caf::error lost_reason;
+  auto key = [&] {
+    return std::make_tuple(sender->node(), sender->id(), mid.request_id().integer_value());
+  };
+  caf::node_id peer_node;
+  bool lost = false;
   {
     std::lock_guard<std::mutex> guard{state_mtx_};
-    if (state_[peer].lost)
-      lost_reason = make_error(error::node_down, "node " + std::to_string(peer) + " is lost");
-    else if (tracked)
-      state_[peer].requests.emplace(key, std::make_pair(sender, mid));
+    lost = state_[peer].lost;
+    peer_node = state_[peer].node;
+    if (!lost && tracked)
+      state_[peer].requests.emplace(key(), std::make_pair(sender, mid));
   }
-  if (lost_reason) {
-    internal::bounce(sender, mid, lost_reason);
+  if (lost) {
+    internal::bounce(sender, mid,
+                     make_error(error::node_down, "node " + std::to_string(peer) + " is lost"));
     return;
   }
   caf::scoped_execution_unit ctx{&sys_};
   auto& buf = encode_buffer();
-  auto err = internal::encode_message(ctx, buf, node_of(peer), target, sender, receiver, mid,
-                                      stages, msg);
+  auto err = internal::encode_message(ctx, buf, peer_node, target, sender, receiver, mid, stages,
+                                      msg);
   if (!err)
     err = send(peer, buf);
   if (!err)
     return;
   if (tracked) {
     std::lock_guard<std::mutex> guard{state_mtx_};
-    state_[peer].requests.erase(key);
+    state_[peer].requests.erase(key());
   }
   if (mid.is_request())
     internal::bounce(sender, mid, err);
@@ -466,11 +470,7 @@ caf::expected<caf::node_id> transport::impl::connect(uint32_t peer,
     std::lock_guard<std::mutex> guard{s.mtx};
     s.out.emplace(std::move(*out));
   }
-  caf::scoped_execution_unit ctx{&sys_};
-  std::vector<char> buf;
-  if (auto err = internal::encode_hello(ctx, buf, sys_.node(), options_.node_index))
-    return err;
-  if (auto err = send(peer, buf))
+  if (auto err = say_hello(peer))
     return err;
   if (known != caf::none)
     return known;
@@ -531,7 +531,7 @@ void transport::impl::release(uint32_t peer, std::function<void()> done) {
     std::lock_guard<std::mutex> guard{state_mtx_};
     pending_releases_.emplace_back(peer, std::move(done));
   }
-  inbox_.notify();
+  wake_for_pending();
 }
 
 void transport::impl::run_releases() {
@@ -577,13 +577,16 @@ void transport::impl::accept(uint32_t slot) {
     std::lock_guard<std::mutex> guard{s.mtx};
     s.out.emplace(std::move(*out));
   }
+  if (auto err = say_hello(slot))
+    close_peer(slot, err);
+}
+
+caf::error transport::impl::say_hello(uint32_t peer) {
   caf::scoped_execution_unit ctx{&sys_};
   std::vector<char> buf;
-  auto err = internal::encode_hello(ctx, buf, sys_.node(), options_.node_index);
-  if (!err)
-    err = send(slot, buf);
-  if (err)
-    close_peer(slot, err);
+  if (auto err = internal::encode_hello(ctx, buf, sys_.node(), options_.node_index))
+    return err;
+  return send(peer, buf);
 }
 
 void transport::impl::close_peer(uint32_t slot, const caf::error& reason) {
@@ -615,8 +618,11 @@ void transport::impl::receive_loop(uint64_t generation) {
     else if (backlog)
       poll = backlog_poll;
     handle_batch(inbox_.receive(buf, poll), buf, decoder, deliver_with);
-    flush_pending();
-    run_releases();
+    // Only when something was queued: the queues' mutex is not taken per loop.
+    if (pending_.exchange(false, std::memory_order_acquire)) {
+      flush_pending();
+      run_releases();
+    }
     if (backlog || backlogged_.exchange(false, std::memory_order_relaxed))
       backlog = flush_backlogs();
     if (!run_jobs(generation, unit))
@@ -774,9 +780,8 @@ void transport::impl::stop() {
 
 void transport::impl::join_readers() {
   // Retire the role: a thread still running an actor finds it gone and ends after it.
-  auto role = role_.load(std::memory_order_acquire);
-  while (!role_.compare_exchange_weak(role, role_of((role >> 1) + 1), std::memory_order_acq_rel))
-    ;
+  // (One generation up: every compare-and-swap of the holder fails from now on.)
+  role_.fetch_add(role_of(1), std::memory_order_acq_rel);
   std::vector<reader> readers;
   {
     std::lock_guard<std::mutex> guard{threads_mtx_};

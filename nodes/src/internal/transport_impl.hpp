@@ -158,6 +158,8 @@ private:
   // Opens our ring (slot = our index) in node `peer`'s inbox.
   caf::expected<outbox> open_outbox(uint32_t peer) const;
   void accept(uint32_t slot);
+  // Sends our hello on the ring to `peer` (the first frame of every ring).
+  caf::error say_hello(uint32_t peer);
   void run_releases();
   void handle(uint32_t slot, const std::vector<char>& buf, caf::execution_unit& decoder,
               caf::execution_unit* unit);
@@ -167,6 +169,8 @@ private:
   // The actor (target, aid) as this node reaches it: the local actor, or (relaying) our
   // proxy of it; null if neither.
   caf::strong_actor_ptr resolve(const caf::node_id& target, caf::actor_id aid);
+  // Marks the queues below as holding work and wakes the receive thread.
+  void wake_for_pending();
   void flush_pending();
   // Retries every backlog without waiting; returns whether some backlog is left.
   bool flush_backlogs();
@@ -211,6 +215,9 @@ private:
   // Whether some sender has a backlog: the receive thread then polls instead of sleeping.
   // Relaxed: a hint; the backlogs themselves are read under their mutexes.
   std::atomic<bool> backlogged_{false};
+  // Whether the pending queues (monitors, links, exits, releases) may hold work: the receive
+  // thread takes state_mtx_ for them only then.
+  std::atomic<bool> pending_{false};
   std::atomic<bool> stopping_{false};
 
   // -- the receive role -----------------------------------------------------------------------
