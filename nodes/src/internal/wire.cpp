@@ -108,18 +108,6 @@ caf::expected<frame> decode_message(caf::execution_unit& ctx, const std::vector<
 
 } // namespace
 
-caf::error check_serializable(caf::actor_system& sys, const caf::message& msg) {
-  auto& types = sys.types();
-  for (size_t i = 0; i < msg.size(); ++i) {
-    auto rtti = msg.type(i);
-    if (types.portable_name(rtti) == types.default_type_name())
-      return caf::make_error(caf::sec::unknown_type,
-                             std::string{"type not announced with add_message_type: "}
-                               + (rtti.second != nullptr ? rtti.second->name() : "?"));
-  }
-  return caf::none;
-}
-
 caf::error encode_hello(caf::execution_unit& ctx, std::vector<char>& buf, const caf::node_id& node,
                         uint32_t slot) {
   auto n = node;
@@ -133,8 +121,6 @@ caf::error encode_message(caf::execution_unit& ctx, std::vector<char>& buf,
                           const caf::message& content) {
   if (content.size() > max_elements)
     return caf::make_error(caf::sec::invalid_argument, "message of more than 255 elements");
-  if (auto err = check_serializable(ctx.system(), content))
-    return err;
   auto& sys = ctx.system();
   // The fixed part by hand (a field through CAF's serialiser costs a virtual call and an
   // error object); node ids are the bulk of a small message and cost an allocation each to
@@ -153,9 +139,6 @@ caf::error encode_message(caf::execution_unit& ctx, std::vector<char>& buf,
   uint64_t fixed[3] = {receiver, mid.integer_value(),
                        (flags & message_flags::local_sender) ? sender->id() : 0};
   std::memcpy(buf.data() + 2, fixed, sizeof(fixed));
-  // As CAF's save_actor does: the peer may address the sender by id from now on.
-  if (flags & message_flags::local_sender)
-    sys.registry().put(sender->id(), sender);
   caf::binary_serializer sink{&ctx, buf}; // appends
   caf::error err;
   if (flags & message_flags::target) {
@@ -174,7 +157,8 @@ caf::error encode_message(caf::execution_unit& ctx, std::vector<char>& buf,
     return err;
   // The content: a count, then per element its CAF type number (builtin types) or 0 and its
   // portable name (announced types), then its value. CAF's own format names every type with
-  // a string, parsed on every read.
+  // a string, parsed on every read. A type without a name was never announced: CAF alone
+  // would only print a line on stderr.
   auto n = static_cast<uint8_t>(content.size());
   err = sink(n);
   auto& types = sys.types();
@@ -184,11 +168,18 @@ caf::error encode_message(caf::execution_unit& ctx, std::vector<char>& buf,
     err = sink(nr);
     if (!err && nr == 0) {
       auto name = types.portable_name(rtti);
+      if (name == types.default_type_name())
+        return caf::make_error(caf::sec::unknown_type,
+                               std::string{"type not announced with add_message_type: "}
+                                 + (rtti.second != nullptr ? rtti.second->name() : "?"));
       err = sink(name);
     }
     if (!err)
       err = content.save(i, sink);
   }
+  // As CAF's save_actor does: the peer may address the sender by id from now on.
+  if (!err && (flags & message_flags::local_sender))
+    sys.registry().put(sender->id(), sender);
   return err;
 }
 

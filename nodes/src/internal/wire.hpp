@@ -70,13 +70,9 @@ struct frame {
   caf::error reason; // down, bye
 };
 
-/// Returns an error naming the first element of `msg` whose type was not announced with
-/// `add_message_type` (so it cannot be serialised), or none. Checked before serialising,
-/// because CAF 0.17 would only print a line on stderr.
-caf::error check_serializable(caf::actor_system& sys, const caf::message& msg);
-
 /// Encodes a frame into `buf` (replacing its contents); `ctx` must carry the actor system.
-/// @returns the serialiser's error, or `unknown_type` from `check_serializable`.
+/// @returns the serialiser's error, or `unknown_type` for an element whose type was not
+/// announced with `add_message_type` (checked here: CAF 0.17 would only print a line).
 caf::error encode_hello(caf::execution_unit& ctx, std::vector<char>& buf, const caf::node_id& node,
                         uint32_t slot);
 /// `peer` is the receiving node's id; the sender's own node id is `ctx.system().node()`.
