@@ -3,11 +3,9 @@
 #include <csignal>
 #include <map>
 #include <mutex>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include <vector>
 
-#include <boost/interprocess/shared_memory_object.hpp>
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 #include <caf/event_based_actor.hpp>
@@ -19,10 +17,13 @@
 #include "strata/detail/blocking.hpp"
 #include "strata/names.hpp"
 #include "strata/nodes/error.hpp"
+#include "strata/nodes/pidfd.hpp"
 #include "strata/nodes/segments.hpp"
 #include "strata/nodes/transport.hpp"
 #include "strata/nodes/zygote.hpp"
 #include "strata/system.hpp"
+
+#include "internal/segment.hpp"
 
 namespace strata::nodes {
 
@@ -42,10 +43,6 @@ using hb_tick_atom = caf::atom_constant<caf::atom("s_hb_tick")>;
 constexpr int exit_no_transport = 20;
 constexpr int exit_no_root = 21;
 constexpr int exit_bad_payload = 22;
-
-int send_signal(int pidfd, int sig) {
-  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0U));
-}
 
 class node_provider final : public placement_provider {
 public:
@@ -94,7 +91,7 @@ public:
     opts.on_kill = [this](uint32_t slot, caf::actor_id aid) {
       std::lock_guard<std::mutex> guard{mtx_};
       if (slot < slots_.size() && slots_[slot].child == aid && slots_[slot].pidfd >= 0)
-        (void)send_signal(slots_[slot].pidfd, SIGKILL);
+        (void)signal_pidfd(slots_[slot].pidfd, SIGKILL);
     };
     auto t = transport::create(sys, std::move(opts));
     std::lock_guard<std::mutex> guard{mtx_};
@@ -121,7 +118,7 @@ public:
     if (s.keeper != keeper || s.pidfd < 0)
       return; // a later node in the same slot, or already gone
     s.hung = true;
-    (void)send_signal(s.pidfd, SIGKILL); // its exit report tells the supervisor
+    (void)signal_pidfd(s.pidfd, SIGKILL); // its exit report tells the supervisor
   }
 
   caf::expected<caf::actor> spawn(caf::actor_system& sys, const child_spec& child,
@@ -190,7 +187,7 @@ public:
     }
     if (!result) {
       if (slots_[*slot].pidfd >= 0)
-        (void)send_signal(slots_[*slot].pidfd, SIGKILL); // its exit report frees the slot
+        (void)signal_pidfd(slots_[*slot].pidfd, SIGKILL); // its exit report frees the slot
     }
     return result;
   }
@@ -265,7 +262,7 @@ private:
   void kill_node(uint32_t slot) {
     std::lock_guard<std::mutex> guard{mtx_};
     if (slot < slots_.size() && slots_[slot].pidfd >= 0)
-      (void)send_signal(slots_[slot].pidfd, SIGKILL);
+      (void)signal_pidfd(slots_[slot].pidfd, SIGKILL);
   }
 
   // On the zygote's reader thread: a node ended. Its proxies die with the reason, which is
@@ -299,7 +296,7 @@ private:
       return;
     t->peer_lost(x.slot, reason);
     // A node killed with SIGKILL leaves its inbox behind.
-    boost::interprocess::shared_memory_object::remove(segment_name(token_, x.slot).c_str());
+    internal::remove_segment(segment_name(token_, x.slot));
     t->release(x.slot, [this, slot = x.slot] {
       std::lock_guard<std::mutex> guard{mtx_};
       slots_[slot] = slot_state{};
@@ -342,12 +339,7 @@ private:
     strata::system sys{*cfg_};
     // The inbox is made while this node is a spare: allocating its memory is most of what a
     // transport costs to start, and nobody waits for a spare.
-    inbox_options io;
-    io.token = token_;
-    io.ring_count = opts_.max_nodes;
-    io.ring_capacity = opts_.ring_capacity;
-    io.wait = opts_.wait;
-    auto spare = inbox::create_spare(io);
+    auto spare = inbox::create_spare(inbox_options_for(transport_options_for(0)));
     auto job = ctx.await_assignment();
     if (!job)
       return 0; // the cluster went away before needing this spare

@@ -810,6 +810,16 @@ void transport::impl::join_readers() {
 
 // -- facade ---------------------------------------------------------------------------------
 
+inbox_options inbox_options_for(const transport_options& options) {
+  inbox_options io;
+  io.token = options.token;
+  io.node_index = options.node_index;
+  io.ring_count = options.ring_count;
+  io.ring_capacity = options.ring_capacity;
+  io.wait = options.wait;
+  return io;
+}
+
 namespace {
 
 caf::error check_options(caf::actor_system& sys, const transport_options& options) {
@@ -828,13 +838,7 @@ caf::expected<std::unique_ptr<transport>> transport::create(caf::actor_system& s
                                                             transport_options options) {
   if (auto err = check_options(sys, options))
     return err;
-  inbox_options io;
-  io.token = options.token;
-  io.node_index = options.node_index;
-  io.ring_count = options.ring_count;
-  io.ring_capacity = options.ring_capacity;
-  io.wait = options.wait;
-  auto box = inbox::create(io);
+  auto box = inbox::create(inbox_options_for(options));
   if (!box)
     return box.error();
   return create(sys, std::move(options), std::move(*box));

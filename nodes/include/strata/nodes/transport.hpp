@@ -64,6 +64,10 @@ struct transport_options {
   std::chrono::milliseconds receive_takeover{100};
 };
 
+/// The inbox that a transport with `options` reads: for creating it ahead of the transport
+/// (`inbox::create_spare`, then `transport::create` with the prepared inbox).
+inbox_options inbox_options_for(const transport_options& options);
+
 /// Connects this process's CAF actor system to the other nodes of a cluster over the
 /// shared-memory rings (docs/design/nodes.md, "Transport and location transparency").
 ///
