@@ -193,12 +193,15 @@ receive_result inbox::receive(std::vector<char>& out, std::chrono::nanoseconds t
       return {};
     if (clock::now() >= deadline)
       return {};
-    // Adaptive spin: grow the budget when spinning found data, shrink it when it did not.
+    // Adaptive spin: grow the budget when spinning found data, or when the sleep after it
+    // was short (data came soon after we gave up: a longer spin would have caught it without
+    // a wake-up); shrink it when the sleep was long. Shrinking on every sleep instead made
+    // slowness stick: once a ping-pong's round trip grew past the spin, each message paid
+    // a wake-up, which kept the round trip past the spin.
     if (spin(spin_budget_, deadline)) {
       spin_budget_ = std::clamp(2 * spin_budget_, wait_.min_spin, wait_.max_spin);
       continue;
     }
-    spin_budget_ = std::clamp(spin_budget_ / 2, wait_.min_spin, wait_.max_spin);
     auto now = clock::now();
     if (now >= deadline)
       return {};
@@ -214,6 +217,12 @@ receive_result inbox::receive(std::vector<char>& out, std::chrono::nanoseconds t
     if (!any_data() && !notified_->load(std::memory_order_relaxed))
       internal::futex_wait(header_->wake_seq, seq, deadline - now);
     header_->receiver_sleeping.store(0, std::memory_order_relaxed);
+    // "Short": within twice the longest spin, as the sleep includes the wake-up itself.
+    auto slept = clock::now() - now;
+    if (slept < 2 * wait_.max_spin && any_data())
+      spin_budget_ = std::clamp(2 * spin_budget_, wait_.min_spin, wait_.max_spin);
+    else
+      spin_budget_ = std::clamp(spin_budget_ / 2, wait_.min_spin, wait_.max_spin);
     // Woken by a writer, a notify, a fragment of a message not complete yet, the timeout or
     // spuriously: the top of the loop sorts it out.
   }
