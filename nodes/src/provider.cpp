@@ -1,5 +1,6 @@
 #include "strata/nodes/provider.hpp"
 
+#include <condition_variable>
 #include <csignal>
 #include <map>
 #include <mutex>
@@ -29,15 +30,23 @@ namespace strata::nodes {
 
 namespace {
 
-/// A node's answer to the root's spawn: `(node_up_atom, child, keeper)` (the keeper is the
-/// node's main actor, which answers heartbeats) or `(node_up_atom, error)`.
-using node_up_atom = caf::atom_constant<caf::atom("s_node_up")>;
+/// From a node to the root's service actor once it is up and connected, a spare waiting for
+/// a child: `(spare_ready_atom, slot, keeper)` (the keeper is the node's main actor).
+using spare_ready_atom = caf::atom_constant<caf::atom("s_spare_ok")>;
+/// To a spare's keeper: `(start_child_atom, id, factory, args)`, answered with the child.
+using start_child_atom = caf::atom_constant<caf::atom("s_start")>;
+/// To the root's service actor: start spares until `node_options::spares` are ready.
+using replenish_atom = caf::atom_constant<caf::atom("s_replen")>;
 /// A heartbeat request to a node's keeper, answered with the same atom.
 using heartbeat_atom = caf::atom_constant<caf::atom("s_hb")>;
-/// To the root's heartbeat actor: `(watch, slot, keeper)`, `(forget, slot)`, `(tick)`.
+/// To the root's service actor: `(watch, slot, keeper)`, `(forget, slot)`, `(tick)`.
 using hb_watch_atom = caf::atom_constant<caf::atom("s_hb_watch")>;
 using hb_forget_atom = caf::atom_constant<caf::atom("s_hb_forg")>;
 using hb_tick_atom = caf::atom_constant<caf::atom("s_hb_tick")>;
+
+/// How long after a spare died before being used the root starts the next one: a node that
+/// cannot start (say, a factory that fails in every fresh process) must not fork in a loop.
+constexpr auto spare_retry_delay = std::chrono::milliseconds{100};
 
 // Exit codes of a node that could not serve its assignment (the root sees the exit report).
 constexpr int exit_no_transport = 20;
@@ -69,7 +78,9 @@ public:
     token_ = *token;
     (void)remove_stale_segments();
     zygote_options zo;
-    zo.spares = opts_.spares;
+    // The root keeps its spares itself (ready and connected, see `replenish`): the zygote
+    // forks a process when asked for one, off the path of any start.
+    zo.spares = 0;
     zo.grace = opts_.grace;
     zo.on_cluster_exit = [token = token_] { remove_cluster_segments(token); };
     auto z = zygote::start([this](node_context& ctx) { return run_node(ctx); }, zo);
@@ -94,16 +105,30 @@ public:
         (void)signal_pidfd(slots_[slot].pidfd, SIGKILL);
     };
     auto t = transport::create(sys, std::move(opts));
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (!t) {
-      failure_ = t.error();
-      return;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (!t) {
+        failure_ = t.error();
+        return;
+      }
+      transport_ = std::move(*t);
+      service_ = sys.spawn<caf::hidden>(service, this, opts_.heartbeat_interval,
+                                        opts_.heartbeat_timeout);
+      // What every spare is told when assigned a slot: the root's node id first (the node
+      // reads it before it has a transport to make proxies with, and connects without
+      // waiting for the root's hello), then whom to report to and the cluster's name server.
+      std::vector<char> buf;
+      caf::binary_serializer sink{sys, buf};
+      auto root = sys.node();
+      auto names = strata::name_server(sys);
+      if (auto err = sink(root, service_, names)) {
+        failure_ = std::move(err);
+        return;
+      }
+      spare_payload_.assign(buf.begin(), buf.end());
     }
-    transport_ = std::move(*t);
     zygote_->on_exit([this](const node_exit& x) { node_exited(x); });
-    if (opts_.heartbeat_interval.count() > 0)
-      heartbeat_ = sys.spawn<caf::hidden>(heartbeat, this, opts_.heartbeat_interval,
-                                          opts_.heartbeat_timeout);
+    replenish();
   }
 
   void stopping(caf::actor_system&) override {
@@ -111,7 +136,7 @@ public:
       shut_down();
   }
 
-  /// Called by the heartbeat actor: the node in `slot` left a heartbeat unanswered.
+  /// Called by the service actor: the node in `slot` left a heartbeat unanswered.
   void declare_hung(uint32_t slot, const caf::actor& keeper) {
     std::lock_guard<std::mutex> guard{mtx_};
     auto& s = slots_[slot];
@@ -122,73 +147,39 @@ public:
   }
 
   caf::expected<caf::actor> spawn(caf::actor_system& sys, const child_spec& child,
-                                  child_type type) override {
+                                  child_type) override {
     if (in_node_)
       return make_error(strata::error::placement_unavailable,
                         "a process child cannot start process children of its own yet", child.id);
-    // It waits for the node's answer, which a receive thread delivers: if this runs on one
-    // (a supervisor woken by a message from a node), that thread hands its reading on first.
+    // It waits for a node, whose answers a receive thread delivers: if this runs on one (a
+    // supervisor woken by a message from a node), that thread hands its reading on first.
     strata::detail::before_blocking();
-    auto slot = take_slot();
-    if (!slot)
-      return slot.error();
-    caf::scoped_actor self{sys};
-    std::vector<char> payload;
-    {
-      caf::binary_serializer sink{sys, payload};
-      // The root's node id first: the node reads it before it has a transport to make
-      // proxies with, and connects without waiting for the root's hello.
-      auto root = sys.node();
-      if (auto err = sink(root)) {
-        give_back(*slot);
-        return err;
-      }
-      auto reply_to = caf::actor{self};
-      auto kind = static_cast<uint8_t>(type);
-      auto id = child.id;
-      auto name = child.start.name;
-      auto args = child.start.args;
-      auto names = strata::name_server(sys);
-      if (auto err = sink(reply_to, names, kind, id, name, args)) {
-        give_back(*slot);
-        return err;
-      }
-    }
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      slots_[*slot].waiter = caf::actor{self};
-    }
-    auto proc = zygote_->spawn(*slot, std::string{payload.begin(), payload.end()});
-    if (!proc) {
-      give_back(*slot);
-      return proc.error();
-    }
-    record(*slot, *proc);
+    auto spare = take_spare();
+    if (!spare)
+      return spare.error();
+    auto [slot, keeper] = *spare;
     caf::expected<caf::actor> result{caf::error{}};
-    caf::actor keeper;
-    self->receive(
-      [&](node_up_atom, caf::actor& hdl, caf::actor& k) {
-        result = std::move(hdl);
-        keeper = std::move(k);
-      },
-      [&](node_up_atom, caf::error& err) { result = std::move(err); },
-      caf::after(opts_.start_timeout) >>
-        [&] {
-          result = make_error(error::node_down,
-                              "node " + std::to_string(*slot) + " did not start its child in time");
-        });
+    caf::scoped_actor self{sys};
+    self
+      ->request(keeper, opts_.start_timeout, start_child_atom::value, child.id, child.start.name,
+                child.start.args)
+      .receive([&](caf::actor& hdl) { result = std::move(hdl); },
+               [&](caf::error& err) {
+                 result = err == caf::sec::request_timeout
+                            ? make_error(error::node_down, "node " + std::to_string(slot)
+                                                             + " did not start its child in time")
+                            : std::move(err);
+               });
     std::lock_guard<std::mutex> guard{mtx_};
-    slots_[*slot].waiter = nullptr;
-    if (result)
-      slots_[*slot].child = (*result)->id();
-    if (result && keeper != nullptr && heartbeat_ != nullptr && !slots_[*slot].exited) {
-      slots_[*slot].keeper = keeper;
-      caf::anon_send(heartbeat_, hb_watch_atom::value, *slot, keeper);
-    }
+    auto& s = slots_[slot];
     if (!result) {
-      if (slots_[*slot].pidfd >= 0)
-        (void)signal_pidfd(slots_[*slot].pidfd, SIGKILL); // its exit report frees the slot
+      if (s.pidfd >= 0)
+        (void)signal_pidfd(s.pidfd, SIGKILL); // its exit report frees the slot
+      return result;
     }
+    s.child = (*result)->id();
+    if (!s.exited && opts_.heartbeat_interval.count() > 0)
+      caf::anon_send(service_, hb_watch_atom::value, slot, keeper);
     return result;
   }
 
@@ -197,8 +188,12 @@ public:
     result.token = to_hex(token_);
     std::lock_guard<std::mutex> guard{mtx_};
     result.zygote = zygote_ != nullptr ? zygote_->pid() : 0;
-    for (auto& s : slots_)
-      result.nodes.push_back(s.used && !s.exited ? s.pid : 0);
+    for (auto& s : slots_) {
+      auto live = !s.exited && s.pid != 0;
+      result.nodes.push_back(live && s.phase == slot_phase::running ? s.pid : 0);
+      if (live && s.phase == slot_phase::spare)
+        result.spares.push_back(s.pid);
+    }
     return result;
   }
 
@@ -207,13 +202,20 @@ public:
   }
 
 private:
+  enum class slot_phase {
+    free,
+    readying, // asked of the zygote; its node starts up and connects (pidfd and keeper are
+              // set as the zygote's answer and the node's report come in)
+    spare, // its node is up, connected, and waits for a child
+    running, // its node runs a child
+  };
+
   struct slot_state {
-    bool used = false; // from take_slot until the transport released it
+    slot_phase phase = slot_phase::free; // not free again until the transport released it
     bool exited = false; // its node's exit was reported
     int pidfd = -1; // of its node, until the exit report
     pid_t pid = 0; // of its node
-    caf::actor waiter; // the spawn waiting for the node's answer
-    caf::actor keeper; // the node's main actor, which answers heartbeats
+    caf::actor keeper; // the node's main actor: starts its child, answers heartbeats
     caf::actor_id child = 0; // the id of the child it runs (in its node)
     bool hung = false; // killed for leaving a heartbeat unanswered
   };
@@ -228,35 +230,127 @@ private:
     return opts;
   }
 
-  caf::expected<uint32_t> take_slot() {
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (failure_)
-      return make_error(strata::error::placement_unavailable, to_text(failure_));
-    if (transport_ == nullptr)
-      return make_error(strata::error::placement_unavailable, "the node transport is stopped");
-    for (uint32_t i = 1; i < slots_.size(); ++i)
-      if (!slots_[i].used) {
-        slots_[i] = slot_state{};
-        slots_[i].used = true;
-        return i;
+  // Waits up to `start_timeout` for a ready spare and takes it for a child.
+  caf::expected<std::pair<uint32_t, caf::actor>> take_spare() {
+    std::unique_lock<std::mutex> guard{mtx_};
+    auto deadline = std::chrono::steady_clock::now() + opts_.start_timeout;
+    auto failures = spare_failures_;
+    for (;;) {
+      if (failure_)
+        return make_error(strata::error::placement_unavailable, to_text(failure_));
+      if (transport_ == nullptr)
+        return make_error(strata::error::placement_unavailable, "the node transport is stopped");
+      bool starting = false;
+      for (uint32_t i = 1; i < slots_.size(); ++i) {
+        auto& s = slots_[i];
+        if (s.exited)
+          continue;
+        if (s.phase == slot_phase::spare) {
+          s.phase = slot_phase::running;
+          // The spare taken is replaced once this start is over, not during it.
+          if (service_ != nullptr)
+            caf::delayed_anon_send(service_, opts_.spare_delay, replenish_atom::value);
+          return std::make_pair(i, s.keeper);
+        }
+        starting = starting || s.phase == slot_phase::readying;
       }
-    return make_error(strata::error::placement_unavailable,
-                      "all " + std::to_string(slots_.size() - 1) + " node slots are in use");
+      if (spare_failures_ != failures)
+        return make_error(error::node_down, "no node could start: " + to_text(spare_failure_));
+      if (!starting) {
+        if (!has_free_slot())
+          return make_error(strata::error::placement_unavailable,
+                            "all " + std::to_string(slots_.size() - 1) + " node slots are in use");
+        if (service_ != nullptr)
+          caf::anon_send(service_, replenish_atom::value); // none on its way: now
+      }
+      if (cv_.wait_until(guard, deadline) == std::cv_status::timeout)
+        return make_error(error::node_down, "no node was ready within the start timeout");
+    }
   }
 
-  void give_back(uint32_t slot) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    slots_[slot] = slot_state{};
+  bool has_free_slot() const {
+    for (uint32_t i = 1; i < slots_.size(); ++i)
+      if (slots_[i].phase == slot_phase::free)
+        return true;
+    return false;
   }
 
-  // The zygote answered the spawn. Its report of the node's exit may have come first.
-  void record(uint32_t slot, const node_process& proc) {
+  // Asks the zygote for nodes until `spares` are ready or on their way (and slots allow).
+  // On the service actor, or before it exists.
+  void replenish() {
+    std::lock_guard<std::mutex> zguard{zygote_mtx_};
+    std::vector<uint32_t> todo;
+    std::string payload;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (transport_ == nullptr || failure_ || zygote_ == nullptr)
+        return;
+      size_t have = 0;
+      for (auto& s : slots_)
+        if (!s.exited && (s.phase == slot_phase::readying || s.phase == slot_phase::spare))
+          ++have;
+      for (uint32_t i = 1; i < slots_.size() && have < opts_.spares; ++i)
+        if (slots_[i].phase == slot_phase::free) {
+          slots_[i] = slot_state{};
+          slots_[i].phase = slot_phase::readying;
+          todo.push_back(i);
+          ++have;
+        }
+      payload = spare_payload_;
+    }
+    // Outside mtx_: a failed spawn reports at once, on this thread, and takes mtx_.
+    for (auto slot : todo)
+      zygote_->spawn(slot, payload,
+                     [this, slot](caf::expected<node_process> x) { forked(slot, std::move(x)); });
+  }
+
+  // The zygote answered the request for a node in `slot`.
+  void forked(uint32_t slot, caf::expected<node_process> x) {
     std::lock_guard<std::mutex> guard{mtx_};
-    slots_[slot].pid = proc.pid;
-    if (slots_[slot].exited)
-      ::close(proc.pidfd);
-    else
-      slots_[slot].pidfd = proc.pidfd;
+    auto& s = slots_[slot];
+    if (!x) {
+      s = slot_state{};
+      spare_failed(x.error());
+      return;
+    }
+    s.pid = x->pid;
+    if (s.exited) {
+      ::close(x->pidfd); // its exit report came first
+      return;
+    }
+    s.pidfd = x->pidfd;
+    if (s.keeper != nullptr)
+      become_spare(s); // its ready report came first
+  }
+
+  // A node in `slot` says it is ready for a child. On the service actor.
+  void spare_ready(uint32_t slot, caf::actor keeper) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (slot == 0 || slot >= slots_.size() || keeper == nullptr)
+      return;
+    auto& s = slots_[slot];
+    if (s.phase != slot_phase::readying || s.exited || s.keeper != nullptr)
+      return; // not one we started, or it died meanwhile
+    s.keeper = std::move(keeper);
+    // The zygote's answer (its pid and pidfd) and the node's report come on different threads
+    // in either order; the node can take a child once both are in.
+    if (s.pidfd >= 0)
+      become_spare(s);
+  }
+
+  // mtx_ held.
+  void become_spare(slot_state& s) {
+    s.phase = slot_phase::spare;
+    cv_.notify_all();
+  }
+
+  // mtx_ held. Wakes the starts waiting for a spare, which fail with `reason`.
+  void spare_failed(caf::error reason) {
+    spare_failure_ = std::move(reason);
+    ++spare_failures_;
+    cv_.notify_all();
+    if (service_ != nullptr)
+      caf::delayed_anon_send(service_, spare_retry_delay, replenish_atom::value);
   }
 
   void kill_node(uint32_t slot) {
@@ -270,9 +364,9 @@ private:
   void node_exited(const node_exit& x) {
     if (x.slot == 0 || x.slot >= slots_.size())
       return;
-    caf::actor waiter;
     transport* t = nullptr;
     caf::error reason;
+    bool was_spare = false;
     {
       std::lock_guard<std::mutex> guard{mtx_};
       auto& s = slots_[x.slot];
@@ -281,40 +375,47 @@ private:
                                                   + std::to_string(opts_.heartbeat_timeout.count())
                                                   + " ms; " + to_string(x))
                  : make_error(error::node_down, to_string(x));
-      if (heartbeat_ != nullptr && s.keeper != nullptr)
-        caf::anon_send(heartbeat_, hb_forget_atom::value, x.slot);
+      if (s.keeper != nullptr && s.phase == slot_phase::running)
+        caf::anon_send(service_, hb_forget_atom::value, x.slot);
+      was_spare = s.phase == slot_phase::readying || s.phase == slot_phase::spare;
+      if (was_spare)
+        spare_failed(make_error(error::node_down, "a spare node " + to_string(x)));
       s.exited = true;
       if (s.pidfd >= 0)
         ::close(s.pidfd);
       s.pidfd = -1;
-      waiter = s.waiter;
       t = transport_.get();
     }
-    if (waiter != nullptr)
-      caf::anon_send(waiter, node_up_atom::value, reason);
     if (t == nullptr)
       return;
     t->peer_lost(x.slot, reason);
     // A node killed with SIGKILL leaves its inbox behind.
     internal::remove_segment(segment_name(token_, x.slot));
-    t->release(x.slot, [this, slot = x.slot] {
+    t->release(x.slot, [this, slot = x.slot, was_spare] {
       std::lock_guard<std::mutex> guard{mtx_};
       slots_[slot] = slot_state{};
+      // A slot came free: maybe room for a spare that had none (a dead spare's successor
+      // comes after spare_retry_delay instead).
+      if (service_ != nullptr && !was_spare)
+        caf::delayed_anon_send(service_, opts_.spare_delay, replenish_atom::value);
     });
   }
 
   void shut_down() {
-    caf::actor hb;
+    caf::actor svc;
     {
       std::lock_guard<std::mutex> guard{mtx_};
-      hb.swap(heartbeat_);
+      svc.swap(service_);
     }
-    if (hb != nullptr)
-      caf::anon_send_exit(hb, caf::exit_reason::user_shutdown);
+    if (svc != nullptr)
+      caf::anon_send_exit(svc, caf::exit_reason::user_shutdown);
     // The zygote first: destroying it stops every node left (SIGTERM, then SIGKILL) and joins
     // the thread that reports exits, which uses the transport; only then can the transport
     // go. (The other order let a late exit report use a destroyed transport.)
-    zygote_.reset();
+    {
+      std::lock_guard<std::mutex> zguard{zygote_mtx_};
+      zygote_.reset();
+    }
     std::unique_ptr<transport> t;
     {
       std::lock_guard<std::mutex> guard{mtx_};
@@ -324,6 +425,7 @@ private:
           ::close(s.pidfd);
           s.pidfd = -1;
         }
+      cv_.notify_all();
     }
     t.reset();
     if (cfg_ != nullptr && !in_node_)
@@ -333,16 +435,17 @@ private:
   // -- the node's side --------------------------------------------------------------------
 
   // Runs in a process forked from the zygote: builds this node's actor system, waits to be
-  // assigned, connects to the root, starts the child and lives until the child ends.
+  // assigned a slot, connects to the root, reports ready, starts the child it is then asked
+  // for and lives until that child ends.
   int run_node(node_context& ctx) {
     in_node_ = true;
     strata::system sys{*cfg_};
-    // The inbox is made while this node is a spare: allocating its memory is most of what a
-    // transport costs to start, and nobody waits for a spare.
+    // The inbox is made before the assignment: allocating its memory is most of what a
+    // transport costs to start.
     auto spare = inbox::create_spare(inbox_options_for(transport_options_for(0)));
     auto job = ctx.await_assignment();
     if (!job)
-      return 0; // the cluster went away before needing this spare
+      return 0; // the cluster went away before needing this node
     auto opts = transport_options_for(job->slot);
     opts.hub = 0; // actors of other nodes are reached through the root
     auto t = spare ? transport::create(sys.actors(), opts, std::move(*spare))
@@ -359,36 +462,27 @@ private:
     }
     if ((*t)->connect_known(0, root))
       return exit_no_root;
-    caf::actor reply_to;
+    caf::actor service;
     caf::actor names;
-    uint8_t kind = 0;
-    std::string id;
-    std::string name;
-    caf::message args;
     {
       // Handles arrive as proxies only through an execution unit carrying the registry.
       caf::scoped_execution_unit unit{&sys.actors()};
       unit.proxy_registry_ptr(&(*t)->proxies());
       caf::binary_deserializer source{&unit, job->payload.data() + rest,
                                       job->payload.size() - rest};
-      if (source(reply_to, names, kind, id, name, args) || reply_to == nullptr)
+      if (source(service, names) || service == nullptr)
         return exit_bad_payload;
     }
     // One name server per cluster, the root's: names resolve the same from every node.
     if (names != nullptr)
       strata::detail::use_name_server(sys.actors(), names);
+    auto keeper = sys.actors().spawn<caf::hidden>(node_keeper, this, &sys);
     caf::scoped_actor self{sys.actors()};
-    auto child = start_child(sys, name, args);
-    if (!child) {
-      self->send(reply_to, node_up_atom::value, child.error());
-      return 0;
-    }
-    self->monitor(*child);
-    self->send(reply_to, node_up_atom::value, *child, caf::actor{self});
-    reply_to = nullptr;
-    // The node lives as long as its child; meanwhile this actor answers the root's heartbeats.
-    for (bool running = true; running;)
-      self->receive([&](caf::down_msg&) { running = false; }, [](heartbeat_atom x) { return x; });
+    self->monitor(keeper);
+    self->send(service, spare_ready_atom::value, job->slot, keeper);
+    service = nullptr;
+    // The node lives as long as its keeper, which ends with the child.
+    self->receive([](caf::down_msg&) {});
     return 0;
   }
 
@@ -410,20 +504,57 @@ private:
   bool in_node_ = false; // set in a node process, before its system exists
   config* cfg_ = nullptr; // the root's configuration (each node has its copy)
   cluster_token token_;
+  std::mutex zygote_mtx_; // guards the use of zygote_ against its reset; taken before mtx_
   std::unique_ptr<zygote> zygote_;
-  std::mutex mtx_; // guards slots_, transport_, heartbeat_, failure_
+  std::mutex mtx_; // guards slots_, transport_, service_, failure_, spare_payload_,
+                   // spare_failure_, spare_failures_
+  std::condition_variable cv_; // signalled when a spare is ready or failed, and at shut-down
   std::vector<slot_state> slots_;
   std::unique_ptr<transport> transport_;
-  caf::actor heartbeat_; // the heartbeat actor, in the root
+  caf::actor service_; // the service actor, in the root
   caf::error failure_;
+  std::string spare_payload_; // the assignment payload of every spare
+  caf::error spare_failure_; // why the last spare died before its child started
+  uint64_t spare_failures_ = 0; // how many did
 
-  // The root's heartbeat actor: every `interval`, asks each watched node's keeper for an
-  // answer, and declares a node hung when one stays unanswered for `timeout`.
-  static caf::behavior heartbeat(caf::stateful_actor<std::map<uint32_t, caf::actor>>* self,
-                                 node_provider* provider, std::chrono::milliseconds interval,
-                                 std::chrono::milliseconds timeout) {
-    self->send(self, hb_tick_atom::value);
+  // A node's main actor: starts the node's one child when asked, answers heartbeats, and
+  // ends with the child.
+  struct keeper_state {
+    caf::actor child;
+  };
+
+  static caf::behavior node_keeper(caf::stateful_actor<keeper_state>* self, node_provider* provider,
+                                   strata::system* sys) {
+    self->set_down_handler([self](caf::down_msg& msg) { self->quit(msg.reason); });
     return {
+      [self, provider, sys](start_child_atom, std::string& id, std::string& factory,
+                            caf::message& args) -> caf::result<caf::actor> {
+        if (self->state.child != nullptr)
+          return make_error(strata::error::start_failed, id, "this node runs a child already");
+        auto child = provider->start_child(*sys, factory, args);
+        if (!child)
+          return std::move(child.error());
+        self->monitor(*child);
+        self->state.child = *child;
+        return *child;
+      },
+      [](heartbeat_atom x) { return x; },
+    };
+  }
+
+  // The root's service actor: starts spares when asked (`replenish`), takes the reports of
+  // ready ones, and, every `interval` (unless zero), asks each watched node's keeper for an
+  // answer, declaring a node hung when one stays unanswered for `timeout`.
+  static caf::behavior service(caf::stateful_actor<std::map<uint32_t, caf::actor>>* self,
+                               node_provider* provider, std::chrono::milliseconds interval,
+                               std::chrono::milliseconds timeout) {
+    if (interval.count() > 0)
+      self->send(self, hb_tick_atom::value);
+    return {
+      [provider](replenish_atom) { provider->replenish(); },
+      [provider](spare_ready_atom, uint32_t slot, caf::actor& keeper) {
+        provider->spare_ready(slot, std::move(keeper));
+      },
       [self](hb_watch_atom, uint32_t slot, caf::actor& keeper) {
         self->state[slot] = std::move(keeper);
       },

@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
 #include <map>
+#include <optional>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -325,11 +327,6 @@ std::string to_string(const node_exit& x) {
 
 // -- root side ------------------------------------------------------------------------------
 
-struct zygote::reply {
-  bool done = false;
-  caf::expected<node_process> result{caf::error{}};
-};
-
 caf::expected<std::unique_ptr<zygote>> zygote::start(node_entry entry, zygote_options opts) {
   // Threads of an actor system that was just destroyed may still be in their last
   // instructions (CAF counts a detached actor's thread as done before it returns): give them
@@ -382,23 +379,42 @@ void zygote::on_exit(std::function<void(const node_exit&)> handler) {
 }
 
 caf::expected<node_process> zygote::spawn(uint32_t slot, std::string payload) {
-  if (payload.size() > internal::max_zygote_payload)
-    return make_error(error::invalid_argument, "payload",
-                      std::to_string(payload.size()) + " bytes");
-  auto r = std::make_shared<reply>();
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::optional<caf::expected<node_process>> result;
+  spawn(slot, std::move(payload), [&](caf::expected<node_process> x) {
+    std::lock_guard<std::mutex> guard{mtx};
+    result = std::move(x);
+    cv.notify_all();
+  });
+  std::unique_lock<std::mutex> guard{mtx};
+  cv.wait(guard, [&] { return result.has_value(); });
+  return std::move(*result);
+}
+
+void zygote::spawn(uint32_t slot, std::string payload, spawn_handler done) {
+  if (payload.size() > internal::max_zygote_payload) {
+    done(make_error(error::invalid_argument, "payload", std::to_string(payload.size()) + " bytes"));
+    return;
+  }
   std::unique_lock<std::mutex> guard{mtx_};
-  if (gone_)
-    return make_error(error::zygote_gone, "the zygote is gone");
+  if (gone_) {
+    guard.unlock();
+    done(make_error(error::zygote_gone, "the zygote is gone"));
+    return;
+  }
   zygote_header h;
   h.kind = static_cast<uint32_t>(zygote_msg::spawn);
   h.slot = slot;
   h.payload_size = static_cast<uint32_t>(payload.size());
-  if (!internal::send_msg(fd_, h, payload))
-    return make_error(error::zygote_gone, std::string{std::strerror(errno)});
+  if (!internal::send_msg(fd_, h, payload)) {
+    auto err = make_error(error::zygote_gone, std::string{std::strerror(errno)});
+    guard.unlock();
+    done(std::move(err));
+    return;
+  }
   // The zygote answers requests in order, so replies match the queue's order.
-  pending_.push_back(r);
-  cv_.wait(guard, [&] { return r->done; });
-  return std::move(r->result);
+  pending_.push_back(std::move(done));
 }
 
 void zygote::read_loop() {
@@ -425,24 +441,22 @@ void zygote::read_loop() {
         ::close(fd);
       continue;
     }
-    auto r = pending_.front();
+    auto done = std::move(pending_.front());
     pending_.pop_front();
+    guard.unlock();
     if (kind == zygote_msg::spawned && fd >= 0)
-      r->result = node_process{h.pid, h.slot, fd};
+      done(node_process{h.pid, h.slot, fd});
     else
-      r->result = make_error(error::system_error, "spawn node",
-                             std::string{std::strerror(h.value)});
-    r->done = true;
-    cv_.notify_all();
+      done(make_error(error::system_error, "spawn node", std::string{std::strerror(h.value)}));
   }
-  std::lock_guard<std::mutex> guard{mtx_};
-  gone_ = true;
-  for (auto& r : pending_) {
-    r->result = make_error(error::zygote_gone, "the zygote is gone");
-    r->done = true;
+  std::deque<spawn_handler> orphans;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    gone_ = true;
+    orphans.swap(pending_);
   }
-  pending_.clear();
-  cv_.notify_all();
+  for (auto& done : orphans)
+    done(make_error(error::zygote_gone, "the zygote is gone"));
 }
 
 } // namespace strata::nodes

@@ -36,6 +36,7 @@ TEST_CASE("a process child runs in its own OS process and answers requests", "[n
   supervisor_spec spec;
   spec.children = {process_child("worker", 1)};
   auto sup = c.sys->start_supervisor("root", spec);
+  INFO((sup ? std::string{} : nodes::to_text(sup.error())));
   REQUIRE(sup);
   auto worker = c.child_of(*sup, "worker");
   auto pid = c.pid_of(worker);

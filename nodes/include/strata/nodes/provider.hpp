@@ -17,15 +17,23 @@ namespace strata::nodes {
 /// Tuning of `process` placement.
 struct node_options {
   /// Node slots of the cluster, the root's included: at most `max_nodes - 1` `process`
-  /// children run at once. Every inbox holds one ring per slot.
+  /// children run at once (spares use slots only while no child needs them). Every inbox
+  /// holds one ring per slot.
   uint32_t max_nodes = 16;
   /// Bytes per ring (a power of two; see `inbox_options`). Rings take memory only as they
   /// fill.
   uint64_t ring_capacity = uint64_t{1} << 18;
-  /// Warm spare node processes kept ready by the zygote.
+  /// Spare nodes kept ready: processes forked from the zygote that have built their actor
+  /// system and transport, took a slot and connected to the root, and wait for a child. A
+  /// `process` start (or restart) takes one and only asks it to start the child; a new
+  /// spare is made `spare_delay` later. Spares take slots out of `max_nodes` while free
+  /// slots last.
   size_t spares = 1;
-  /// How long a `process` child may take from the spawn request to its actor running in the
-  /// new node; then the node is killed and the start fails.
+  /// How long after a spare was taken the next one is started, so that its start-up does not
+  /// compete for CPU with the node just put to work.
+  std::chrono::milliseconds spare_delay{5};
+  /// How long a `process` start may wait for a ready spare, and then for the child's actor
+  /// running in that node; then the node is killed and the start fails.
   std::chrono::milliseconds start_timeout{5000};
   /// How often the root asks each node whether it still answers (through the node's actor
   /// system, so a node whose process lives but whose actors cannot run counts as hung). Zero
@@ -67,6 +75,8 @@ struct cluster_status {
   /// The pids of the live nodes running `process` children, by slot (0 for a free slot;
   /// slot 0 is the root).
   std::vector<pid_t> nodes;
+  /// The pids of the spare nodes ready for a child (up and connected to the root).
+  std::vector<pid_t> spares;
 };
 
 /// The status of the cluster of the system built from `cfg`. @returns `invalid_argument` if

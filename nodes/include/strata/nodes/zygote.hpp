@@ -1,7 +1,6 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -113,6 +112,14 @@ public:
   /// fork. @threadsafe
   [[nodiscard]] caf::expected<node_process> spawn(uint32_t slot, std::string payload = {});
 
+  /// The result of an asynchronous `spawn`.
+  using spawn_handler = std::function<void(caf::expected<node_process>)>;
+
+  /// Same, without waiting: `done` gets the result on the zygote's reader thread (where it
+  /// must not wait for another spawn). Errors as above; an oversized payload or a zygote
+  /// already gone is reported by calling `done` at once, on the caller's thread. @threadsafe
+  void spawn(uint32_t slot, std::string payload, spawn_handler done);
+
   /// Sets the function called, on an internal thread, for each started node that ends.
   /// Set it before the first `spawn`. @threadsafe
   void on_exit(std::function<void(const node_exit&)> handler);
@@ -123,17 +130,14 @@ public:
   }
 
 private:
-  struct reply;
-
   zygote(pid_t pid, int fd);
   void read_loop();
 
   pid_t pid_;
   int fd_; // our end of the zygote's socket
   std::mutex mtx_; // guards pending_, exit_handler_, gone_; spawn requests are
-                   // sent and answered in order under it
-  std::condition_variable cv_; // signalled by read_loop for replies and when the zygote goes
-  std::deque<std::shared_ptr<reply>> pending_;
+                   // sent and queued in order under it (the zygote answers in order)
+  std::deque<spawn_handler> pending_;
   std::function<void(const node_exit&)> exit_handler_;
   bool gone_ = false;
   std::thread reader_; // reads replies and exit reports from the zygote
