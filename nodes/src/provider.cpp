@@ -4,6 +4,7 @@
 #include <csignal>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <unistd.h>
 #include <vector>
 
@@ -148,6 +149,13 @@ public:
 
   caf::expected<caf::actor> spawn(caf::actor_system& sys, const child_spec& child,
                                   child_type) override {
+    return spawn_blocking(sys, child, caf::actor{});
+  }
+
+  // Starts `child` in a spare, waiting for one if none is ready. A `parent` that dies before
+  // linking to the child takes the child down.
+  caf::expected<caf::actor> spawn_blocking(caf::actor_system& sys, const child_spec& child,
+                                           const caf::actor& parent) {
     if (in_node_)
       return make_error(strata::error::placement_unavailable,
                         "a process child cannot start process children of its own yet", child.id);
@@ -162,25 +170,29 @@ public:
     caf::scoped_actor self{sys};
     self
       ->request(keeper, opts_.start_timeout, start_child_atom::value, child.id, child.start.name,
-                child.start.args)
+                child.start.args, parent)
       .receive([&](caf::actor& hdl) { result = std::move(hdl); },
-               [&](caf::error& err) {
-                 result = err == caf::sec::request_timeout
-                            ? make_error(error::node_down, "node " + std::to_string(slot)
-                                                             + " did not start its child in time")
-                            : std::move(err);
-               });
-    std::lock_guard<std::mutex> guard{mtx_};
-    auto& s = slots_[slot];
-    if (!result) {
-      if (s.pidfd >= 0)
-        (void)signal_pidfd(s.pidfd, SIGKILL); // its exit report frees the slot
-      return result;
+               [&](caf::error& err) { result = start_error(slot, std::move(err)); });
+    return started_in(slot, keeper, std::move(result));
+  }
+
+  void start(caf::event_based_actor* self, const child_spec& child, child_type,
+             start_handler done) override {
+    auto spare = in_node_ ? std::nullopt : take_ready_spare();
+    if (!spare) {
+      // No spare ready (the first start, or starts in a burst): wait for one, blocking.
+      done(spawn_blocking(self->system(), child, caf::actor{self}));
+      return;
     }
-    s.child = (*result)->id();
-    if (!s.exited && opts_.heartbeat_interval.count() > 0)
-      caf::anon_send(service_, hb_watch_atom::value, slot, keeper);
-    return result;
+    auto [slot, keeper] = *spare;
+    self
+      ->request(keeper, opts_.start_timeout, start_child_atom::value, child.id, child.start.name,
+                child.start.args, caf::actor{self})
+      .then([this, slot = slot, keeper = keeper,
+             done](caf::actor& hdl) { done(started_in(slot, keeper, std::move(hdl))); },
+            [this, slot = slot, keeper = keeper, done](caf::error& err) {
+              done(started_in(slot, keeper, start_error(slot, std::move(err))));
+            });
   }
 
   cluster_status status() {
@@ -230,6 +242,54 @@ private:
     return opts;
   }
 
+  // Takes a ready spare for a child, if there is one.
+  std::optional<std::pair<uint32_t, caf::actor>> take_ready_spare() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (failure_ || transport_ == nullptr)
+      return std::nullopt;
+    return take_spare_locked();
+  }
+
+  // mtx_ held.
+  std::optional<std::pair<uint32_t, caf::actor>> take_spare_locked() {
+    for (uint32_t i = 1; i < slots_.size(); ++i) {
+      auto& s = slots_[i];
+      if (s.exited || s.phase != slot_phase::spare)
+        continue;
+      s.phase = slot_phase::running;
+      // The spare taken is replaced once this start is over, not during it.
+      if (service_ != nullptr)
+        caf::delayed_anon_send(service_, opts_.spare_delay, replenish_atom::value);
+      return std::make_pair(i, s.keeper);
+    }
+    return std::nullopt;
+  }
+
+  caf::error start_error(uint32_t slot, caf::error err) {
+    if (err == caf::sec::request_timeout)
+      return make_error(error::node_down,
+                        "node " + std::to_string(slot) + " did not start its child in time");
+    return err;
+  }
+
+  // The node in `slot` answered the request for a child.
+  caf::expected<caf::actor> started_in(uint32_t slot, const caf::actor& keeper,
+                                       caf::expected<caf::actor> result) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto& s = slots_[slot];
+    if (s.keeper != keeper)
+      return result; // its node is gone already, and the slot reused
+    if (!result) {
+      if (s.pidfd >= 0)
+        (void)signal_pidfd(s.pidfd, SIGKILL); // its exit report frees the slot
+      return result;
+    }
+    s.child = (*result)->id();
+    if (!s.exited && opts_.heartbeat_interval.count() > 0 && service_ != nullptr)
+      caf::anon_send(service_, hb_watch_atom::value, slot, keeper);
+    return result;
+  }
+
   // Waits up to `start_timeout` for a ready spare and takes it for a child.
   caf::expected<std::pair<uint32_t, caf::actor>> take_spare() {
     std::unique_lock<std::mutex> guard{mtx_};
@@ -240,20 +300,11 @@ private:
         return make_error(strata::error::placement_unavailable, to_text(failure_));
       if (transport_ == nullptr)
         return make_error(strata::error::placement_unavailable, "the node transport is stopped");
+      if (auto spare = take_spare_locked())
+        return *spare;
       bool starting = false;
-      for (uint32_t i = 1; i < slots_.size(); ++i) {
-        auto& s = slots_[i];
-        if (s.exited)
-          continue;
-        if (s.phase == slot_phase::spare) {
-          s.phase = slot_phase::running;
-          // The spare taken is replaced once this start is over, not during it.
-          if (service_ != nullptr)
-            caf::delayed_anon_send(service_, opts_.spare_delay, replenish_atom::value);
-          return std::make_pair(i, s.keeper);
-        }
-        starting = starting || s.phase == slot_phase::readying;
-      }
+      for (uint32_t i = 1; i < slots_.size(); ++i)
+        starting = starting || (!slots_[i].exited && slots_[i].phase == slot_phase::readying);
       if (spare_failures_ != failures)
         return make_error(error::node_down, "no node could start: " + to_text(spare_failure_));
       if (!starting) {
@@ -439,6 +490,11 @@ private:
   // for and lives until that child ends.
   int run_node(node_context& ctx) {
     in_node_ = true;
+    // A node speaks no TCP (other hosts are the root's business): no multiplexer thread, and
+    // the middleman's actor on the scheduler rather than a thread of its own. Fewer threads
+    // make a node quicker to start and to tear down when killed.
+    cfg_->set("middleman.manual-multiplexing", true);
+    cfg_->set("middleman.attach-utility-actors", true);
     strata::system sys{*cfg_};
     // The inbox is made before the assignment: allocating its memory is most of what a
     // transport costs to start.
@@ -521,14 +577,20 @@ private:
   // ends with the child.
   struct keeper_state {
     caf::actor child;
+    caf::actor_addr parent; // the supervisor that asked for the child
   };
 
   static caf::behavior node_keeper(caf::stateful_actor<keeper_state>* self, node_provider* provider,
                                    strata::system* sys) {
-    self->set_down_handler([self](caf::down_msg& msg) { self->quit(msg.reason); });
+    self->set_down_handler([self](caf::down_msg& msg) {
+      if (msg.source == self->state.parent)
+        self->send_exit(self->state.child, msg.reason);
+      else
+        self->quit(msg.reason);
+    });
     return {
       [self, provider, sys](start_child_atom, std::string& id, std::string& factory,
-                            caf::message& args) -> caf::result<caf::actor> {
+                            caf::message& args, caf::actor& parent) -> caf::result<caf::actor> {
         if (self->state.child != nullptr)
           return make_error(strata::error::start_failed, id, "this node runs a child already");
         auto child = provider->start_child(*sys, factory, args);
@@ -536,6 +598,12 @@ private:
           return std::move(child.error());
         self->monitor(*child);
         self->state.child = *child;
+        // The parent links to the child once it has the answer; should the parent die
+        // first, the child must not outlive it, as if they had been linked from the start.
+        if (parent != nullptr) {
+          self->monitor(parent);
+          self->state.parent = parent.address();
+        }
         return *child;
       },
       [](heartbeat_atom x) { return x; },

@@ -151,4 +151,9 @@ void placement_provider::stopping(caf::actor_system&) {
   // nop
 }
 
+void placement_provider::start(caf::event_based_actor* self, const child_spec& child,
+                               child_type type, start_handler done) {
+  done(spawn(self->system(), child, type));
+}
+
 } // namespace strata

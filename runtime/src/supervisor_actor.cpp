@@ -317,67 +317,80 @@ void supervisor_actor::stop_all_at_once(std::vector<uint64_t> keys, done_fn done
     });
 }
 
-caf::expected<caf::actor> supervisor_actor::spawn_child(child& c) {
+void supervisor_actor::spawn_child(uint64_t key,
+                                   std::function<void(caf::expected<caf::actor>)> then) {
+  auto& c = *find(key);
   auto where = cfg_->placement_for(c.spec.id, c.spec.placement);
-  if (!where)
-    return where.error();
+  if (!where) {
+    then(where.error());
+    return;
+  }
   c.where = *where;
   auto f = cfg_->factories().find(c.spec.start.name);
-  if (f == nullptr)
-    return make_error(error::unknown_factory, c.spec.start.name);
+  if (f == nullptr) {
+    then(make_error(error::unknown_factory, c.spec.start.name));
+    return;
+  }
   c.type = f->type;
   if (c.where == placement::process) {
     auto provider = cfg_->provider();
-    if (provider == nullptr)
-      return make_error(error::placement_unavailable,
-                        "process placement needs strata::nodes linked and installed");
-    return provider->spawn(system(), c.spec, c.type);
+    if (provider == nullptr) {
+      then(make_error(error::placement_unavailable,
+                      "process placement needs strata::nodes linked and installed"));
+      return;
+    }
+    // Asynchronous: a supervisor never blocks, and the node's answer can then run this
+    // supervisor on the thread that receives it.
+    provider->start(this, c.spec, c.type, std::move(then));
+    return;
   }
   caf::actor_config acfg{context()};
   if (c.where == placement::thread)
     acfg.flags |= caf::abstract_actor::is_detached_flag;
   auto args = c.spec.start.args;
+  caf::expected<caf::actor> hdl{caf::error{}};
   try {
     // A class-based actor's constructor runs here, on our thread; it may throw.
-    return f->spawn(acfg, args);
+    hdl = f->spawn(acfg, args);
   } catch (...) {
-    return detail::current_exception_error();
+    hdl = detail::current_exception_error();
   }
+  then(std::move(hdl));
 }
 
 void supervisor_actor::start_one(uint64_t key, bool is_restart,
                                  std::function<void(caf::error)> done) {
-  auto c = find(key);
   auto fail = [this, key, done](const caf::error& reason) {
     auto c = find(key);
     emit(event_kind::start_failed, c, reason);
     done(make_error(error::start_failed, c->display_id, to_text(reason)));
   };
-  auto hdl = spawn_child(*c);
-  if (!hdl) {
-    fail(hdl.error());
-    return;
-  }
-  link_to(*hdl);
-  auto path = path_ + "/" + c->display_id;
-  request(*hdl, caf::infinite, init_atom::value, caf::actor_cast<caf::actor>(this), path)
-    .then(
-      [this, key, is_restart, done, hdl = *hdl](ok_atom) {
-        auto c = find(key);
-        c->handle = hdl;
-        c->status = child_status::running;
-        c->started_at = clock::now();
-        running_[hdl.address()] = key;
-        if (is_restart)
-          ++c->restarts;
-        emit(is_restart ? event_kind::restarted : event_kind::started, c, std::string{});
-        done(caf::none);
-      },
-      [this, fail, hdl = *hdl](caf::error& err) {
-        // The child is gone (it quit with `err`); its exit_msg will find no running child.
-        unlink_from(hdl);
-        fail(err);
-      });
+  spawn_child(key, [this, key, is_restart, done, fail](caf::expected<caf::actor> hdl) {
+    if (!hdl) {
+      fail(hdl.error());
+      return;
+    }
+    link_to(*hdl);
+    auto path = path_ + "/" + find(key)->display_id;
+    request(*hdl, caf::infinite, init_atom::value, caf::actor_cast<caf::actor>(this), path)
+      .then(
+        [this, key, is_restart, done, hdl = *hdl](ok_atom) {
+          auto c = find(key);
+          c->handle = hdl;
+          c->status = child_status::running;
+          c->started_at = clock::now();
+          running_[hdl.address()] = key;
+          if (is_restart)
+            ++c->restarts;
+          emit(is_restart ? event_kind::restarted : event_kind::started, c, std::string{});
+          done(caf::none);
+        },
+        [this, fail, hdl = *hdl](caf::error& err) {
+          // The child is gone (it quit with `err`); its exit_msg will find no running child.
+          unlink_from(hdl);
+          fail(err);
+        });
+  });
 }
 
 void supervisor_actor::start_in_order(std::vector<uint64_t> keys, size_t pos, bool is_restart,

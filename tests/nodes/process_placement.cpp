@@ -310,3 +310,30 @@ TEST_CASE("stopping a process child stuck in a handler kills its node after the 
   // The node's process is gone (reaped by the zygote before the exit was reported).
   CHECK((::kill(pid, 0) != 0 && errno == ESRCH));
 }
+
+TEST_CASE("a process child whose parent dies before the node answers its start dies too",
+          "[nodes][process]") {
+  cluster c;
+  auto spare_ready = [&] {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+    while (status(c.cfg)->spares.empty() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+    return !status(c.cfg)->spares.empty();
+  };
+  REQUIRE(spare_ready());
+  auto node = status(c.cfg)->spares.front();
+  // A parent that asks for a child without waiting for it: it is gone before the answer.
+  auto* provider = c.cfg.provider();
+  auto spec = process_child("orphan", 1);
+  c.sys->actors().spawn([provider, spec](caf::event_based_actor* self) {
+    provider->start(self, spec, child_type::worker, [](caf::expected<caf::actor>) {
+      FAIL("the answer reached a parent that was gone");
+    });
+    self->quit(caf::exit_reason::user_shutdown);
+  });
+  // The node that took the start ends with the child it started.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  while (::kill(node, 0) == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  CHECK((::kill(node, 0) != 0 && errno == ESRCH));
+}

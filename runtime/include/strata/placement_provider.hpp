@@ -1,9 +1,11 @@
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/expected.hpp>
 
 #include "strata/child_spec.hpp"
@@ -39,6 +41,16 @@ public:
   /// @threadsafe
   virtual caf::expected<caf::actor>
   spawn(caf::actor_system& sys, const child_spec& child, child_type type) = 0;
+
+  /// What `start` calls with its result.
+  using start_handler = std::function<void(caf::expected<caf::actor>)>;
+
+  /// Same as `spawn`, for a caller that must not block (a supervisor): `done` gets the result
+  /// either before `start` returns or later from one of `self`'s handlers (a response it
+  /// awaits). A child started for a `self` that dies before the result arrives must not
+  /// outlive it. The default calls `spawn` and `done` at once. @threadsafe
+  virtual void start(caf::event_based_actor* self, const child_spec& child, child_type type,
+                     start_handler done);
 };
 
 } // namespace strata

@@ -95,7 +95,9 @@ private:
   void stop_all_at_once(std::vector<uint64_t> keys, done_fn done);
   void start_one(uint64_t key, bool is_restart, std::function<void(caf::error)> done);
   void start_in_order(std::vector<uint64_t> keys, size_t pos, bool is_restart, start_done_fn done);
-  caf::expected<caf::actor> spawn_child(child& c);
+  /// Spawns the child of `key` and calls `then` with its handle or error, at once or (a
+  /// `process` child) from a later handler.
+  void spawn_child(uint64_t key, std::function<void(caf::expected<caf::actor>)> then);
 
   // -- serialisation: one operation at a time --------------------------------------------
   void run_or_defer(std::function<void()> fun);
