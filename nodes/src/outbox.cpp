@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <unistd.h>
+#include <utility>
 
 #include "strata/nodes/error.hpp"
 #include "strata/nodes/limits.hpp"
@@ -67,7 +68,15 @@ outbox::outbox(std::unique_ptr<internal::segment> seg, ring_writer writer, int32
   // nop
 }
 
-outbox::outbox(outbox&&) noexcept = default;
+outbox::outbox(outbox&& other) noexcept
+  : segment_(std::move(other.segment_)),
+    writer_(std::move(other.writer_)),
+    owner_pid_(other.owner_pid_),
+    pid_(other.pid_),
+    liveness_(std::exchange(other.liveness_, nullptr)),
+    liveness_holder_(other.liveness_holder_) {
+  // nop
+}
 
 outbox& outbox::operator=(outbox&& other) noexcept {
   if (this != &other) {
@@ -76,6 +85,8 @@ outbox& outbox::operator=(outbox&& other) noexcept {
     writer_ = std::move(other.writer_);
     owner_pid_ = other.owner_pid_;
     pid_ = other.pid_;
+    liveness_ = std::exchange(other.liveness_, nullptr);
+    liveness_holder_ = other.liveness_holder_;
   }
   return *this;
 }
@@ -85,8 +96,34 @@ outbox::~outbox() {
 }
 
 void outbox::release() noexcept {
+  // Only the holding thread can give the token back. Destroyed elsewhere (the peer was lost),
+  // the token stays with the thread until it exits; the kernel's walk of its robust list then
+  // stops at the unmapped entry, harmlessly.
+  if (liveness_ != nullptr && ::pthread_equal(liveness_holder_, ::pthread_self()))
+    ::pthread_mutex_unlock(liveness_);
+  liveness_ = nullptr;
   if (segment_)
     writer_.detach(pid_); // false: the slot stays claimed until the owner resets it
+}
+
+caf::error outbox::hold_liveness() {
+  if (liveness_ != nullptr)
+    return {};
+  auto* ring = writer_.ring_; // a friend: the ring header of our claimed slot
+  pthread_mutexattr_t attr;
+  ::pthread_mutexattr_init(&attr);
+  ::pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  ::pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+  // Our slot's token: we claimed the ring, and the owner zeroes it when it resets the ring.
+  auto rc = ::pthread_mutex_init(&ring->liveness, &attr);
+  ::pthread_mutexattr_destroy(&attr);
+  if (rc == 0)
+    rc = ::pthread_mutex_lock(&ring->liveness);
+  if (rc != 0)
+    return make_error(error::system_error, "liveness token", std::string{std::strerror(rc)});
+  liveness_ = &ring->liveness;
+  liveness_holder_ = ::pthread_self();
+  return {};
 }
 
 const std::string& outbox::name() const noexcept {

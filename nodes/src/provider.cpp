@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "strata/nodes/zygote.hpp"
 #include "strata/system.hpp"
 
+#include "internal/proc_stat.hpp"
 #include "internal/segment.hpp"
 
 namespace strata::nodes {
@@ -98,6 +100,7 @@ public:
     opts.accept_peers = true;
     opts.relay = true; // nodes reach each other through the root
     opts.on_peer_closed = [this](uint32_t slot, const caf::error&) { kill_node(slot); };
+    opts.on_peer_dying = [this](uint32_t slot) { node_dying(slot); };
     // brutal_kill (and a shutdown timeout's kill) of a node's child kills the node's process:
     // a child stuck in a handler would never read the exit.
     opts.on_kill = [this](uint32_t slot, caf::actor_id aid) {
@@ -230,6 +233,8 @@ private:
     caf::actor keeper; // the node's main actor: starts its child, answers heartbeats
     caf::actor_id child = 0; // the id of the child it runs (in its node)
     bool hung = false; // killed for leaving a heartbeat unanswered
+    bool down = false; // its proxies were killed (by node_dying or node_exited)
+    uint64_t start_time = 0; // of its process (proc_stat), to tell it from a reused pid
   };
 
   transport_options transport_options_for(uint32_t index) const {
@@ -370,6 +375,9 @@ private:
       return;
     }
     s.pidfd = x->pidfd;
+    // Names the process for the early death check (node_dying), against pid reuse.
+    if (auto st = internal::read_proc_stat(x->pid))
+      s.start_time = st->start_time;
     if (s.keeper != nullptr)
       become_spare(s); // its ready report came first
   }
@@ -412,6 +420,46 @@ private:
 
   // On the zygote's reader thread: a node ended. Its proxies die with the reason, which is
   // how its supervisor learns of it; then its slot is cleaned and freed.
+  // mtx_ held. The exit reason of the node in `s`, which ended as `x` says; marks it down.
+  caf::error node_down_reason(slot_state& s, const node_exit& x) {
+    s.down = true;
+    if (s.keeper != nullptr && s.phase == slot_phase::running && service_ != nullptr)
+      caf::anon_send(service_, hb_forget_atom::value, x.slot);
+    if (s.hung)
+      return make_error(error::node_down, "hung: no heartbeat answer within "
+                                            + std::to_string(opts_.heartbeat_timeout.count())
+                                            + " ms; " + to_string(x));
+    return make_error(error::node_down, to_string(x));
+  }
+
+  // On the transport's liveness watch: the thread holding the liveness token of the node in
+  // `slot` died. If the kernel says the process is exiting with a signal or an error code,
+  // its proxies die now, hundreds of microseconds before the zygote can reap it; its slot is
+  // freed later, on the zygote's report (its other threads may still be running until then).
+  // A clean exit (code 0), or a token the node merely scribbled on, waits for that report.
+  void node_dying(uint32_t slot) {
+    if (slot == 0 || slot >= slots_.size())
+      return;
+    transport* t = nullptr;
+    caf::error reason;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      auto& s = slots_[slot];
+      if (s.phase != slot_phase::running || s.exited || s.down || s.pid == 0)
+        return;
+      auto st = internal::read_proc_stat(s.pid);
+      if (!st || st->start_time != s.start_time || st->exit_code == 0)
+        return;
+      node_exit x{s.pid, slot, WIFSIGNALED(st->exit_code),
+                  WIFSIGNALED(st->exit_code) ? WTERMSIG(st->exit_code)
+                                             : WEXITSTATUS(st->exit_code)};
+      reason = node_down_reason(s, x);
+      t = transport_.get();
+    }
+    if (t != nullptr)
+      t->peer_lost(slot, reason);
+  }
+
   void node_exited(const node_exit& x) {
     if (x.slot == 0 || x.slot >= slots_.size())
       return;
@@ -421,13 +469,8 @@ private:
     {
       std::lock_guard<std::mutex> guard{mtx_};
       auto& s = slots_[x.slot];
-      reason = s.hung
-                 ? make_error(error::node_down, "hung: no heartbeat answer within "
-                                                  + std::to_string(opts_.heartbeat_timeout.count())
-                                                  + " ms; " + to_string(x))
-                 : make_error(error::node_down, to_string(x));
-      if (s.keeper != nullptr && s.phase == slot_phase::running)
-        caf::anon_send(service_, hb_forget_atom::value, x.slot);
+      if (!s.down)
+        reason = node_down_reason(s, x);
       was_spare = s.phase == slot_phase::readying || s.phase == slot_phase::spare;
       if (was_spare)
         spare_failed(make_error(error::node_down, "a spare node " + to_string(x)));
@@ -439,7 +482,8 @@ private:
     }
     if (t == nullptr)
       return;
-    t->peer_lost(x.slot, reason);
+    if (reason)
+      t->peer_lost(x.slot, reason); // unless node_dying did
     // A node killed with SIGKILL leaves its inbox behind.
     internal::remove_segment(segment_name(token_, x.slot));
     t->release(x.slot, [this, slot = x.slot, was_spare] {
@@ -504,6 +548,8 @@ private:
       return 0; // the cluster went away before needing this node
     auto opts = transport_options_for(job->slot);
     opts.hub = 0; // actors of other nodes are reached through the root
+    // This (main) thread lives as long as the node: its death tells the root at once.
+    opts.hold_liveness = true;
     auto t = spare ? transport::create(sys.actors(), opts, std::move(*spare))
                    : transport::create(sys.actors(), opts);
     if (!t)

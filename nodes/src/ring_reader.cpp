@@ -33,6 +33,8 @@ bool ring_reader::has_data() const noexcept {
 }
 
 void ring_reader::reset() noexcept {
+  // The dead producer's liveness token (it held it; nothing of it is ours to keep).
+  std::memset(static_cast<void*>(&ring_->liveness), 0, sizeof(ring_->liveness));
   ring_->head.store(0, std::memory_order_relaxed);
   ring_->tail.store(0, std::memory_order_relaxed);
   ring_->writer_waiting.store(0, std::memory_order_relaxed);
@@ -205,6 +207,10 @@ caf::expected<bool> ring_reader::try_read(std::vector<char>& out) {
         continue;
     }
   }
+}
+
+std::atomic<uint32_t>* ring_reader::liveness_word() noexcept {
+  return internal::liveness_word(ring_);
 }
 
 } // namespace strata::nodes

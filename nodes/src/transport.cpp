@@ -103,6 +103,8 @@ transport::impl::impl(caf::actor_system& sys, transport_options options, inbox b
 transport::impl::~impl() = default;
 
 void transport::impl::start() {
+  if (options_.on_peer_dying)
+    liveness_ = std::make_unique<internal::liveness_watch>(inbox_, options_.on_peer_dying);
   start_reader(0);
   if (options_.run_on_receive_thread && options_.receive_takeover.count() > 0)
     watchdog_ = std::thread{[this] { watchdog_loop(); }};
@@ -459,6 +461,10 @@ caf::expected<caf::node_id> transport::impl::connect(uint32_t peer,
   auto out = open_outbox(peer);
   if (!out)
     return out.error();
+  // Before the hello: the peer watches the token from the hello on.
+  if (options_.hold_liveness)
+    if (auto err = out->hold_liveness())
+      return err;
   {
     std::lock_guard<std::mutex> guard{state_mtx_};
     state_[peer].lost = false;
@@ -541,6 +547,8 @@ void transport::impl::run_releases() {
     releases.swap(pending_releases_);
   }
   for (auto& [peer, done] : releases) {
+    if (liveness_ != nullptr)
+      liveness_->forget(peer);
     // The ring may hold the dead node's last frames, or half of one: a new node starts clean.
     (void)inbox_.reset_ring(peer);
     {
@@ -669,6 +677,8 @@ void transport::impl::handle(uint32_t slot, const std::vector<char>& buf,
       state_[slot].node = f->node;
       hello_cv_.notify_all();
     }
+    if (liveness_ != nullptr)
+      liveness_->watch(slot); // a peer holding a token took it before its hello
     if (options_.accept_peers)
       accept(slot);
     return;
@@ -754,6 +764,7 @@ void transport::impl::watch(uint32_t slot, const caf::node_id& target, caf::acto
 void transport::impl::stop() {
   if (stopping_.exchange(true, std::memory_order_acq_rel)) // SYNC POINT WRITE: receive_loop
     return;
+  liveness_.reset();
   inbox_.notify();
   {
     std::lock_guard<std::mutex> guard{watchdog_mtx_};

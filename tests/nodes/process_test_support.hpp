@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <unistd.h>
 
 #include <caf/all.hpp>
@@ -123,6 +124,14 @@ inline caf::behavior victim(caf::event_based_actor* self, int) {
       }
     },
   };
+}
+
+/// Whether process `pid` is gone (reaped) within `patience`.
+inline bool gone_within(pid_t pid, std::chrono::seconds patience) {
+  auto deadline = std::chrono::steady_clock::now() + patience;
+  while (::kill(pid, 0) == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  return ::kill(pid, 0) != 0 && errno == ESRCH;
 }
 
 /// A system with the test worker and `process` placement, and a subscriber to its events.

@@ -5,16 +5,19 @@
 // ring_writer / ring_reader / inbox / outbox, which validate every value they read from it.
 //
 //   offset 0                    segment_header_data (3 cache lines)
-//   rings_offset                ring 0: ring_header_data (2 cache lines), then `capacity` bytes
+//   rings_offset                ring 0: ring_header_data (3 cache lines), then `capacity` bytes
 //   rings_offset + 1 * stride   ring 1: ...
 //
 // No pointers: positions are byte counters and offsets computed from the validated geometry.
 // No locks: each ring has one producer process (the sending node of that slot) and one consumer
-// (the owning node's receive thread); the futex words are only slept on, never held.
+// (the owning node's receive thread); the futex words are only slept on, never held. (The one
+// mutex, a ring's liveness token, is held by its producer as a sign of life and never waited
+// for: see ring_header_data.)
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <pthread.h>
 #include <type_traits>
 
 namespace strata::nodes::internal {
@@ -26,7 +29,7 @@ constexpr size_t cache_line_size = 64;
 constexpr uint64_t segment_magic = 0x4249415441525453;
 
 /// Layout version: bump on any change to the structs below or to the framing (frame.hpp).
-constexpr uint32_t layout_version = 1;
+constexpr uint32_t layout_version = 2;
 
 /// Header of an inbox segment, at offset 0.
 struct segment_header_data {
@@ -75,6 +78,16 @@ struct ring_header_data {
   alignas(cache_line_size) std::atomic<uint64_t> tail; ///< bytes consumed by the consumer
   std::atomic<uint32_t> space_seq; ///< futex word: incremented when space is freed for a waiter
   std::atomic<uint32_t> closed; ///< 1 once the consumer found the ring corrupt
+
+  // -- Cache line 2: the producer's liveness token (outbox::hold_liveness). A robust,
+  // process-shared pthread mutex that one thread of the producer process locks and holds
+  // until it dies: as that thread exits, at the start of the process's teardown, the kernel
+  // sets FUTEX_OWNER_DIED in the lock word and wakes whoever waits on it, so the consumer
+  // learns of the producer's death hundreds of microseconds before the process is gone.
+  // Only the producer's glibc treats it as a mutex (its `__list` links hold the producer's
+  // addresses, read by nobody else). The consumer only reads the lock word and sets
+  // FUTEX_WAITERS in it; nobody ever waits to acquire it, so a dead holder blocks no one.
+  alignas(cache_line_size) pthread_mutex_t liveness;
 };
 
 // A *_data struct must be placeable in a mapping by any process without running constructors
@@ -103,8 +116,18 @@ static_assert(offsetof(segment_header_data, receiver_sleeping) == cache_line_siz
 static_assert(offsetof(segment_header_data, wake_seq) == 2 * cache_line_size);
 
 static_assert(is_shm_data<ring_header_data>);
-static_assert(sizeof(ring_header_data) == 2 * cache_line_size);
+static_assert(sizeof(ring_header_data) == 3 * cache_line_size);
 static_assert(offsetof(ring_header_data, tail) == cache_line_size);
+static_assert(offsetof(ring_header_data, liveness) == 2 * cache_line_size);
+static_assert(sizeof(pthread_mutex_t) <= cache_line_size);
+// The futex word of a glibc mutex is its first member (what the kernel's robust-list walk
+// and the consumer's watch use).
+static_assert(offsetof(pthread_mutex_t, __data.__lock) == 0);
+
+/// The futex word of ring `ring`'s liveness token.
+inline std::atomic<uint32_t>* liveness_word(ring_header_data* ring) noexcept {
+  return reinterpret_cast<std::atomic<uint32_t>*>(&ring->liveness);
+}
 
 /// Offset of ring 0.
 constexpr uint64_t rings_offset = sizeof(segment_header_data);

@@ -24,6 +24,7 @@
 #include "strata/nodes/outbox.hpp"
 #include "strata/nodes/transport.hpp"
 
+#include "internal/liveness_watch.hpp"
 #include "internal/wire.hpp"
 
 namespace strata::nodes {
@@ -236,6 +237,8 @@ private:
   };
   std::mutex threads_mtx_; // guards readers_
   std::vector<reader> readers_; // the holder's thread last
+  // Watches peers' liveness tokens (only with options_.on_peer_dying).
+  std::unique_ptr<internal::liveness_watch> liveness_;
   std::mutex watchdog_mtx_;
   std::condition_variable watchdog_cv_; // stop() wakes the watchdog
   std::thread watchdog_;

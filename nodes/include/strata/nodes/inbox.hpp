@@ -130,6 +130,12 @@ public:
   /// @returns `invalid_argument` for a slot out of range.
   [[nodiscard]] caf::error reset_ring(uint32_t slot);
 
+  /// The futex word of the liveness token of ring `slot`'s producer (see
+  /// `ring_reader::liveness_word`); `slot < ring_count()`. @threadsafe
+  std::atomic<uint32_t>* liveness_word(uint32_t slot) noexcept {
+    return readers_[slot].liveness_word();
+  }
+
   /// The reader of ring `slot` (for diagnostics and tests); `slot < ring_count()`.
   ring_reader& reader(uint32_t slot) noexcept {
     return readers_[slot];

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <pthread.h>
 #include <string>
 
 #include <caf/expected.hpp>
@@ -71,6 +72,14 @@ public:
     return writer_.write(message, deadline);
   }
 
+  /// Makes the calling thread hold this slot's liveness token in the peer's inbox (a robust,
+  /// process-shared mutex, see shm_layout.hpp) until it exits: the inbox's owner can then
+  /// learn of this process's death as soon as that thread dies, before the kernel has torn
+  /// the process down. Call it from a thread that lives as long as the process and locks no
+  /// other robust mutex; the token is given back when this outbox is destroyed on that
+  /// thread. @returns `system_error` if the mutex cannot be set up.
+  [[nodiscard]] caf::error hold_liveness();
+
   /// The segment's name.
   const std::string& name() const noexcept;
 
@@ -89,6 +98,8 @@ private:
   ring_writer writer_;
   int32_t owner_pid_ = 0;
   int32_t pid_ = 0; // ours, as written into the claim
+  pthread_mutex_t* liveness_ = nullptr; // while held (by liveness_holder_)
+  pthread_t liveness_holder_{};
 };
 
 } // namespace strata::nodes

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -57,6 +58,11 @@ public:
   uint32_t slot() const noexcept {
     return slot_;
   }
+
+  /// The futex word of the producer's liveness token (`outbox::hold_liveness`): while a
+  /// producer holds it, its thread id; FUTEX_OWNER_DIED set once that thread died. Read only
+  /// as a hint (a producer may write anything there). @threadsafe
+  std::atomic<uint32_t>* liveness_word() noexcept;
 
 private:
   friend class inbox;

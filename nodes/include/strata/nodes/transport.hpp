@@ -52,6 +52,15 @@ struct transport_options {
   /// actor `aid` on `peer` (OTP's brutal_kill): an actor stuck in a handler never reads it,
   /// so the owner of the node's process may kill the process. May be empty.
   std::function<void(uint32_t peer, caf::actor_id aid)> on_kill;
+  /// Whether `connect` makes the calling thread hold a liveness token in the peer's inbox
+  /// (`outbox::hold_liveness`): set it in a node whose connecting thread lives as long as its
+  /// process, so that its root, watching with `on_peer_dying`, learns at once when it dies.
+  bool hold_liveness = false;
+  /// Called (on a watching thread) when the thread that holds a peer's liveness token died:
+  /// the peer's process is most likely dying, hundreds of microseconds before its exit could
+  /// be seen otherwise. A hint from shared memory, to check (see `outbox::hold_liveness`);
+  /// empty: no watching thread.
+  std::function<void(uint32_t peer)> on_peer_dying;
   /// Whether the receive thread runs the actors that messages from the rings wake, on its
   /// own thread, instead of handing each to CAF's scheduler (a wake-up of a sleeping worker:
   /// tens of microseconds here, twice per round trip). Actors those actors wake in turn go

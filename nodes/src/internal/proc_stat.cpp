@@ -1,0 +1,56 @@
+#include "internal/proc_stat.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fcntl.h>
+#include <string>
+#include <unistd.h>
+
+namespace strata::nodes::internal {
+
+std::optional<proc_stat> read_proc_stat(pid_t pid) {
+  auto path = "/proc/" + std::to_string(pid) + "/stat";
+  auto fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return std::nullopt;
+  char buf[1024];
+  auto n = ::read(fd, buf, sizeof(buf) - 1);
+  ::close(fd);
+  if (n <= 0)
+    return std::nullopt;
+  buf[n] = '\0';
+  // Field 2, the command, is in parentheses and may hold anything, ')' included: the fields
+  // we want come after the last ')'. Field 3 follows it.
+  std::string line{buf, static_cast<size_t>(n)};
+  auto close = line.rfind(')');
+  if (close == std::string::npos)
+    return std::nullopt;
+  proc_stat result;
+  int field = 2;
+  bool start_found = false;
+  bool exit_found = false;
+  for (size_t pos = close + 1; pos < line.size();) {
+    while (pos < line.size() && line[pos] == ' ')
+      ++pos;
+    if (pos >= line.size() || line[pos] == '\n')
+      break;
+    auto end = line.find_first_of(" \n", pos);
+    if (end == std::string::npos)
+      end = line.size();
+    ++field;
+    auto token = line.substr(pos, end - pos);
+    if (field == 22) {
+      result.start_time = std::strtoull(token.c_str(), nullptr, 10);
+      start_found = true;
+    } else if (field == 52) {
+      result.exit_code = static_cast<int>(std::strtol(token.c_str(), nullptr, 10));
+      exit_found = true;
+    }
+    pos = end;
+  }
+  if (!start_found || !exit_found)
+    return std::nullopt;
+  return result;
+}
+
+} // namespace strata::nodes::internal
