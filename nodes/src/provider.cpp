@@ -456,8 +456,9 @@ private:
       reason = node_down_reason(s, x);
       t = transport_.get();
     }
+    // On this thread, which only watches: the child's supervisor runs here, now.
     if (t != nullptr)
-      t->peer_lost(slot, reason);
+      t->peer_lost_here(slot, reason);
   }
 
   void node_exited(const node_exit& x) {

@@ -5,6 +5,7 @@
 #include <map>
 
 #include <caf/actor_cast.hpp>
+#include <caf/actor_proxy.hpp>
 #include <caf/actor_registry.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/make_actor.hpp>
@@ -84,6 +85,35 @@ delivery_unit& delivery_unit_for(caf::actor_system& sys) {
   auto& unit = (*units)[&sys];
   if (unit == nullptr)
     unit = std::make_unique<delivery_unit>(&sys);
+  return *unit;
+}
+
+// The unit of peer_lost_here: collects the actors that killing a lost peer's proxies makes
+// runnable, on the thread collecting (`collecting` set), for that thread to run; elsewhere,
+// CAF's scheduler runs them. One per actor system, never freed, like delivery_unit.
+class inline_unit : public caf::execution_unit {
+public:
+  explicit inline_unit(caf::actor_system* sys) : caf::execution_unit(sys) {}
+
+  void exec_later(caf::resumable* job) override {
+    if (collecting != nullptr && job->subtype() != caf::resumable::io_actor)
+      collecting->push_back(job);
+    else
+      system().scheduler().enqueue(job);
+  }
+
+  static thread_local std::vector<caf::resumable*>* collecting;
+};
+
+thread_local std::vector<caf::resumable*>* inline_unit::collecting = nullptr;
+
+inline_unit& inline_unit_for(caf::actor_system& sys) {
+  static std::mutex mtx;
+  static auto* units = new std::map<caf::actor_system*, std::unique_ptr<inline_unit>>;
+  std::lock_guard<std::mutex> guard{mtx};
+  auto& unit = (*units)[&sys];
+  if (unit == nullptr)
+    unit = std::make_unique<inline_unit>(&sys);
   return *unit;
 }
 
@@ -497,7 +527,22 @@ caf::expected<caf::actor> transport::impl::remote_actor(uint32_t peer, caf::acto
   return caf::actor_cast<caf::actor>(std::move(ptr));
 }
 
-void transport::impl::peer_lost(uint32_t peer, const caf::error& reason) {
+void transport::impl::peer_lost_here(uint32_t peer, const caf::error& reason) {
+  auto& unit = inline_unit_for(sys_);
+  std::vector<caf::resumable*> jobs;
+  inline_unit::collecting = &jobs;
+  peer_lost(peer, reason, &unit);
+  inline_unit::collecting = nullptr;
+  // Each once; what they make runnable in turn, and what has more to do, goes to the
+  // scheduler.
+  for (auto* job : jobs)
+    if (job->resume(&unit, receive_thread_throughput) == caf::resumable::resume_later)
+      sys_.scheduler().enqueue(job);
+    else
+      intrusive_ptr_release(job); // the reference taken when it was scheduled
+}
+
+void transport::impl::peer_lost(uint32_t peer, const caf::error& reason, caf::execution_unit* ctx) {
   if (peer >= state_.size())
     return;
   caf::node_id nid;
@@ -522,8 +567,12 @@ void transport::impl::peer_lost(uint32_t peer, const caf::error& reason) {
   // an entry even when make_proxy refused (null): skip those, and drop them with the node.
   if (nid != caf::none) {
     for (auto& proxy : registry_.get_all(nid))
-      if (proxy != nullptr)
+      if (proxy != nullptr) {
+        // Killed here rather than by the registry, which passes no execution unit.
+        static_cast<caf::actor_proxy*>(caf::actor_cast<caf::abstract_actor*>(proxy))
+          ->kill_proxy(ctx, reason);
         registry_.erase(nid, proxy->id(), reason);
+      }
     registry_.erase(nid);
   }
   for (auto& entry : requests)
@@ -895,6 +944,10 @@ caf::expected<caf::actor> transport::remote_actor(uint32_t peer, caf::actor_id a
 
 void transport::peer_lost(uint32_t peer, const caf::error& reason) {
   impl_->peer_lost(peer, reason);
+}
+
+void transport::peer_lost_here(uint32_t peer, const caf::error& reason) {
+  impl_->peer_lost_here(peer, reason);
 }
 
 void transport::release(uint32_t peer, std::function<void()> done) {

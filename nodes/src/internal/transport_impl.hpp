@@ -86,7 +86,10 @@ public:
   caf::expected<caf::actor> remote_actor(uint32_t peer, caf::actor_id aid);
 
   /// See transport::peer_lost. @threadsafe
-  void peer_lost(uint32_t peer, const caf::error& reason);
+  void peer_lost(uint32_t peer, const caf::error& reason, caf::execution_unit* ctx = nullptr);
+
+  /// See `transport::peer_lost_here`.
+  void peer_lost_here(uint32_t peer, const caf::error& reason);
 
   /// See transport::release. @threadsafe
   void release(uint32_t peer, std::function<void()> done);

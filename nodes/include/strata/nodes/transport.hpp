@@ -134,7 +134,13 @@ public:
   /// the connection. Idempotent. @threadsafe
   void peer_lost(uint32_t peer, const caf::error& reason);
 
-  /// Same, by node id (ignored for an unknown id). @threadsafe
+  /// Same, and runs the actors this makes runnable (monitors and links of the proxies fire:
+  /// a supervisor of the lost node's child) once each on the calling thread before it
+  /// returns, rather than waking a worker of the scheduler for them. For a thread that has
+  /// nothing else to do meanwhile. @threadsafe
+  void peer_lost_here(uint32_t peer, const caf::error& reason);
+
+  /// Same as `peer_lost`, by node id (ignored for an unknown id). @threadsafe
   void peer_lost(const caf::node_id& node, const caf::error& reason);
 
   /// Makes slot `peer` usable by a new node once its previous one is known dead (call after
