@@ -40,6 +40,8 @@ using spare_ready_atom = caf::atom_constant<caf::atom("s_spare_ok")>;
 using start_child_atom = caf::atom_constant<caf::atom("s_start")>;
 /// To the root's service actor: start spares until `node_options::spares` are ready.
 using replenish_atom = caf::atom_constant<caf::atom("s_replen")>;
+/// To the root's service actor: `(free_slot_atom, slot)`, the node of `slot` is reaped.
+using free_slot_atom = caf::atom_constant<caf::atom("s_free")>;
 /// A heartbeat request to a node's keeper, answered with the same atom.
 using heartbeat_atom = caf::atom_constant<caf::atom("s_hb")>;
 /// To the root's service actor: `(watch, slot, keeper)`, `(forget, slot)`, `(tick)`.
@@ -483,11 +485,31 @@ private:
     }
     if (t == nullptr)
       return;
-    if (reason)
-      t->peer_lost(x.slot, reason); // unless node_dying did
-    // A node killed with SIGKILL leaves its inbox behind.
-    internal::remove_segment(segment_name(token_, x.slot));
-    t->release(x.slot, [this, slot = x.slot, was_spare] {
+    if (!reason) {
+      // node_dying saw it first and a restart is under way: clean up after it, not during.
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (service_ != nullptr) {
+        caf::delayed_anon_send(service_, opts_.spare_delay, free_slot_atom::value, x.slot);
+        return;
+      }
+    } else {
+      t->peer_lost(x.slot, reason);
+    }
+    free_slot(x.slot, was_spare);
+  }
+
+  // The node in `slot` is gone: removes its inbox (a node killed with SIGKILL leaves it
+  // behind), and has the transport empty its ring, then frees the slot.
+  void free_slot(uint32_t slot, bool was_spare = false) {
+    transport* t = nullptr;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      t = transport_.get();
+    }
+    if (t == nullptr)
+      return;
+    internal::remove_segment(segment_name(token_, slot));
+    t->release(slot, [this, slot, was_spare] {
       std::lock_guard<std::mutex> guard{mtx_};
       slots_[slot] = slot_state{};
       // A slot came free: maybe room for a spare that had none (a dead spare's successor
@@ -667,6 +689,7 @@ private:
       self->send(self, hb_tick_atom::value);
     return {
       [provider](replenish_atom) { provider->replenish(); },
+      [provider](free_slot_atom, uint32_t slot) { provider->free_slot(slot); },
       [provider](spare_ready_atom, uint32_t slot, caf::actor& keeper) {
         provider->spare_ready(slot, std::move(keeper));
       },

@@ -181,9 +181,11 @@ TEST_CASE("200 random SIGKILLs of nodes under traffic are each repaired and leak
       live += pid != 0 ? 1 : 0;
     CHECK(live == process_ids.size());
     // The root's inbox and one per live node and the spare (configured: 1); the killed
-    // nodes' inboxes were removed. Wait for the spare that replaced the last one used.
+    // nodes' inboxes were removed (a few milliseconds after each restart). Wait for the
+    // spare that replaced the last one used and for that clean-up.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
-    while ((segments_with(token, true) != 0 || status(c.cfg)->spares.size() != 1)
+    while ((segments_with(token, true) != 0 || status(c.cfg)->spares.size() != 1
+            || segments_with(token) != 1 + process_ids.size() + 1)
            && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds{1});
     CHECK(status(c.cfg)->spares.size() == 1);
