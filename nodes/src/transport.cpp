@@ -124,7 +124,8 @@ transport::impl::impl(caf::actor_system& sys, transport_options options, inbox b
     options_(std::move(options)),
     registry_(sys, *this),
     inbox_(std::move(box)),
-    state_(options_.ring_count) {
+    state_(options_.ring_count),
+    seen_(options_.ring_count) {
   senders_.reserve(options_.ring_count);
   for (uint32_t i = 0; i < options_.ring_count; ++i)
     senders_.push_back(std::make_unique<sender>());
@@ -500,6 +501,7 @@ caf::expected<caf::node_id> transport::impl::connect(uint32_t peer,
     state_[peer].lost = false;
     if (known != caf::none)
       state_[peer].node = known; // its hello must then carry the same id
+    peers_version_.fetch_add(1, std::memory_order_release); // SYNC POINT WRITE: handle()
   }
   {
     auto& s = *senders_[peer];
@@ -553,6 +555,7 @@ void transport::impl::peer_lost(uint32_t peer, const caf::error& reason, caf::ex
     if (st.lost)
       return;
     st.lost = true;
+    peers_version_.fetch_add(1, std::memory_order_release); // SYNC POINT WRITE: handle()
     nid = st.node;
     requests.swap(st.requests);
   }
@@ -603,6 +606,7 @@ void transport::impl::run_releases() {
     {
       std::lock_guard<std::mutex> guard{state_mtx_};
       state_[peer] = peer_state{};
+      peers_version_.fetch_add(1, std::memory_order_release); // SYNC POINT WRITE: handle()
     }
     if (done)
       done();
@@ -704,13 +708,19 @@ void transport::impl::handle_batch(receive_result r, std::vector<char>& buf,
 
 void transport::impl::handle(uint32_t slot, const std::vector<char>& buf,
                              caf::execution_unit& decoder, caf::execution_unit* unit) {
-  caf::node_id known;
-  {
+  // What we know of the peer, without a lock while nothing changed (a change racing with
+  // this frame counts as made just after it).
+  auto& view = seen_[slot];
+  // SYNC POINT READ: acquire pairs with the release increments under state_mtx_.
+  if (view.version != peers_version_.load(std::memory_order_acquire)) {
     std::lock_guard<std::mutex> guard{state_mtx_};
-    if (state_[slot].lost)
-      return; // a closed peer's late frames
-    known = state_[slot].node;
+    view.version = peers_version_.load(std::memory_order_relaxed);
+    view.lost = state_[slot].lost;
+    view.node = state_[slot].node;
   }
+  if (view.lost)
+    return; // a closed peer's late frames
+  const auto& known = view.node;
   auto f = internal::decode(decoder, buf, known);
   if (!f) {
     close_peer(slot, f.error());
@@ -724,6 +734,7 @@ void transport::impl::handle(uint32_t slot, const std::vector<char>& buf,
     {
       std::lock_guard<std::mutex> guard{state_mtx_};
       state_[slot].node = f->node;
+      peers_version_.fetch_add(1, std::memory_order_release); // SYNC POINT WRITE: handle()
       hello_cv_.notify_all();
     }
     if (liveness_ != nullptr)

@@ -191,8 +191,19 @@ private:
   // pending_releases_. Taken after the registry's
   // mutex (make_proxy), never the other way round.
   mutable std::mutex state_mtx_;
+  // Incremented (under state_mtx_) at every change of a peer's `node` or `lost`: the receive
+  // thread checks it per frame instead of taking state_mtx_ (see seen_).
+  std::atomic<uint64_t> peers_version_{0};
   std::condition_variable hello_cv_; // signalled when a hello arrives
   std::vector<peer_state> state_;
+  // The receive role holder's copy of each peer's `node` and `lost`, valid while `version`
+  // equals peers_version_. Receive role holder only (the role's hand-over orders it).
+  struct peer_view {
+    uint64_t version = ~uint64_t{0};
+    bool lost = false;
+    caf::node_id node;
+  };
+  std::vector<peer_view> seen_;
   struct monitor_request {
     uint32_t peer;
     caf::node_id target;
