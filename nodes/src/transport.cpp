@@ -717,11 +717,12 @@ void transport::impl::handle(uint32_t slot, const std::vector<char>& buf,
     view.version = peers_version_.load(std::memory_order_relaxed);
     view.lost = state_[slot].lost;
     view.node = state_[slot].node;
+    view.senders = internal::actor_cache{};
   }
   if (view.lost)
     return; // a closed peer's late frames
   const auto& known = view.node;
-  auto f = internal::decode(decoder, buf, known);
+  auto f = internal::decode(decoder, buf, known, &view.senders);
   if (!f) {
     close_peer(slot, f.error());
     return;
@@ -766,7 +767,18 @@ void transport::impl::deliver(uint32_t slot, frame& f, caf::execution_unit* unit
     state_[slot].requests.erase(
       std::make_tuple(f.target, f.actor, f.mid.request_id().integer_value()));
   }
-  auto dst = resolve(f.target, f.actor);
+  // The last local receiver, remembered: messages in a row mostly go to one actor, and the
+  // actor registry takes a lock per look-up. (A cached actor that has died meanwhile bounces
+  // requests as an unknown one would.)
+  caf::strong_actor_ptr dst;
+  bool local = f.target == sys_.node();
+  if (local && receiver_cache_.id == f.actor && receiver_cache_.ptr != nullptr) {
+    dst = receiver_cache_.ptr;
+  } else {
+    dst = resolve(f.target, f.actor);
+    if (local)
+      receiver_cache_ = internal::actor_cache{f.actor, dst};
+  }
   if (dst == nullptr) {
     if (f.mid.is_request())
       internal::bounce(f.sender, f.mid, caf::sec::request_receiver_down);

@@ -202,8 +202,11 @@ private:
     uint64_t version = ~uint64_t{0};
     bool lost = false;
     caf::node_id node;
+    internal::actor_cache senders;
   };
   std::vector<peer_view> seen_;
+  // The last local actor a message was delivered to. Receive role holder only.
+  internal::actor_cache receiver_cache_;
   struct monitor_request {
     uint32_t peer;
     caf::node_id target;

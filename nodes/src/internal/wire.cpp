@@ -36,7 +36,7 @@ caf::error malformed(const char* what, const caf::error& cause = caf::error{}) {
 }
 
 caf::expected<frame> decode_message(caf::execution_unit& ctx, const std::vector<char>& buf,
-                                    const caf::node_id& peer) {
+                                    const caf::node_id& peer, actor_cache* senders) {
   if (buf.size() < message_header_size)
     return malformed("short message header");
   frame f;
@@ -55,7 +55,15 @@ caf::expected<frame> decode_message(caf::execution_unit& ctx, const std::vector<
     auto* proxies = ctx.proxy_registry_ptr();
     if (fixed[2] == 0 || peer == caf::none || proxies == nullptr)
       return malformed("sender of an unknown node, or id 0");
-    f.sender = proxies->get_or_put(peer, fixed[2]);
+    if (senders != nullptr && senders->id == fixed[2] && senders->ptr != nullptr) {
+      f.sender = senders->ptr;
+    } else {
+      f.sender = proxies->get_or_put(peer, fixed[2]);
+      if (senders != nullptr) {
+        senders->id = fixed[2];
+        senders->ptr = f.sender;
+      }
+    }
   } else if (fixed[2] != 0) {
     return malformed("sender id without its flag");
   }
@@ -79,7 +87,8 @@ caf::expected<frame> decode_message(caf::execution_unit& ctx, const std::vector<
     return malformed("message without a target node");
   if (n > 0) {
     auto& types = ctx.system().types();
-    auto data = caf::make_counted<caf::detail::dynamic_message_data>();
+    caf::detail::dynamic_message_data::elements elements;
+    elements.reserve(n);
     std::string name;
     for (uint8_t i = 0; i < n; ++i) {
       uint16_t nr = 0;
@@ -97,9 +106,10 @@ caf::expected<frame> decode_message(caf::execution_unit& ctx, const std::vector<
         return malformed("element of an unknown type");
       if (auto err = value->load(source))
         return malformed("bad element", err);
-      data->append(std::move(value));
+      elements.push_back(std::move(value));
     }
-    f.content = caf::message{caf::message::data_ptr{std::move(data)}};
+    f.content = caf::message{caf::message::data_ptr{
+      caf::make_counted<caf::detail::dynamic_message_data>(std::move(elements))}};
   }
   if (source.remaining() != 0)
     return malformed("trailing bytes");
@@ -202,7 +212,7 @@ caf::error encode_bye(caf::execution_unit& ctx, std::vector<char>& buf, const ca
 }
 
 caf::expected<frame> decode(caf::execution_unit& ctx, const std::vector<char>& buf,
-                            const caf::node_id& peer) {
+                            const caf::node_id& peer, actor_cache* senders) {
   // The bytes come from another process: the deserialiser checks every length against the
   // remaining input; anything it throws (e.g. bad_alloc for an absurd but in-range count) is
   // a malformed frame too, never a crash of the receive thread.
@@ -219,7 +229,8 @@ caf::expected<frame> decode(caf::execution_unit& ctx, const std::vector<char>& b
         if (!err && f.node == caf::none)
           return malformed("hello without a node id");
         break;
-      case static_cast<uint8_t>(frame_kind::message): return decode_message(ctx, buf, peer);
+      case static_cast<uint8_t>(frame_kind::message):
+        return decode_message(ctx, buf, peer, senders);
       case static_cast<uint8_t>(frame_kind::monitor):
       case static_cast<uint8_t>(frame_kind::down):
         err = source(f.target, f.actor);

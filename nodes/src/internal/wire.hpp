@@ -87,12 +87,22 @@ caf::error encode_down(caf::execution_unit& ctx, std::vector<char>& buf, const c
                        caf::actor_id aid, const caf::error& reason);
 caf::error encode_bye(caf::execution_unit& ctx, std::vector<char>& buf, const caf::error& reason);
 
+/// One actor remembered by id (see `decode`).
+struct actor_cache {
+  caf::actor_id id = 0;
+  caf::strong_actor_ptr ptr;
+};
+
 /// Decodes one frame from node `peer` (none before its hello; a compact sender is an actor
 /// of `peer`, a compact target is this node). `ctx` must carry the actor
 /// system and the transport's proxy registry, so that actor handles arrive as proxies. Every field
 /// is checked: an unknown kind, a short or over-long frame, or a deserialiser error returns an
 /// error (the peer is then closed).
+///
+/// `senders`, when given, remembers the last sender that `peer`'s messages named by id and its
+/// proxy, saving a look-up in the proxy registry (and its lock) per message: messages in a row
+/// mostly come from one actor. Keep one per peer, and reset it when the peer changes.
 caf::expected<frame> decode(caf::execution_unit& ctx, const std::vector<char>& buf,
-                            const caf::node_id& peer);
+                            const caf::node_id& peer, actor_cache* senders = nullptr);
 
 } // namespace strata::nodes::internal
