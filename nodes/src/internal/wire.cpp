@@ -10,8 +10,10 @@
 #include <caf/binary_serializer.hpp>
 #include <caf/detail/dynamic_message_data.hpp>
 #include <caf/make_counted.hpp>
+#include <caf/make_message.hpp>
 #include <caf/proxy_registry.hpp>
 #include <caf/sec.hpp>
+#include <caf/type_nr.hpp>
 #include <caf/uniform_type_info_map.hpp>
 
 #include "strata/nodes/error.hpp"
@@ -26,6 +28,59 @@ caf::error encode(caf::execution_unit& ctx, std::vector<char>& buf, frame_kind k
   caf::binary_serializer sink{&ctx, buf};
   auto k = static_cast<uint8_t>(kind);
   return sink(k, xs...);
+}
+
+// Element types of the typed fast path below: single values, and an atom followed by one.
+template <class F>
+bool with_fast_type(uint16_t nr, F&& f) {
+  auto one = [&](auto tag) {
+    using type = decltype(tag);
+    if (nr != caf::type_nr<type>::value)
+      return false;
+    f(tag);
+    return true;
+  };
+  return one(int32_t{}) || one(int64_t{}) || one(uint32_t{}) || one(uint64_t{}) || one(double{})
+         || one(bool{}) || one(caf::atom_value{}) || one(std::string{});
+}
+
+// Reads the elements of the common small messages (one value of a builtin type, or an atom
+// and one such value) into a message made in one allocation (CAF's tuple_vals), instead of a
+// dynamic_message_data with one type-erased value per element (three). Leaves `source`
+// untouched and returns false for any other message.
+bool read_fast(caf::binary_deserializer& source, uint8_t n, caf::message& out) {
+  if (n != 1 && n != 2)
+    return false;
+  auto start = source.remainder();
+  bool done = false;
+  uint16_t nr = 0;
+  if (source(nr))
+    return false;
+  if (n == 1) {
+    with_fast_type(nr, [&](auto tag) {
+      using type = decltype(tag);
+      type x{};
+      if (!source(x)) {
+        out = caf::make_message(std::move(x));
+        done = true;
+      }
+    });
+  } else if (nr == caf::type_nr<caf::atom_value>::value) {
+    caf::atom_value a{};
+    uint16_t nr2 = 0;
+    if (!source(a) && !source(nr2))
+      with_fast_type(nr2, [&](auto tag) {
+        using type = decltype(tag);
+        type x{};
+        if (!source(x)) {
+          out = caf::make_message(a, std::move(x));
+          done = true;
+        }
+      });
+  }
+  if (!done)
+    source.reset(start); // the general path reads it again, and reports what is wrong
+  return done;
 }
 
 caf::error malformed(const char* what, const caf::error& cause = caf::error{}) {
@@ -85,7 +140,7 @@ caf::expected<frame> decode_message(caf::execution_unit& ctx, const std::vector<
     return malformed("bad field", err);
   if (f.target == caf::none)
     return malformed("message without a target node");
-  if (n > 0) {
+  if (n > 0 && !read_fast(source, n, f.content)) {
     auto& types = ctx.system().types();
     caf::detail::dynamic_message_data::elements elements;
     elements.reserve(n);
