@@ -9,6 +9,7 @@
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 #include <caf/detail/dynamic_message_data.hpp>
+#include <caf/detail/network_order.hpp>
 #include <caf/make_counted.hpp>
 #include <caf/make_message.hpp>
 #include <caf/proxy_registry.hpp>
@@ -28,6 +29,24 @@ caf::error encode(caf::execution_unit& ctx, std::vector<char>& buf, frame_kind k
   caf::binary_serializer sink{&ctx, buf};
   auto k = static_cast<uint8_t>(kind);
   return sink(k, xs...);
+}
+
+// Reads an unsigned integer as CAF's binary serialiser wrote it (network byte order), without
+// the error object that every field read through the deserialiser makes. False if the input
+// is too short.
+template <class T>
+bool read_uint(caf::binary_deserializer& source, T& x) {
+  auto rest = source.remainder();
+  if (rest.size() < sizeof(T))
+    return false;
+  T tmp;
+  std::memcpy(&tmp, rest.data(), sizeof(T));
+  if constexpr (sizeof(T) == 1)
+    x = tmp;
+  else
+    x = caf::detail::from_network_order(tmp);
+  source.skip(sizeof(T));
+  return true;
 }
 
 // Element types of the typed fast path below: single values, and an atom followed by one.
@@ -54,7 +73,7 @@ bool read_fast(caf::binary_deserializer& source, uint8_t n, caf::message& out) {
   auto start = source.remainder();
   bool done = false;
   uint16_t nr = 0;
-  if (source(nr))
+  if (!read_uint(source, nr))
     return false;
   if (n == 1) {
     with_fast_type(nr, [&](auto tag) {
@@ -68,7 +87,7 @@ bool read_fast(caf::binary_deserializer& source, uint8_t n, caf::message& out) {
   } else if (nr == caf::type_nr<caf::atom_value>::value) {
     caf::atom_value a{};
     uint16_t nr2 = 0;
-    if (!source(a) && !source(nr2))
+    if (!source(a) && read_uint(source, nr2))
       with_fast_type(nr2, [&](auto tag) {
         using type = decltype(tag);
         type x{};
@@ -133,11 +152,11 @@ caf::expected<frame> decode_message(caf::execution_unit& ctx, const std::vector<
     err = source(f.sender);
   if (!err && (flags & message_flags::stages))
     err = source(f.stages);
-  uint8_t n = 0;
-  if (!err)
-    err = source(n);
   if (err)
     return malformed("bad field", err);
+  uint8_t n = 0;
+  if (!read_uint(source, n))
+    return malformed("no element count");
   if (f.target == caf::none)
     return malformed("message without a target node");
   if (n > 0 && !read_fast(source, n, f.content)) {
@@ -147,8 +166,8 @@ caf::expected<frame> decode_message(caf::execution_unit& ctx, const std::vector<
     std::string name;
     for (uint8_t i = 0; i < n; ++i) {
       uint16_t nr = 0;
-      if (auto err = source(nr))
-        return malformed("bad element type", err);
+      if (!read_uint(source, nr))
+        return malformed("no element type");
       caf::type_erased_value_ptr value;
       if (nr == 0) {
         if (auto err = source(name))
@@ -272,6 +291,9 @@ caf::expected<frame> decode(caf::execution_unit& ctx, const std::vector<char>& b
   // remaining input; anything it throws (e.g. bad_alloc for an absurd but in-range count) is
   // a malformed frame too, never a crash of the receive thread.
   try {
+    // A message's kind byte is all its general part: no deserialiser for it.
+    if (!buf.empty() && static_cast<uint8_t>(buf[0]) == static_cast<uint8_t>(frame_kind::message))
+      return decode_message(ctx, buf, peer, senders);
     caf::binary_deserializer source{&ctx, buf};
     frame f;
     uint8_t kind = 0;
