@@ -33,8 +33,11 @@ bool ring_reader::has_data() const noexcept {
 }
 
 void ring_reader::reset() noexcept {
-  // The dead producer's liveness token (it held it; nothing of it is ours to keep).
-  std::memset(static_cast<void*>(&ring_->liveness), 0, sizeof(ring_->liveness));
+  // The dead producer's liveness token (it held it; nothing of it is ours to keep). Its lock
+  // word through an atomic store: a liveness watch may still read it.
+  internal::liveness_word(ring_)->store(0, std::memory_order_relaxed);
+  std::memset(reinterpret_cast<char*>(&ring_->liveness) + sizeof(uint32_t), 0,
+              sizeof(ring_->liveness) - sizeof(uint32_t));
   ring_->head.store(0, std::memory_order_relaxed);
   ring_->tail.store(0, std::memory_order_relaxed);
   ring_->writer_waiting.store(0, std::memory_order_relaxed);
