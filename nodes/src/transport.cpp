@@ -77,14 +77,16 @@ public:
   }
 };
 
-delivery_unit& delivery_unit_for(caf::actor_system& sys) {
+// The `Unit` of actor system `sys`, made on first use. Reachable until exit, never destroyed:
+// a late promise may still point at a unit.
+template <class Unit>
+Unit& unit_for(caf::actor_system& sys) {
   static std::mutex mtx;
-  // Reachable until exit, never destroyed: a late promise may still point at a unit.
-  static auto* units = new std::map<caf::actor_system*, std::unique_ptr<delivery_unit>>;
+  static auto* units = new std::map<caf::actor_system*, std::unique_ptr<Unit>>;
   std::lock_guard<std::mutex> guard{mtx};
   auto& unit = (*units)[&sys];
   if (unit == nullptr)
-    unit = std::make_unique<delivery_unit>(&sys);
+    unit = std::make_unique<Unit>(&sys);
   return *unit;
 }
 
@@ -106,16 +108,6 @@ public:
 };
 
 thread_local std::vector<caf::resumable*>* inline_unit::collecting = nullptr;
-
-inline_unit& inline_unit_for(caf::actor_system& sys) {
-  static std::mutex mtx;
-  static auto* units = new std::map<caf::actor_system*, std::unique_ptr<inline_unit>>;
-  std::lock_guard<std::mutex> guard{mtx};
-  auto& unit = (*units)[&sys];
-  if (unit == nullptr)
-    unit = std::make_unique<inline_unit>(&sys);
-  return *unit;
-}
 
 } // namespace
 
@@ -530,7 +522,7 @@ caf::expected<caf::actor> transport::impl::remote_actor(uint32_t peer, caf::acto
 }
 
 void transport::impl::peer_lost_here(uint32_t peer, const caf::error& reason) {
-  auto& unit = inline_unit_for(sys_);
+  auto& unit = unit_for<inline_unit>(sys_);
   std::vector<caf::resumable*> jobs;
   inline_unit::collecting = &jobs;
   peer_lost(peer, reason, &unit);
@@ -665,7 +657,7 @@ void transport::impl::receive_loop(uint64_t generation) {
   // registry is found only through the execution unit in CAF 0.17.
   caf::scoped_execution_unit decoder{&sys_};
   decoder.proxy_registry_ptr(&registry_);
-  auto& unit = delivery_unit_for(sys_);
+  auto& unit = unit_for<delivery_unit>(sys_);
   auto* deliver_with = options_.run_on_receive_thread ? &unit : nullptr;
   // The long timeout only bounds how late a stop() is noticed when notify() races; stop()
   // also notifies. With a backlog, the thread polls: nothing wakes it when a ring drains.
