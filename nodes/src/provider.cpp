@@ -206,7 +206,7 @@ public:
     std::lock_guard<std::mutex> guard{mtx_};
     result.zygote = zygote_ != nullptr ? zygote_->pid() : 0;
     for (auto& s : slots_) {
-      auto live = !s.exited && s.pid != 0;
+      auto live = !s.exited && !s.down && s.pid != 0;
       result.nodes.push_back(live && s.phase == slot_phase::running ? s.pid : 0);
       if (live && s.phase == slot_phase::spare)
         result.spares.push_back(s.pid);

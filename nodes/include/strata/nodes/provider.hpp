@@ -72,8 +72,8 @@ struct cluster_status {
   std::string token;
   /// The zygote's pid.
   pid_t zygote = 0;
-  /// The pids of the live nodes running `process` children, by slot (0 for a free slot;
-  /// slot 0 is the root).
+  /// The pids of the live nodes running `process` children, by slot (0 for a free slot, the
+  /// root's slot 0, and a node known to be dying).
   std::vector<pid_t> nodes;
   /// The pids of the spare nodes ready for a child (up and connected to the root).
   std::vector<pid_t> spares;
