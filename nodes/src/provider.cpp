@@ -337,7 +337,7 @@ private:
   // On the service actor, or before it exists.
   void replenish() {
     std::lock_guard<std::mutex> zguard{zygote_mtx_};
-    std::vector<uint32_t> todo;
+    std::vector<uint32_t> slots_to_fill;
     std::string payload;
     {
       std::lock_guard<std::mutex> guard{mtx_};
@@ -348,22 +348,26 @@ private:
         if (!s.exited && (s.phase == slot_phase::readying || s.phase == slot_phase::spare))
           ++have;
       for (uint32_t i = 1; i < slots_.size() && have < opts_.spares; ++i)
-        if (slots_[i].phase == slot_phase::free) {
-          slots_[i] = slot_state{};
+        if (slots_[i].phase == slot_phase::free) { // all fields at their defaults
           slots_[i].phase = slot_phase::readying;
-          todo.push_back(i);
+          slots_to_fill.push_back(i);
           ++have;
         }
       payload = spare_payload_;
     }
     // Outside mtx_: a failed spawn reports at once, on this thread, and takes mtx_.
-    for (auto slot : todo)
+    for (auto slot : slots_to_fill)
       zygote_->spawn(slot, payload,
                      [this, slot](caf::expected<node_process> x) { forked(slot, std::move(x)); });
   }
 
   // The zygote answered the request for a node in `slot`.
   void forked(uint32_t slot, caf::expected<node_process> x) {
+    // Names the process for the early death check (node_dying), against pid reuse. Read
+    // before taking the lock: file I/O.
+    std::optional<internal::proc_stat> st;
+    if (x)
+      st = internal::read_proc_stat(x->pid);
     std::lock_guard<std::mutex> guard{mtx_};
     auto& s = slots_[slot];
     if (!x) {
@@ -377,8 +381,7 @@ private:
       return;
     }
     s.pidfd = x->pidfd;
-    // Names the process for the early death check (node_dying), against pid reuse.
-    if (auto st = internal::read_proc_stat(x->pid))
+    if (st)
       s.start_time = st->start_time;
     if (s.keeper != nullptr)
       become_spare(s); // its ready report came first
@@ -420,8 +423,6 @@ private:
       (void)signal_pidfd(slots_[slot].pidfd, SIGKILL);
   }
 
-  // On the zygote's reader thread: a node ended. Its proxies die with the reason, which is
-  // how its supervisor learns of it; then its slot is cleaned and freed.
   // mtx_ held. The exit reason of the node in `s`, which ended as `x` says; marks it down.
   caf::error node_down_reason(slot_state& s, const node_exit& x) {
     s.down = true;
@@ -463,17 +464,26 @@ private:
       t->peer_lost_here(slot, reason);
   }
 
+  // On the zygote's reader thread: a node ended. Its proxies die with the reason (unless
+  // node_dying saw it first), which is how its supervisor learns of it; then its slot is
+  // cleaned and freed.
   void node_exited(const node_exit& x) {
     if (x.slot == 0 || x.slot >= slots_.size())
       return;
     transport* t = nullptr;
     caf::error reason;
     bool was_spare = false;
+    bool deferred = false;
     {
       std::lock_guard<std::mutex> guard{mtx_};
       auto& s = slots_[x.slot];
-      if (!s.down)
+      if (!s.down) {
         reason = node_down_reason(s, x);
+      } else if (service_ != nullptr) {
+        // node_dying saw it first and a restart is under way: clean up after it, not during.
+        caf::delayed_anon_send(service_, opts_.spare_delay, free_slot_atom::value, x.slot);
+        deferred = true;
+      }
       was_spare = s.phase == slot_phase::readying || s.phase == slot_phase::spare;
       if (was_spare)
         spare_failed(make_error(error::node_down, "a spare node " + to_string(x)));
@@ -483,18 +493,10 @@ private:
       s.pidfd = -1;
       t = transport_.get();
     }
-    if (t == nullptr)
+    if (t == nullptr || deferred)
       return;
-    if (!reason) {
-      // node_dying saw it first and a restart is under way: clean up after it, not during.
-      std::lock_guard<std::mutex> guard{mtx_};
-      if (service_ != nullptr) {
-        caf::delayed_anon_send(service_, opts_.spare_delay, free_slot_atom::value, x.slot);
-        return;
-      }
-    } else {
+    if (reason)
       t->peer_lost(x.slot, reason);
-    }
     free_slot(x.slot, was_spare);
   }
 

@@ -561,13 +561,12 @@ void transport::impl::peer_lost(uint32_t peer, const caf::error& reason, caf::ex
   // Outside every lock: killing a proxy runs its monitors and links. CAF's get_or_put keeps
   // an entry even when make_proxy refused (null): skip those, and drop them with the node.
   if (nid != caf::none) {
+    // Killed here with our reason and unit (the registry would pass none); erasing the node
+    // then drops the entries (its second kill of each is a no-op).
     for (auto& proxy : registry_.get_all(nid))
-      if (proxy != nullptr) {
-        // Killed here rather than by the registry, which passes no execution unit.
+      if (proxy != nullptr)
         static_cast<caf::actor_proxy*>(caf::actor_cast<caf::abstract_actor*>(proxy))
           ->kill_proxy(ctx, reason);
-        registry_.erase(nid, proxy->id(), reason);
-      }
     registry_.erase(nid);
   }
   for (auto& entry : requests)
