@@ -20,6 +20,7 @@
 #include "strata/detail/blocking.hpp"
 #include "strata/names.hpp"
 #include "strata/nodes/error.hpp"
+#include "strata/nodes/middleman.hpp"
 #include "strata/nodes/pidfd.hpp"
 #include "strata/nodes/segments.hpp"
 #include "strata/nodes/transport.hpp"
@@ -76,7 +77,7 @@ public:
     if (opts_.max_nodes < 2 || opts_.max_nodes > max_rings)
       return make_error(error::invalid_argument, "node_options::max_nodes", opts_.max_nodes);
     cfg_ = &cfg;
-    cfg.load<caf::io::middleman>();
+    load_middleman(cfg); // CAF's, whose BASP also routes for our nodes (join_basp)
     auto token = make_cluster_token();
     if (!token)
       return token.error();
@@ -101,6 +102,7 @@ public:
     auto opts = transport_options_for(0);
     opts.accept_peers = true;
     opts.relay = true; // nodes reach each other through the root
+    opts.join_basp = true; // and other hosts reach them through the root, too
     opts.on_peer_closed = [this](uint32_t slot, const caf::error&) { kill_node(slot); };
     opts.on_peer_dying = [this](uint32_t slot) { node_dying(slot); };
     // brutal_kill (and a shutdown timeout's kill) of a node's child kills the node's process:

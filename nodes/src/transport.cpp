@@ -59,6 +59,11 @@ constexpr uint64_t max_backlog_bytes = uint64_t{64} << 20;
 // Frames read in a row before the actors they woke run: an actor then handles them together.
 constexpr int max_batch = 64;
 
+// How many released peers' node ids stay known as the cluster's (join_basp): ~80 bytes
+// each. A handle of an actor of an older dead node, come back from another host, is taken
+// for one behind that host, and messages to it would go back and forth between the two.
+constexpr size_t max_former = 65536;
+
 // Messages an actor handles on the receive thread before the thread reads again.
 constexpr size_t receive_thread_throughput = 64;
 
@@ -114,7 +119,7 @@ thread_local std::vector<caf::resumable*>* inline_unit::collecting = nullptr;
 transport::impl::impl(caf::actor_system& sys, transport_options options, inbox box)
   : sys_(sys),
     options_(std::move(options)),
-    registry_(sys, *this),
+    own_registry_(sys, *this),
     inbox_(std::move(box)),
     state_(options_.ring_count),
     seen_(options_.ring_count) {
@@ -240,7 +245,8 @@ void transport::impl::watchdog_loop() {
 }
 
 caf::strong_actor_ptr transport::impl::make_proxy(caf::node_id nid, caf::actor_id aid) {
-  // Relaxed: a proxy made while stopping is killed by stop()'s registry_.clear() anyway.
+  // Relaxed: a proxy made while stopping is killed by stop() anyway (its registry_->clear(),
+  // or with join_basp the BASP broker's when the middleman stops).
   if (nid == caf::none || aid == caf::invalid_actor_id || stopping_.load(std::memory_order_relaxed))
     return nullptr;
   auto index = index_of(nid);
@@ -265,6 +271,28 @@ caf::strong_actor_ptr transport::impl::make_proxy(caf::node_id nid, caf::actor_i
 
 void transport::impl::set_last_hop(caf::node_id*) {
   // Every peer is one hop away: nothing to remember.
+}
+
+bool transport::impl::is_member(const caf::node_id& nid) const {
+  if (nid == caf::none || nid == sys_.node())
+    return false;
+  std::lock_guard<std::mutex> guard{state_mtx_};
+  for (auto& st : state_)
+    if (st.node == nid)
+      return true;
+  return former_set_.count(nid) > 0;
+}
+
+caf::strong_actor_ptr transport::impl::make_member_proxy(const caf::node_id& nid,
+                                                         caf::actor_id aid) {
+  return make_proxy(nid, aid); // null for a peer not connected (any more)
+}
+
+void transport::impl::join(internal::basp_bridge* bridge) {
+  bridge_ = bridge;
+  bridge_ref_ = caf::strong_actor_ptr{bridge->ctrl()};
+  registry_ = &bridge->proxies();
+  bridge->attach(std::static_pointer_cast<internal::cluster_members>(shared_from_this()));
 }
 
 int64_t transport::impl::index_of(const caf::node_id& nid) const {
@@ -334,7 +362,7 @@ void transport::impl::flush_pending() {
     if (err)
       // Without the watch the proxy would never learn of the actor's exit: treat the actor
       // as unreachable now rather than leave monitors waiting forever.
-      registry_.erase(m.target, m.aid, err);
+      registry_->erase(m.target, m.aid, err);
   }
 }
 
@@ -514,7 +542,7 @@ caf::expected<caf::actor> transport::impl::remote_actor(uint32_t peer, caf::acto
   auto nid = node_of(peer);
   if (nid == caf::none || aid == caf::invalid_actor_id)
     return make_error(error::invalid_argument, "unknown peer or actor id 0", peer, aid);
-  auto ptr = registry_.get_or_put(nid, aid);
+  auto ptr = registry_->get_or_put(nid, aid);
   flush_pending();
   if (ptr == nullptr)
     return make_error(error::node_down, "node " + std::to_string(peer) + " is lost");
@@ -563,11 +591,11 @@ void transport::impl::peer_lost(uint32_t peer, const caf::error& reason, caf::ex
   if (nid != caf::none) {
     // Killed here with our reason and unit (the registry would pass none); erasing the node
     // then drops the entries (its second kill of each is a no-op).
-    for (auto& proxy : registry_.get_all(nid))
+    for (auto& proxy : registry_->get_all(nid))
       if (proxy != nullptr)
         static_cast<caf::actor_proxy*>(caf::actor_cast<caf::abstract_actor*>(proxy))
           ->kill_proxy(ctx, reason);
-    registry_.erase(nid);
+    registry_->erase(nid);
   }
   for (auto& entry : requests)
     internal::bounce(entry.second.first, entry.second.second, reason);
@@ -596,6 +624,13 @@ void transport::impl::run_releases() {
     (void)inbox_.reset_ring(peer);
     {
       std::lock_guard<std::mutex> guard{state_mtx_};
+      if (auto& old = state_[peer].node; old != caf::none && former_set_.insert(old).second) {
+        former_.push_back(old);
+        if (former_.size() > max_former) {
+          former_set_.erase(former_.front());
+          former_.pop_front();
+        }
+      }
       state_[peer] = peer_state{};
       peers_version_.fetch_add(1, std::memory_order_release); // SYNC POINT WRITE: handle()
     }
@@ -655,7 +690,11 @@ void transport::impl::receive_loop(uint64_t generation) {
   // Deserialising with this unit makes handles to remote actors arrive as our proxies: the
   // registry is found only through the execution unit in CAF 0.17.
   caf::scoped_execution_unit decoder{&sys_};
-  decoder.proxy_registry_ptr(&registry_);
+  decoder.proxy_registry_ptr(registry_);
+  // BASP's broker remembers per thread the node a payload came from, to learn routes from
+  // the handles in it; our frames come from no BASP node.
+  if (bridge_ != nullptr)
+    registry_->set_last_hop(nullptr);
   auto& unit = unit_for<delivery_unit>(sys_);
   auto* deliver_with = options_.run_on_receive_thread ? &unit : nullptr;
   // The long timeout only bounds how late a stop() is noticed when notify() races; stop()
@@ -743,7 +782,7 @@ void transport::impl::handle(uint32_t slot, const std::vector<char>& buf,
     case frame_kind::message: deliver(slot, *f, unit); break;
     case frame_kind::monitor: watch(slot, f->target, f->actor); break;
     case frame_kind::down:
-      registry_.erase(f->target, f->actor, f->reason ? f->reason : caf::exit_reason::unknown);
+      registry_->erase(f->target, f->actor, f->reason ? f->reason : caf::exit_reason::unknown);
       break;
     case frame_kind::bye:
       peer_lost(slot, f->reason ? f->reason : make_error(error::node_down, "going away"));
@@ -803,9 +842,10 @@ caf::strong_actor_ptr transport::impl::resolve(const caf::node_id& target, caf::
   if (target == sys_.node())
     return sys_.registry().get(aid);
   // Relaying (the root): a message for another node goes to our proxy of the actor, which
-  // forwards it on that node's ring. Only for nodes we have a ring to.
-  if (options_.relay && index_of(target) >= 0)
-    return registry_.get_or_put(target, aid);
+  // forwards it on that node's ring. Only for nodes we have a ring to, or (join_basp) to
+  // BASP's proxy of an actor on another host (made by the registry we share).
+  if (options_.relay && (bridge_ != nullptr || index_of(target) >= 0))
+    return registry_->get_or_put(target, aid);
   return nullptr;
 }
 
@@ -827,6 +867,9 @@ void transport::impl::watch(uint32_t slot, const caf::node_id& target, caf::acto
 void transport::impl::stop() {
   if (stopping_.exchange(true, std::memory_order_acq_rel)) // SYNC POINT WRITE: receive_loop
     return;
+  // No more proxies of our peers in BASP's registry; the ones there go with peer_lost below.
+  if (bridge_ != nullptr)
+    bridge_->detach();
   liveness_.reset();
   inbox_.notify();
   {
@@ -849,7 +892,8 @@ void transport::impl::stop() {
     }
   for (uint32_t i = 0; i < state_.size(); ++i)
     peer_lost(i, caf::exit_reason::remote_link_unreachable);
-  registry_.clear();
+  if (registry_ == &own_registry_)
+    registry_->clear(); // a shared one holds BASP's proxies too, which BASP kills itself
 }
 
 void transport::impl::join_readers() {
@@ -928,7 +972,16 @@ transport::create(caf::actor_system& sys, transport_options options, inbox prepa
   if (prepared.name() != segment_name(options.token, options.node_index))
     if (auto err = prepared.take_index(options.token, options.node_index))
       return err;
+  internal::basp_bridge* bridge = nullptr;
+  if (options.join_basp) {
+    bridge = internal::find_basp_bridge(sys);
+    if (bridge == nullptr)
+      return make_error(error::invalid_argument,
+                        "join_basp needs the middleman loaded with load_middleman");
+  }
   auto x = std::make_shared<impl>(sys, std::move(options), std::move(prepared));
+  if (bridge != nullptr)
+    x->join(bridge);
   x->start();
   return std::unique_ptr<transport>{new transport(std::move(x))};
 }
@@ -979,7 +1032,7 @@ const caf::node_id& transport::node() const noexcept {
 }
 
 caf::proxy_registry& transport::proxies() noexcept {
-  return impl_->registry_;
+  return *impl_->registry_;
 }
 
 } // namespace strata::nodes

@@ -32,6 +32,7 @@ using reg_atom = caf::atom_constant<caf::atom("t_reg")>;
 using ask_atom = caf::atom_constant<caf::atom("t_ask")>;
 using watch_atom = caf::atom_constant<caf::atom("t_watch")>;
 using flood_atom = caf::atom_constant<caf::atom("t_flood")>;
+using relay_atom = caf::atom_constant<caf::atom("t_relay")>;
 
 /// How a test makes a node die.
 enum class fault : int { sigkill = 1, sigsegv, abort, exit1, exception, hang };
@@ -56,7 +57,8 @@ inline std::string expected_reason(fault f) {
 }
 
 /// The worker every test starts: answers its pid and sums, dies or hangs as asked, registers
-/// itself under a name, asks the actor registered under a name for a sum, floods an actor.
+/// itself under a name, asks the actor registered under a name (or a given actor) for a sum,
+/// floods an actor.
 inline caf::behavior victim(caf::event_based_actor* self, int) {
   // Reports the exit reason of every actor it monitors, as text, to the actor registered as
   // "observer".
@@ -101,6 +103,14 @@ inline caf::behavior victim(caf::event_based_actor* self, int) {
                     [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
           },
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    // Asks `who` for the sum of a and b, and answers it.
+    [self](relay_atom, const caf::actor& who, int a, int b) -> caf::result<int> {
+      auto rp = self->make_response_promise<int>();
+      self->request(who, std::chrono::seconds{10}, add_atom::value, a, b)
+        .then([rp](int sum) mutable { rp.deliver(sum); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
     [](pid_atom) { return static_cast<int>(::getpid()); },

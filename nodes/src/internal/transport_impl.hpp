@@ -12,6 +12,7 @@
 #include <optional>
 #include <thread>
 #include <tuple>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "strata/nodes/outbox.hpp"
 #include "strata/nodes/transport.hpp"
 
+#include "internal/basp_bridge.hpp"
 #include "internal/liveness_watch.hpp"
 #include "internal/wire.hpp"
 
@@ -43,6 +45,7 @@ inline void bounce(const caf::strong_actor_ptr& sender, caf::message_id mid,
 } // namespace internal
 
 class transport::impl : public caf::proxy_registry::backend,
+                        public internal::cluster_members,
                         public std::enable_shared_from_this<transport::impl> {
 public:
   impl(caf::actor_system& sys, transport_options options, inbox box);
@@ -54,6 +57,16 @@ public:
   caf::strong_actor_ptr make_proxy(caf::node_id nid, caf::actor_id aid) override;
 
   void set_last_hop(caf::node_id*) override;
+
+  // -- internal::cluster_members (join_basp) --------------------------------------------------
+
+  bool is_member(const caf::node_id& nid) const override;
+
+  caf::strong_actor_ptr make_member_proxy(const caf::node_id& nid, caf::actor_id aid) override;
+
+  /// Shares the registry of `bridge` (CAF's BASP broker, ours) and becomes its members
+  /// (`join_basp`). Before `start`.
+  void join(internal::basp_bridge* bridge);
 
   // -- used by transport and remote_proxy -----------------------------------------------------
 
@@ -118,7 +131,10 @@ public:
 
   caf::actor_system& sys_;
   transport_options options_;
-  caf::proxy_registry registry_; // backend: *this
+  caf::proxy_registry own_registry_; // backend: *this
+  // Where our proxies are: own_registry_, or (join_basp) the BASP broker's, whose backend
+  // sends peers' actors to our make_proxy. Set before start.
+  caf::proxy_registry* registry_ = &own_registry_;
 
 private:
   // A peer's sending side. `mtx` is a process-local lock: senders on any thread serialise
@@ -187,7 +203,7 @@ private:
 
   inbox inbox_; // receive thread only (except notify)
   std::vector<std::unique_ptr<sender>> senders_; // one per peer index; fixed size
-  // Guards state_, pending_monitors_, pending_links_, pending_exits_,
+  // Guards state_, former_, former_set_, pending_monitors_, pending_links_, pending_exits_,
   // pending_releases_. Taken after the registry's
   // mutex (make_proxy), never the other way round.
   mutable std::mutex state_mtx_;
@@ -196,6 +212,11 @@ private:
   std::atomic<uint64_t> peers_version_{0};
   std::condition_variable hello_cv_; // signalled when a hello arrives
   std::vector<peer_state> state_;
+  // Node ids of peers released since (oldest first, at most max_former): BASP must still
+  // know them as ours (is_member), or a handle of a dead node's actor coming back from
+  // another host would make BASP route to it through that host, which routes back here.
+  std::deque<caf::node_id> former_;
+  std::unordered_set<caf::node_id> former_set_;
   // The receive role holder's copy of each peer's `node` and `lost`, valid while `version`
   // equals peers_version_. Receive role holder only (the role's hand-over orders it).
   struct peer_view {
@@ -256,6 +277,9 @@ private:
   std::vector<reader> readers_; // the holder's thread last
   // Watches peers' liveness tokens (only with options_.on_peer_dying).
   std::unique_ptr<internal::liveness_watch> liveness_;
+  // The BASP broker we share a registry with (join_basp), kept alive while we use it.
+  internal::basp_bridge* bridge_ = nullptr;
+  caf::strong_actor_ptr bridge_ref_;
   std::mutex watchdog_mtx_;
   std::condition_variable watchdog_cv_; // stop() wakes the watchdog
   std::thread watchdog_;

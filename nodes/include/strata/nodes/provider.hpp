@@ -49,10 +49,10 @@ struct node_options {
 };
 
 /// Turns on `process` placement for systems built from `cfg`: installs strata::nodes'
-/// placement provider and loads `caf::io::middleman` (each process needs its own node id; do
-/// not load the middleman again yourself). Call it before constructing the `strata::system`,
-/// at the start of `main`, before the program starts any thread: the system's constructor
-/// forks the zygote that starts every node, and that fork must copy a single-threaded
+/// placement provider and loads `caf::io::middleman` (`load_middleman`: each process needs its own
+/// node id; do not load the middleman again yourself). Call it before constructing the
+/// `strata::system`, at the start of `main`, before the program starts any thread: the system's
+/// constructor forks the zygote that starts every node, and that fork must copy a single-threaded
 /// process.
 ///
 /// Each `process` child then runs in a node: an OS process forked from the zygote (the same

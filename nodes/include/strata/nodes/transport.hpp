@@ -71,6 +71,12 @@ struct transport_options {
   /// found by a watchdog that looks at this period. strata's own blocking waits (sending to a
   /// full ring, the client calls of the supervisor and name server API) hand over at once.
   std::chrono::milliseconds receive_takeover{100};
+  /// Whether this transport (a cluster's root, with `relay`) works with the middleman's BASP
+  /// broker: its proxies and BASP's share one registry, so that other hosts can use handles
+  /// of its peers' actors (which they get from this process) and its peers can use handles
+  /// of other hosts' actors, through this process (docs/design/nodes.md, "Across hosts").
+  /// Needs the middleman loaded with `load_middleman`.
+  bool join_basp = false;
 };
 
 /// The inbox that a transport with `options` reads: for creating it ahead of the transport
@@ -88,13 +94,14 @@ inbox_options inbox_options_for(const transport_options& options);
 /// get `down_msg` and links `exit_msg`. Requests sent to a peer are tracked until answered, so
 /// `peer_lost` can fail them.
 ///
-/// The actor system must load `caf::io::middleman` (`cfg.load<caf::io::middleman>()`): only
-/// then does each process have its own node id. Destroy the transport before the actor system.
+/// The actor system must load `caf::io::middleman` (`cfg.load<caf::io::middleman>()`, or
+/// `load_middleman` for `join_basp`): only then does each process have its own node id. Destroy the
+/// transport before the actor system.
 class transport {
 public:
   /// Creates the inbox and starts the receive thread.
   /// @returns the errors of `inbox::create`; `invalid_argument` if the system has no node id
-  /// (middleman not loaded).
+  /// (middleman not loaded), or for `join_basp` without `load_middleman`.
   [[nodiscard]] static caf::expected<std::unique_ptr<transport>> create(caf::actor_system& sys,
                                                                         transport_options options);
 
@@ -151,7 +158,8 @@ public:
   /// This node's id. @threadsafe
   const caf::node_id& node() const noexcept;
 
-  /// The registry of this transport's proxies. @threadsafe (CAF's own locking)
+  /// The registry of this transport's proxies (with `join_basp`, BASP's too). @threadsafe
+  /// (CAF's own locking)
   caf::proxy_registry& proxies() noexcept;
 
   class impl;
