@@ -1,0 +1,67 @@
+// bench_micro: local messaging workloads on raw CAF or on strata, one measurement per run.
+//
+//   bench_micro --system=caf|strata --suite=ping-pong|counting|fan-in|skynet|spawn --n=N
+//
+// Prints one JSON line per metric (bench/common/harness.hpp); a wrong result fails the run
+// (exit 3). scripts/bench.sh runs it once per run and system.
+
+#include <memory>
+#include <string>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include "strata/strata.hpp"
+
+#include "harness.hpp"
+#include "workloads.hpp"
+
+using namespace strata::bench;
+
+namespace {
+
+void run(caf::actor_system& sys, const std::string& system, const std::string& suite, long long n) {
+  if (suite == "ping-pong") {
+    emit(suite, system, "round trip", "us", ping_pong(sys, n), true);
+  } else if (suite == "counting") {
+    emit(suite, system, "messages per second", "M/s", counting(sys, n) / 1e6, false);
+  } else if (suite == "fan-in") {
+    emit(suite, system, "messages per second (2 senders)", "M/s", fan_in(sys, 2, n) / 1e6, false);
+  } else if (suite == "skynet") {
+    emit(suite, system, "time", "s", skynet(sys, n), true);
+  } else if (suite == "spawn") {
+    auto cost = spawn_idle(sys, n);
+    emit(suite, system, "time per spawn", "us", cost.us_per_spawn, true, n);
+    emit(suite, system, "resident bytes per idle actor", "B", cost.bytes_per_actor, true, n);
+    emit(suite, system, "time per message to an idle actor", "us", cost.us_per_message, true, n);
+  } else {
+    std::fprintf(stderr, "unknown suite '%s'\n", suite.c_str());
+    std::exit(2);
+  }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  arguments args{argc, argv};
+  auto system = args.text("system", "strata");
+  auto suite = args.text("suite", "ping-pong");
+  auto n = args.number("n", 100000);
+  if (n < 1) {
+    std::fprintf(stderr, "--n must be at least 1\n");
+    return 2;
+  }
+  if (system == "caf") {
+    caf::actor_system_config cfg;
+    caf::actor_system sys{cfg};
+    run(sys, system, suite, n);
+  } else if (system == "strata") {
+    strata::config cfg;
+    strata::system sys{cfg};
+    run(sys.actors(), system, suite, n);
+  } else {
+    std::fprintf(stderr, "unknown system '%s' (caf or strata)\n", system.c_str());
+    return 2;
+  }
+  return 0;
+}

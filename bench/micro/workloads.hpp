@@ -1,0 +1,34 @@
+#pragma once
+
+// The local-messaging workloads of bench/ (Savina's ping-pong and counting, a fan-in, skynet,
+// spawning idle actors) written once against a `caf::actor_system`: the same code measures raw
+// CAF and strata, whose system differs only in how it is built and tuned. Each checks its
+// result and fails the run if it is wrong.
+
+#include <caf/actor_system.hpp>
+
+namespace strata::bench {
+
+/// Round trips between two actors; returns microseconds per round trip.
+double ping_pong(caf::actor_system& sys, long long n);
+
+/// One producer sends `n` messages to a counter, which answers the total; returns messages
+/// per second.
+double counting(caf::actor_system& sys, long long n);
+
+/// `senders` producers send `n` messages each to one receiver; returns messages per second.
+double fan_in(caf::actor_system& sys, int senders, long long n);
+
+/// Skynet: a tree of actors, ten children each, with `leaves` leaves that report their number
+/// up, summed; returns seconds.
+double skynet(caf::actor_system& sys, long long leaves);
+
+/// What spawning `n` idle actors, then messaging each once, cost.
+struct spawn_cost {
+  double us_per_spawn;
+  double bytes_per_actor; // resident memory grown per live idle actor
+  double us_per_message; // sending each one message and collecting its answer
+};
+spawn_cost spawn_idle(caf::actor_system& sys, long long n);
+
+} // namespace strata::bench

@@ -1,0 +1,98 @@
+// bench_report turns a run's raw JSON lines into latest.json and latest.md: medians and
+// extremes per suite, system, metric and size, ratios to strata, plot scripts for scaling
+// suites, and an error (not a silent skip) for a line it cannot read.
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+struct scratch {
+  scratch() {
+    char tmpl[] = "/tmp/strata-bench-report-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    dir = tmpl;
+    REQUIRE(std::system(("mkdir -p " + dir + "/plots").c_str()) == 0);
+  }
+  ~scratch() {
+    (void)std::system(("rm -rf " + dir).c_str());
+  }
+
+  int report(const std::string& raw_lines) {
+    std::ofstream{dir + "/raw.jsonl"} << raw_lines;
+    auto cmd = std::string{BENCH_REPORT} + " --out=" + dir + " --machine=test --commit=abc"
+               + " --date=today " + dir + "/raw.jsonl > " + dir + "/stdout 2>&1";
+    return std::system(cmd.c_str());
+  }
+
+  std::string read(const std::string& name) const {
+    std::ifstream in{dir + "/" + name};
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  std::string dir;
+};
+
+const nlohmann::json* find(const nlohmann::json& doc, const std::string& system,
+                           const std::string& suite) {
+  for (auto& r : doc.at("results"))
+    if (r.at("system") == system && r.at("suite") == suite)
+      return &r;
+  return nullptr;
+}
+
+} // namespace
+
+TEST_CASE("bench_report summarises runs per suite, system and metric", "[bench]") {
+  scratch s;
+  REQUIRE(
+    s.report(
+      R"({"suite":"ping-pong","system":"strata","metric":"round trip","unit":"us","value":3,"n":0,"better":"lower"}
+a line that a program printed for people
+{"suite":"ping-pong","system":"strata","metric":"round trip","unit":"us","value":1,"n":0,"better":"lower"}
+{"suite":"ping-pong","system":"strata","metric":"round trip","unit":"us","value":2,"n":0,"better":"lower"}
+{"suite":"ping-pong","system":"caf","metric":"round trip","unit":"us","value":4,"n":0,"better":"lower"}
+{"suite":"round-trip","system":"caf-tcp","metric":"request round trip","unit":"us","median":150,"min":140,"max":170,"runs":3}
+{"suite":"spawn","system":"strata","metric":"time per spawn","unit":"us","value":1.5,"n":1000,"better":"lower"}
+{"suite":"spawn","system":"strata","metric":"time per spawn","unit":"us","value":1.7,"n":10000,"better":"lower"}
+)") == 0);
+  auto doc = nlohmann::json::parse(s.read("latest.json"));
+  CHECK(doc.at("machine") == "test");
+  CHECK(doc.at("commit") == "abc");
+  auto* strata = find(doc, "strata", "ping-pong");
+  REQUIRE(strata != nullptr);
+  CHECK(strata->at("median") == 2.0);
+  CHECK(strata->at("min") == 1.0);
+  CHECK(strata->at("max") == 3.0);
+  CHECK(strata->at("runs") == 3);
+  auto* tcp = find(doc, "caf-tcp", "round-trip");
+  REQUIRE(tcp != nullptr);
+  CHECK(tcp->at("median") == 150.0);
+  CHECK(tcp->at("min") == 140.0);
+  CHECK(tcp->at("max") == 170.0);
+  CHECK(tcp->at("runs") == 3);
+  auto md = s.read("latest.md");
+  // strata's 2 µs against CAF's 4 µs: strata ÷ caf.
+  CHECK(md.find("| round trip (us) | 2 (1–3) | 4 (4–4) ×0.5 |") != std::string::npos);
+  // The scaling suite gets a plot script with a point per size.
+  auto dat = s.read("plots/spawn-time-per-spawn.dat");
+  CHECK(dat.find("1000 1.5") != std::string::npos);
+  CHECK(dat.find("10000 1.7") != std::string::npos);
+  CHECK(s.read("plots/spawn-time-per-spawn.gp").find("spawn-time-per-spawn.png")
+        != std::string::npos);
+}
+
+TEST_CASE("bench_report fails on a measurement it cannot read", "[bench]") {
+  scratch s;
+  CHECK(s.report(R"({"suite":"ping-pong","system":"strata","unit":"us","value":3}
+)") != 0);
+  CHECK(s.read("stdout").find("raw.jsonl:1") != std::string::npos);
+}
