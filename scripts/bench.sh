@@ -13,20 +13,25 @@
 #
 # Environment: RUNS (runs per suite and system, default 3), BUILD_DIR (default
 # build-release), SPAWN_SIZES (default "10000 100000 1000000 10000000"), JOBS (default 2),
-# QUICK=1 (every local suite's size a hundredth, cross-process shorter: to try the harness).
+# QUICK=1 (every local suite's size a hundredth, cross-process shorter: to try the harness),
+# RUN_TIMEOUT (seconds a single run may take before it counts as failed, default 1200).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/lib/deps.sh
 source "$root/scripts/lib/deps.sh"
 
-all_suites=(ping-pong counting fan-in skynet spawn cross-process)
+# Everything runs inside main, read whole before it starts: bash reads a script as it goes,
+# and this one runs for many minutes.
+main() {
+all_suites=(ping-pong counting fan-in skynet spawn supervision cross-process)
 declare -A about=(
   [ping-pong]="Savina ping-pong: round trip between two actors (1,000,000 round trips)"
   [counting]="Savina counting: one producer, one counter (5,000,000 messages)"
   [fan-in]="fan-in: two producers, one receiver (2 x 5,000,000 messages)"
   [skynet]="skynet: a tree of 1,111,111 actors summing 1,000,000 leaves"
   [spawn]="spawn N idle actors, then message each: time per spawn, resident bytes per actor"
+  [supervision]="100,000 crashes in a row; one_for_all restart of 1,000; 10,000 dynamic starts"
   [cross-process]="between two OS processes: round trip, one-way throughput, process restart"
 )
 
@@ -48,6 +53,7 @@ for s in "${suites[@]}"; do
 done
 
 runs="${RUNS:-3}"
+run_timeout="${RUN_TIMEOUT:-1200}"
 build_dir="$root/${BUILD_DIR:-build-release}"
 jobs="${JOBS:-2}"
 read -r -a spawn_sizes <<<"${SPAWN_SIZES:-10000 100000 1000000 10000000}"
@@ -58,7 +64,8 @@ strata_install_deps
 
 cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRATA_BUILD_BENCH=ON \
   >/dev/null
-cmake --build "$build_dir" -j "$jobs" --target bench_micro bench_nodes bench_report
+cmake --build "$build_dir" -j "$jobs" --target bench_micro bench_supervision bench_nodes \
+  bench_report
 
 results="$root/bench/results"
 mkdir -p "$results/raw"
@@ -85,12 +92,12 @@ measure() {
   local label="$1"
   shift
   local out
-  if ! out="$("$@" 2>"$results/raw/last-stderr")"; then
+  if ! out="$(timeout "$run_timeout" "$@" 2>"$results/raw/last-stderr")"; then
     echo "bench: FAILED: $label: $*" >&2
     cat "$results/raw/last-stderr" >&2
     exit 1
   fi
-  printf '%s\n' "$out" | grep '^{' >>"$raw" || true
+  printf '%s\n' "$out" | grep '^{"' >>"$raw" || true
 }
 
 # Runs `runs` times each system's command for suite $1; the commands follow as
@@ -112,9 +119,13 @@ run_suite() {
 }
 
 micro="$build_dir/bench/bench_micro"
-erl_cmd="erl -noshell -pa $erlang_dir -s strata_bench main"
+# +P: room for skynet's 1,111,111 processes alive at once (Erlang's default limit is 262,144).
+erl_cmd="erl +P 16777216 -noshell -pa $erlang_dir -s strata_bench main"
+erl_sup_cmd="erl -noshell -pa $erlang_dir -s strata_bench_sup main"
+supervision="$build_dir/bench/bench_supervision"
 # The size each local suite runs with.
-declare -A size=([ping-pong]=1000000 [counting]=5000000 [fan-in]=5000000 [skynet]=1000000)
+declare -A size=([ping-pong]=1000000 [counting]=5000000 [fan-in]=5000000 [skynet]=1000000
+  [restart-sustained]=100000 [one-for-all]=1000 [dynamic-start]=10000)
 nodes_sizes="--round-trips=5000 --messages=500000 --tcp-messages=100000 --restarts=100"
 if [[ "${QUICK:-0}" == 1 ]]; then
   for s in "${!size[@]}"; do
@@ -152,6 +163,16 @@ for suite in "${suites[@]}"; do
         run_suite "spawn (n = $n)" "$index" "${systems[@]}"
       done
       ;;
+    supervision)
+      # Raw CAF has no supervisors: strata against OTP's.
+      for part in restart-sustained one-for-all dynamic-start; do
+        n="${size[$part]}"
+        systems=("strata|$supervision --suite=$part --n=$n")
+        [[ -n "$erlang_dir" ]] && systems+=("erlang|$erl_sup_cmd $part $n logged"
+          "erlang-quiet|$erl_sup_cmd $part $n quiet")
+        run_suite "$part" "$index" "${systems[@]}"
+      done
+      ;;
     cross-process)
       # bench_nodes measures strata's `process` placement and CAF TCP in one run, each run
       # a summary line per system (runs=1).
@@ -173,3 +194,6 @@ for gp in "$results"/plots/*.gp; do
   [[ -e "$gp" ]] && (cd "$results/plots" && gnuplot "$(basename "$gp")")
 done
 echo "bench: $results/latest.md, latest.json and $(find "$results/plots" -name '*.png' | wc -l) plots in $results/plots"
+}
+
+main "$@"

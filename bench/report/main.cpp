@@ -6,8 +6,8 @@
 //
 // A raw line is one run's measurement (`value`, from bench/common/harness.hpp) or a summary
 // of several (`median`, `min`, `max`, `runs`, from bench_nodes); runs of the same suite,
-// system, metric and size are summarised together. Lines that are not JSON objects (a
-// program's own notes) are ignored; a JSON object without the fields is an error.
+// system, metric and size are summarised together. Lines that do not start with `{"` (a
+// program's own output) are ignored; a JSON object without the fields is an error.
 
 #include <algorithm>
 #include <cctype>
@@ -103,7 +103,9 @@ bool read_raw(const std::string& path, std::map<key, series>& out) {
   }
   std::string line;
   for (int nr = 1; std::getline(in, line); ++nr) {
-    if (line.empty() || line.front() != '{')
+    // A measurement is a JSON object with string keys: `{"`. Anything else is a program's
+    // own output (an Erlang term printed to stdout starts with '{' too).
+    if (line.rfind("{\"", 0) != 0)
       continue;
     try {
       auto j = json::parse(line);
@@ -265,6 +267,12 @@ int main(int argc, char** argv) {
     if (k.n != 0)
       plots[{k.suite, k.metric}][k.system].push_back(&k);
   for (auto& [what, by_system] : plots) {
+    std::set<long long> sizes;
+    for (auto& [system, keys] : by_system)
+      for (auto* k : keys)
+        sizes.insert(k->n);
+    if (sizes.size() < 2)
+      continue; // one size: the table says it all
     // Names relative to the plots directory, where the script runs.
     auto base = slug(what.first) + "-" + slug(what.second);
     std::ofstream dat{out_dir + "/plots/" + base + ".dat"};

@@ -57,6 +57,7 @@ TEST_CASE("bench_report summarises runs per suite, system and metric", "[bench]"
     s.report(
       R"({"suite":"ping-pong","system":"strata","metric":"round trip","unit":"us","value":3,"n":0,"better":"lower"}
 a line that a program printed for people
+{an_erlang_term,printed,"to stdout"}
 {"suite":"ping-pong","system":"strata","metric":"round trip","unit":"us","value":1,"n":0,"better":"lower"}
 {"suite":"ping-pong","system":"strata","metric":"round trip","unit":"us","value":2,"n":0,"better":"lower"}
 {"suite":"ping-pong","system":"caf","metric":"round trip","unit":"us","value":4,"n":0,"better":"lower"}
