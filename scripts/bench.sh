@@ -24,11 +24,17 @@ source "$root/scripts/lib/deps.sh"
 # Everything runs inside main, read whole before it starts: bash reads a script as it goes,
 # and this one runs for many minutes.
 main() {
-all_suites=(ping-pong counting fan-in skynet spawn supervision cross-process)
+all_suites=(ping-pong counting fan-in thread-ring chameneos big fork-join-throughput
+    fork-join-creation skynet spawn supervision cross-process)
 declare -A about=(
   [ping-pong]="Savina ping-pong: round trip between two actors (1,000,000 round trips)"
   [counting]="Savina counting: one producer, one counter (5,000,000 messages)"
   [fan-in]="fan-in: two producers, one receiver (2 x 5,000,000 messages)"
+  [thread-ring]="Savina thread ring: a token passed 5,000,000 times round 503 actors"
+  [chameneos]="Savina chameneos: 100 creatures meet 1,000,000 times in a mall"
+  [big]="Savina big: 120 actors ping random others, 20,000 pings each, each answered"
+  [fork-join-throughput]="Savina fork-join throughput: 100,000 messages to each of 60 workers"
+  [fork-join-creation]="Savina fork-join creation: 1,000,000 actors, one message each"
   [skynet]="skynet: a tree of 1,111,111 actors summing 1,000,000 leaves"
   [spawn]="spawn N idle actors, then message each: time per spawn, resident bytes per actor"
   [supervision]="100,000 crashes in a row; one_for_all restart of 1,000; 10,000 dynamic starts"
@@ -37,7 +43,7 @@ declare -A about=(
 
 if [[ "${1:-}" == "--list" ]]; then
   for s in "${all_suites[@]}"; do
-    printf '%-14s %s\n' "$s" "${about[$s]}"
+    printf '%-22s %s\n' "$s" "${about[$s]}"
   done
   exit 0
 fi
@@ -125,7 +131,8 @@ erl_sup_cmd="erl -noshell -pa $erlang_dir -s strata_bench_sup main"
 supervision="$build_dir/bench/bench_supervision"
 # The size each local suite runs with.
 declare -A size=([ping-pong]=1000000 [counting]=5000000 [fan-in]=5000000 [skynet]=1000000
-  [restart-sustained]=100000 [one-for-all]=1000 [dynamic-start]=10000)
+  [restart-sustained]=100000 [one-for-all]=1000 [dynamic-start]=10000 [thread-ring]=5000000
+  [chameneos]=1000000 [big]=20000 [fork-join-throughput]=100000 [fork-join-creation]=1000000)
 nodes_sizes="--round-trips=5000 --messages=500000 --tcp-messages=100000 --restarts=100"
 if [[ "${QUICK:-0}" == 1 ]]; then
   for s in "${!size[@]}"; do
@@ -142,7 +149,7 @@ for suite in "${suites[@]}"; do
   index=$((index + 1))
   systems=()
   case "$suite" in
-    ping-pong | counting | fan-in | skynet)
+    ping-pong | counting | fan-in | skynet | thread-ring | chameneos | big | fork-join-*)
       n="${size[$suite]}"
       systems=("strata|$micro --system=strata --suite=$suite --n=$n"
         "caf|$micro --system=caf --suite=$suite --n=$n")

@@ -1,6 +1,9 @@
 // bench_micro: local messaging workloads on raw CAF or on strata, one measurement per run.
 //
-//   bench_micro --system=caf|strata --suite=ping-pong|counting|fan-in|skynet|spawn --n=N
+//   bench_micro --system=caf|strata --suite=SUITE --n=N
+//
+// SUITE: ping-pong, counting, fan-in, skynet, spawn, thread-ring, chameneos, big,
+// fork-join-throughput, fork-join-creation.
 //
 // Prints one JSON line per metric (bench/common/harness.hpp); a wrong result fails the run
 // (exit 3). scripts/bench.sh runs it once per run and system.
@@ -34,6 +37,19 @@ void run(caf::actor_system& sys, const std::string& system, const std::string& s
     emit(suite, system, "time per spawn", "us", cost.us_per_spawn, true, n);
     emit(suite, system, "resident bytes per idle actor", "B", cost.bytes_per_actor, true, n);
     emit(suite, system, "time per message to an idle actor", "us", cost.us_per_message, true, n);
+  } else if (suite == "thread-ring") {
+    emit(suite, system, "hops per second (503 actors)", "M/s", thread_ring(sys, 503, n) / 1e6,
+         false);
+  } else if (suite == "chameneos") {
+    emit(suite, system, "meetings per second (100 creatures)", "M/s", chameneos(sys, 100, n) / 1e6,
+         false);
+  } else if (suite == "big") {
+    emit(suite, system, "messages per second (120 actors)", "M/s", big(sys, 120, n) / 1e6, false);
+  } else if (suite == "fork-join-throughput") {
+    emit(suite, system, "messages per second (60 workers)", "M/s",
+         fork_join_throughput(sys, 60, n) / 1e6, false);
+  } else if (suite == "fork-join-creation") {
+    emit(suite, system, "time per actor", "us", fork_join_creation(sys, n), true);
   } else {
     std::fprintf(stderr, "unknown suite '%s'\n", suite.c_str());
     std::exit(2);

@@ -5,16 +5,12 @@
 
 #include <caf/all.hpp>
 
+#include "atoms.hpp"
 #include "harness.hpp"
 
 namespace strata::bench {
 
 namespace {
-
-using ping_atom = caf::atom_constant<caf::atom("b_ping")>;
-using pong_atom = caf::atom_constant<caf::atom("b_pong")>;
-using done_atom = caf::atom_constant<caf::atom("b_done")>;
-using count_atom = caf::atom_constant<caf::atom("b_count")>;
 
 // -- ping-pong ----------------------------------------------------------------------------------
 

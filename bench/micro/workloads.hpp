@@ -31,4 +31,25 @@ struct spawn_cost {
 };
 spawn_cost spawn_idle(caf::actor_system& sys, long long n);
 
+// -- the rest of Savina's micro set (savina.cpp) --------------------------------------------------
+
+/// A token passed `hops` times round a ring of `members` actors; returns hops per second.
+double thread_ring(caf::actor_system& sys, int members, long long hops);
+
+/// `creatures` chameneos meet pairwise in a mall until it made `meetings` meetings; returns
+/// meetings per second.
+double chameneos(caf::actor_system& sys, int creatures, long long meetings);
+
+/// `members` actors each ping random members `pings` times, each ping answered; returns
+/// messages per second.
+double big(caf::actor_system& sys, int members, long long pings);
+
+/// One sender sends `n` messages to each of `workers` actors, which do a little arithmetic
+/// per message; returns messages per second.
+double fork_join_throughput(caf::actor_system& sys, int workers, long long n);
+
+/// `n` actors created, each sent one message that it answers before it ends; returns
+/// microseconds per actor.
+double fork_join_creation(caf::actor_system& sys, long long n);
+
 } // namespace strata::bench
