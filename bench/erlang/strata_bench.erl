@@ -49,6 +49,10 @@ run("fan-in", N) ->
     expect(Got =:= 2 * N, "fan-in received ~p", [Got]),
     emit("fan-in", "messages per second (2 senders)", "M/s", 2 * N / Us, higher, 0);
 run("skynet", N) ->
+    case is_power_of_10(N) of
+        true -> ok;
+        false -> io:format(standard_error, "skynet needs N a power of 10, not ~b~n", [N]), halt(2)
+    end,
     Self = self(),
     Start = now_us(),
     spawn(fun() -> skynet(Self, 0, N) end),
@@ -224,6 +228,10 @@ skynet(Parent, Num, Size) ->
     Self = self(),
     [spawn(fun() -> skynet(Self, Num + I * Part, Part) end) || I <- lists:seq(0, 9)],
     Parent ! {sum, collect(10, 0)}.
+
+is_power_of_10(1) -> true;
+is_power_of_10(N) when N > 1, N rem 10 =:= 0 -> is_power_of_10(N div 10);
+is_power_of_10(_) -> false.
 
 collect(0, Sum) -> Sum;
 collect(K, Sum) -> receive {sum, X} -> collect(K - 1, Sum + X) end.

@@ -31,6 +31,13 @@ void run(caf::actor_system& sys, const std::string& system, const std::string& s
   } else if (suite == "fan-in") {
     emit(suite, system, "messages per second (2 senders)", "M/s", fan_in(sys, 2, n) / 1e6, false);
   } else if (suite == "skynet") {
+    auto leaves = n;
+    while (leaves % 10 == 0)
+      leaves /= 10;
+    if (leaves != 1) {
+      std::fprintf(stderr, "skynet needs --n a power of 10, not %lld\n", n);
+      std::exit(2);
+    }
     emit(suite, system, "time", "s", skynet(sys, n), true);
   } else if (suite == "spawn") {
     auto cost = spawn_idle(sys, n);
