@@ -8,19 +8,13 @@
 
 #include <caf/all.hpp>
 
-#include "atoms.hpp"
 #include "harness.hpp"
+#include "messages.hpp"
 #include "workloads.hpp"
 
 namespace strata::bench {
 
 namespace {
-
-long long await_done(caf::scoped_actor& self) {
-  long long result = -1;
-  self->receive([&](done_atom, long long x) { result = x; });
-  return result;
-}
 
 // -- thread ring: a token passed round a ring, one hop less each time ---------------------------
 

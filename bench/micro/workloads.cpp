@@ -5,8 +5,8 @@
 
 #include <caf/all.hpp>
 
-#include "atoms.hpp"
 #include "harness.hpp"
+#include "messages.hpp"
 
 namespace strata::bench {
 
@@ -92,18 +92,6 @@ caf::behavior idle(caf::event_based_actor* self) {
   return {[self](ping_atom, const caf::actor& collector) { self->send(collector, 1LL); }};
 }
 
-template <class T>
-T await(caf::scoped_actor& self, const std::string& what) {
-  T result{};
-  bool got = false;
-  self->receive([&](done_atom, T x) {
-    result = x;
-    got = true;
-  });
-  expect(got, what);
-  return result;
-}
-
 } // namespace
 
 double ping_pong(caf::actor_system& sys, long long n) {
@@ -111,7 +99,7 @@ double ping_pong(caf::actor_system& sys, long long n) {
   auto p = sys.spawn(pong);
   auto start = clock::now();
   sys.spawn(ping, p, caf::actor{self}, n);
-  auto rounds = await<long long>(self, "ping-pong finished");
+  auto rounds = await_done(self);
   auto elapsed = seconds_since(start);
   expect(rounds == n,
          "ping-pong made " + std::to_string(rounds) + " of " + std::to_string(n) + " round trips");
@@ -132,7 +120,7 @@ double counting(caf::actor_system& sys, long long n) {
       producer->quit();
     });
   });
-  auto total = await<long long>(self, "counting finished");
+  auto total = await_done(self);
   auto elapsed = seconds_since(start);
   expect(total == n,
          "counting summed " + std::to_string(total) + ", expected " + std::to_string(n));
@@ -147,7 +135,7 @@ double fan_in(caf::actor_system& sys, int senders, long long n) {
   auto start = clock::now();
   for (int i = 0; i < senders; ++i)
     sys.spawn([s, n](caf::event_based_actor* producer) { produce(producer, s, n); });
-  auto got = await<long long>(self, "fan-in finished");
+  auto got = await_done(self);
   auto elapsed = seconds_since(start);
   expect(got == total, "fan-in received " + std::to_string(got));
   return static_cast<double>(total) / elapsed;
@@ -180,7 +168,7 @@ spawn_cost spawn_idle(caf::actor_system& sys, long long n) {
   start = clock::now();
   for (auto& a : actors)
     self->send(a, ping_atom::value, c);
-  auto answered = await<long long>(self, "every idle actor answered");
+  auto answered = await_done(self);
   auto message_time = seconds_since(start);
   expect(answered == n, "idle actors answered " + std::to_string(answered));
   for (auto& a : actors)

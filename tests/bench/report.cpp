@@ -15,6 +15,7 @@ namespace {
 
 struct scratch {
   scratch() {
+    // mkdtemp replaces the trailing six characters with a unique name.
     char tmpl[] = "/tmp/strata-bench-report-XXXXXX";
     REQUIRE(::mkdtemp(tmpl) != nullptr);
     dir = tmpl;
