@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unistd.h>
+#include <vector>
 
 namespace strata::bench {
 
@@ -46,6 +47,17 @@ public:
       std::exit(2);
     }
     return x;
+  }
+
+  /// The `--caf.KEY=VALUE` arguments as CAF options (`--KEY=VALUE`), for an
+  /// `actor_system_config`'s `parse`: e.g. `--caf.scheduler.max-threads=2` to compare
+  /// scheduler settings without rebuilding. `=true` gives a flag (`--KEY`), as CAF wants.
+  std::vector<std::string> caf_options() const {
+    std::vector<std::string> out;
+    for (auto& [key, value] : values_)
+      if (key.rfind("caf.", 0) == 0)
+        out.push_back("--" + key.substr(4) + (value == "true" ? "" : "=" + value));
+    return out;
   }
 
 private:

@@ -76,10 +76,15 @@ int main(int argc, char** argv) {
   }
   if (system == "caf") {
     caf::actor_system_config cfg;
+    cfg.parse(args.caf_options());
     caf::actor_system sys{cfg};
     run(sys, system, suite, n);
   } else if (system == "strata") {
     strata::config cfg;
+    if (auto err = cfg.parse(args.caf_options())) {
+      std::fprintf(stderr, "bad CAF option: %s\n", caf::to_string(err).c_str());
+      return 2;
+    }
     strata::system sys{cfg};
     run(sys.actors(), system, suite, n);
   } else {

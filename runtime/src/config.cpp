@@ -7,6 +7,7 @@
 #include <caf/settings.hpp>
 
 #include "strata/error.hpp"
+#include "internal/scheduler.hpp"
 #include "strata/supervision_event.hpp"
 #include "strata/supervisor.hpp"
 
@@ -32,6 +33,9 @@ config::config() {
   add_error_category(error_category, render_error);
   opt_group{custom_options_, "strata"}.add<std::string>(
     "event-log", "append every supervision event to this file as JSON lines");
+  opt_group{custom_options_, "strata.scheduler"}.add<bool>(
+    "stock-clock", "use CAF's own clock, which wakes its thread for every change");
+  module_factories.push_back(internal::make_scheduler);
 }
 
 caf::error config::parse(int argc, char** argv, const char* ini_file) {

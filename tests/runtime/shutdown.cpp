@@ -48,6 +48,28 @@ TEST_CASE("a shutdown timeout kills a child that ignores the shutdown") {
   CHECK(took >= 100ms);
 }
 
+TEST_CASE("a shorter shutdown timeout after a longer one still holds") {
+  // The supervisor arms one timer for its earliest shutdown deadline: stopping `e` (30 s,
+  // exits at once) arms it for 30 s; `s` (100 ms, ignores the shutdown) comes later but is
+  // due first, and must be killed then, not after 30 s.
+  fixture f;
+  supervisor_spec spec;
+  auto s = child("s", "stubborn");
+  s.shutdown = shutdown_spec::after(100ms);
+  auto e = child("e", "echo");
+  e.shutdown = shutdown_spec::after(30s);
+  spec.children = {s, e};
+  auto sup = f.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  f.next_events(2);
+  auto started = std::chrono::steady_clock::now();
+  CHECK_FALSE(stop(*sup));
+  auto took = std::chrono::steady_clock::now() - started;
+  CHECK(f.next_events(3) == std::vector<std::string>{"exited e", "exited s", "shutdown"});
+  CHECK(took >= 100ms);
+  CHECK(took < 10s);
+}
+
 TEST_CASE("a shutdown timeout lets a cooperative child exit with shutdown") {
   fixture f;
   supervisor_spec spec;

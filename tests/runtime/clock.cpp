@@ -1,0 +1,136 @@
+// strata's scheduler clock (runtime/src/internal/scheduler.hpp): CAF's timers, delayed
+// messages and request timeouts behave as with CAF's own clock.
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <catch2/catch.hpp>
+
+#include "strata/strata.hpp"
+
+#include "internal/scheduler.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+using tick_atom = caf::atom_constant<caf::atom("t_tick")>;
+
+struct clock_fixture {
+  explicit clock_fixture(std::vector<std::string> args = {}) {
+    REQUIRE_FALSE(cfg.parse(args));
+    sys.emplace(cfg);
+    self.emplace(sys->actors());
+  }
+
+  strata::config cfg;
+  std::optional<strata::system> sys;
+  std::optional<caf::scoped_actor> self;
+};
+
+} // namespace
+
+TEST_CASE("strata's systems run on strata's clock unless told otherwise") {
+  {
+    clock_fixture f;
+    CHECK(dynamic_cast<strata::internal::locked_clock*>(&f.sys->actors().clock()) != nullptr);
+  }
+  clock_fixture f{{"--strata.scheduler.stock-clock"}};
+  CHECK(dynamic_cast<strata::internal::locked_clock*>(&f.sys->actors().clock()) == nullptr);
+}
+
+TEST_CASE("a delayed message due sooner overtakes one due later") {
+  clock_fixture f;
+  auto& self = *f.self;
+  auto started = std::chrono::steady_clock::now();
+  self->delayed_send(self, 30s, tick_atom::value, 2);
+  self->delayed_send(self, 50ms, tick_atom::value, 1);
+  int got = 0;
+  self->receive([&](tick_atom, int x) { got = x; }, caf::after(10s) >> [] {});
+  auto took = std::chrono::steady_clock::now() - started;
+  CHECK(got == 1);
+  CHECK(took >= 50ms);
+  CHECK(took < 5s);
+}
+
+TEST_CASE("receive timeouts fire, and each message re-arms them") {
+  clock_fixture f;
+  std::atomic<int> handled{0};
+  auto started = std::chrono::steady_clock::now();
+  // (Function actors get an argument: CAF 0.17 trips UBSan without one.)
+  auto a = f.sys->actors().spawn(
+    [&](caf::event_based_actor* self, int) -> caf::behavior {
+      return {
+        [&](tick_atom) { ++handled; },
+        caf::after(100ms) >> [self] { self->quit(); },
+      };
+    },
+    0);
+  // Ticks every 20 ms for 300 ms keep it alive; then it times out 100 ms after the last.
+  for (int i = 0; i < 15; ++i) {
+    caf::anon_send(a, tick_atom::value);
+    std::this_thread::sleep_for(20ms);
+  }
+  (*f.self)->monitor(a);
+  (*f.self)->receive([](const caf::down_msg&) {}, caf::after(10s) >> [] { FAIL("no timeout"); });
+  auto took = std::chrono::steady_clock::now() - started;
+  CHECK(handled == 15);
+  CHECK(took >= 300ms);
+}
+
+TEST_CASE("a request to an actor that never answers times out") {
+  clock_fixture f;
+  // It keeps the promise and never delivers it.
+  auto promises = std::make_shared<std::vector<caf::response_promise>>();
+  auto silent = f.sys->actors().spawn(
+    [promises](caf::event_based_actor* self, int) -> caf::behavior {
+      return {[self, promises](tick_atom) { promises->push_back(self->make_response_promise()); }};
+    },
+    0);
+  caf::error err;
+  (*f.self)
+    ->request(silent, 100ms, tick_atom::value)
+    .receive([](tick_atom) { FAIL("an answer"); }, [&](caf::error& e) { err = e; });
+  CHECK(err == caf::sec::request_timeout);
+  caf::anon_send_exit(silent, caf::exit_reason::kill);
+}
+
+TEST_CASE("many actors that end, some with timers set, leave the clock working") {
+  clock_fixture f;
+  constexpr int n = 20000;
+  std::atomic<int> timeouts{0};
+  for (int i = 0; i < n; ++i) {
+    f.sys->actors().spawn(
+      [&](caf::event_based_actor* self, int i) -> caf::behavior {
+        if (i % 2 == 0) {
+          self->quit(); // ends at once: its clock entries, none, are cancelled
+          return {};
+        }
+        // A timer far away that the end must cancel, and one that fires.
+        self->delayed_send(self, 1h, tick_atom::value);
+        return {[](tick_atom) {}, caf::after(10ms) >>
+                                    [self, &timeouts] {
+                                      ++timeouts;
+                                      self->quit();
+                                    }};
+      },
+      i);
+  }
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (timeouts < n / 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  CHECK(timeouts == n / 2);
+  // A delayed message to an actor already gone is dropped, and the clock goes on.
+  auto gone = f.sys->actors().spawn([](caf::event_based_actor* self, int) { self->quit(); }, 0);
+  (*f.self)->delayed_send(gone, 1ms, tick_atom::value);
+  (*f.self)->delayed_send(*f.self, 20ms, tick_atom::value);
+  bool ticked = false;
+  (*f.self)->receive([&](tick_atom) { ticked = true; }, caf::after(5s) >> [] {});
+  CHECK(ticked);
+}
