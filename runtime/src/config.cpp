@@ -34,7 +34,7 @@ config::config() {
   opt_group{custom_options_, "strata"}.add<std::string>(
     "event-log", "append every supervision event to this file as JSON lines");
   opt_group{custom_options_, "strata.scheduler"}.add<bool>(
-    "stock-clock", "use CAF's own clock, which wakes its thread for every change");
+    "stock", "use CAF's own scheduler instead of strata's (docs/design/scheduler.md)");
   module_factories.push_back(internal::make_scheduler);
 }
 

@@ -41,7 +41,7 @@ TEST_CASE("strata's systems run on strata's clock unless told otherwise") {
     clock_fixture f;
     CHECK(dynamic_cast<strata::internal::locked_clock*>(&f.sys->actors().clock()) != nullptr);
   }
-  clock_fixture f{{"--strata.scheduler.stock-clock"}};
+  clock_fixture f{{"--strata.scheduler.stock"}};
   CHECK(dynamic_cast<strata::internal::locked_clock*>(&f.sys->actors().clock()) == nullptr);
 }
 

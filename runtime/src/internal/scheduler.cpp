@@ -1,14 +1,19 @@
 #include "internal/scheduler.hpp"
 
 #include <memory>
+#include <set>
 #include <utility>
 #include <vector>
 
 #include <caf/actor_system_config.hpp>
 #include <caf/detail/set_thread_name.hpp>
+#include <caf/logger.hpp>
 #include <caf/policy/profiled.hpp>
 #include <caf/policy/work_sharing.hpp>
 #include <caf/policy/work_stealing.hpp>
+#include <caf/ref_counted.hpp>
+#include <caf/resumable.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
 #include <caf/scheduler/coordinator.hpp>
 #include <caf/scheduler/profiled_coordinator.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
@@ -135,46 +140,204 @@ void locked_clock::stop() {
   cancel_all();
 }
 
-// -- the coordinator ------------------------------------------------------------------------
+// -- workers and coordinator ----------------------------------------------------------------
 
 namespace {
 
-/// CAF's coordinator with `Policy`, and a `locked_clock` on a thread of its own. (CAF's own
-/// clock thread still starts, and idles: `coordinator` runs it unconditionally.)
 template <class Policy>
-class coordinator final : public caf::scheduler::coordinator<Policy> {
-public:
-  using super = caf::scheduler::coordinator<Policy>;
+class coordinator;
 
-  explicit coordinator(caf::actor_system& sys) : super(sys) {
+/// A worker thread running CAF's `Policy` (work stealing or sharing), like CAF's
+/// `scheduler::worker` but without what CAF 0.17's does around every resume for its logger:
+/// a `dynamic_cast` from the job to its actor (a cross-cast that compares type names,
+/// `strcmp`, at each level of the actor's class hierarchy), and recording the actor's id in
+/// a hash map under a spinlock, both even when nothing is logged (Debian builds CAF with
+/// `CAF_LOG_LEVEL_QUIET`). Together ~35% of a ping-pong's time.
+template <class Policy>
+class worker final : public caf::execution_unit {
+public:
+  using policy_data = typename Policy::worker_data;
+
+  worker(size_t id, coordinator<Policy>* parent, const policy_data& init, size_t throughput)
+    : caf::execution_unit(&parent->system()),
+      max_throughput_(throughput),
+      id_(id),
+      parent_(parent),
+      data_(init) {
     // nop
   }
 
-  locked_clock& clock() noexcept override {
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
+
+  void start() {
+    thread_ = std::thread{[this] {
+      caf::detail::set_thread_name("strata.worker");
+      system().thread_started();
+      run();
+      system().thread_terminates();
+    }};
+  }
+
+  /// Enqueues `job` from another thread.
+  void external_enqueue(caf::resumable* job) {
+    policy_.external_enqueue(this, job);
+  }
+
+  /// Enqueues `job` from a job this worker runs.
+  void exec_later(caf::resumable* job) override {
+    policy_.internal_enqueue(this, job);
+  }
+
+  coordinator<Policy>* parent() {
+    return parent_;
+  }
+
+  size_t id() const {
+    return id_;
+  }
+
+  std::thread& get_thread() {
+    return thread_;
+  }
+
+  policy_data& data() {
+    return data_;
+  }
+
+  size_t max_throughput() {
+    return max_throughput_;
+  }
+
+private:
+  void run() {
+    for (;;) {
+      auto job = policy_.dequeue(this);
+      // Spawning an actor sets the thread's logger, which makes CAF's `resume` record ids.
+      caf::logger::set_current_actor_system(nullptr);
+      policy_.before_resume(this, job);
+      auto res = job->resume(this, max_throughput_);
+      policy_.after_resume(this, job);
+      switch (res) {
+        case caf::resumable::resume_later: policy_.resume_job_later(this, job); break;
+        case caf::resumable::done:
+          policy_.after_completion(this, job);
+          intrusive_ptr_release(job);
+          break;
+        case caf::resumable::awaiting_message: intrusive_ptr_release(job); break;
+        case caf::resumable::shutdown_execution_unit:
+          policy_.after_completion(this, job);
+          policy_.before_shutdown(this);
+          return;
+      }
+    }
+  }
+
+  size_t max_throughput_;
+  std::thread thread_;
+  size_t id_;
+  coordinator<Policy>* parent_;
+  policy_data data_;
+  Policy policy_;
+};
+
+/// CAF's scheduler interface over `worker`s and a `locked_clock`, started and stopped as
+/// CAF's `scheduler::coordinator` does.
+template <class Policy>
+class coordinator final : public caf::scheduler::abstract_coordinator {
+public:
+  using super = caf::scheduler::abstract_coordinator;
+  using policy_data = typename Policy::coordinator_data;
+
+  explicit coordinator(caf::actor_system& sys) : super(sys), data_(this) {
+    // nop
+  }
+
+  worker<Policy>* worker_by_id(size_t x) {
+    return workers_[x].get();
+  }
+
+  policy_data& data() {
+    return data_;
+  }
+
+  caf::actor_clock& clock() noexcept override {
     return clock_;
   }
 
 protected:
   void start() override {
-    thread_ = std::thread{[this] {
+    typename worker<Policy>::policy_data init{this};
+    auto num = num_workers();
+    workers_.reserve(num);
+    for (size_t i = 0; i < num; ++i)
+      workers_.emplace_back(new worker<Policy>(i, this, init, max_throughput_));
+    for (auto& w : workers_)
+      w->start();
+    clock_thread_ = std::thread{[this] {
       caf::detail::set_thread_name("strata.clock");
-      this->system().thread_started();
+      system().thread_started();
       clock_.run();
-      this->system().thread_terminates();
+      system().thread_terminates();
     }};
     super::start();
   }
 
   void stop() override {
-    // As CAF's: the workers first, then the clock.
-    super::stop();
+    // Each worker runs a job that ends its loop; a job can be stolen, so one is sent until
+    // every worker has taken one.
+    struct shutdown_job final : caf::resumable, caf::ref_counted {
+      resume_result resume(caf::execution_unit* unit, size_t) override {
+        std::lock_guard<std::mutex> guard{mtx};
+        last = unit;
+        cv.notify_all();
+        return resumable::shutdown_execution_unit;
+      }
+      void intrusive_ptr_add_ref_impl() override {
+        intrusive_ptr_add_ref(this);
+      }
+      void intrusive_ptr_release_impl() override {
+        intrusive_ptr_release(this);
+      }
+      std::mutex mtx;
+      std::condition_variable cv;
+      caf::execution_unit* last = nullptr;
+    };
+    shutdown_job job;
+    std::set<worker<Policy>*> alive;
+    for (auto& w : workers_) {
+      alive.insert(w.get());
+      job.ref(); // the workers release it; it lives on this stack
+    }
+    while (!alive.empty()) {
+      (*alive.begin())->external_enqueue(&job);
+      std::unique_lock<std::mutex> guard{job.mtx};
+      job.cv.wait(guard, [&] { return job.last != nullptr; });
+      alive.erase(static_cast<worker<Policy>*>(job.last));
+      job.last = nullptr;
+    }
+    stop_actors();
+    for (auto& w : workers_)
+      w->get_thread().join();
+    auto release = &abstract_coordinator::cleanup_and_release;
+    for (auto& w : workers_)
+      policy_.foreach_resumable(w.get(), release);
+    policy_.foreach_central_resumable(this, release);
+    // As CAF's: the clock after the workers.
     clock_.stop();
-    thread_.join();
+    clock_thread_.join();
+  }
+
+  void enqueue(caf::resumable* job) override {
+    policy_.central_enqueue(this, job);
   }
 
 private:
   locked_clock clock_;
-  std::thread thread_;
+  std::thread clock_thread_;
+  std::vector<std::unique_ptr<worker<Policy>>> workers_;
+  policy_data data_;
+  Policy policy_;
 };
 
 } // namespace
@@ -192,7 +355,7 @@ caf::actor_system::module* make_scheduler(caf::actor_system& sys) {
       return new caf::scheduler::profiled_coordinator<caf::policy::profiled<work_sharing>>(sys);
     return new caf::scheduler::profiled_coordinator<caf::policy::profiled<work_stealing>>(sys);
   }
-  if (caf::get_or(cfg, "strata.scheduler.stock-clock", false)) {
+  if (caf::get_or(cfg, "strata.scheduler.stock", false)) {
     if (sharing)
       return new caf::scheduler::coordinator<work_sharing>(sys);
     return new caf::scheduler::coordinator<work_stealing>(sys);

@@ -1,7 +1,8 @@
 #pragma once
 
-// strata's scheduler module: CAF's own coordinator and worker policies, with a clock whose
-// cancellations do not wake its thread (docs/design/scheduler.md).
+// strata's scheduler module: CAF's own policies (work stealing, sharing) and queues, run by
+// workers that skip CAF's per-resume logging work, with a clock whose cancellations do not
+// wake its thread (docs/design/scheduler.md).
 
 #include <condition_variable>
 #include <mutex>
@@ -9,7 +10,7 @@
 #include <thread>
 
 #include <caf/actor_system.hpp>
-#include <caf/detail/thread_safe_actor_clock.hpp>
+#include <caf/detail/simple_actor_clock.hpp>
 
 namespace strata::internal {
 
@@ -18,8 +19,8 @@ namespace strata::internal {
 /// `cancel_timeouts`, which every actor calls when it terminates: a thread wake-up (~10 µs on
 /// these VMs) per actor that ends, and per message to a behavior with a timeout. Here callers
 /// change the schedule themselves and wake the thread only when the earliest due time moves
-/// up. Derives from CAF's class because `coordinator::clock()` returns that type.
-class locked_clock final : public caf::detail::thread_safe_actor_clock {
+/// up.
+class locked_clock final : public caf::detail::simple_actor_clock {
 public:
   using base = caf::detail::simple_actor_clock;
 
@@ -54,9 +55,9 @@ private:
   bool stopped_ = false;
 };
 
-/// Returns the scheduler module for `sys`: CAF's coordinator for the configured
-/// `scheduler.policy` (stealing or sharing), with a `locked_clock`, or CAF's stock
-/// coordinator when `strata.scheduler.stock-clock` is set.
+/// Returns the scheduler module for `sys`: strata's workers and `locked_clock` with CAF's
+/// policy for `scheduler.policy` (stealing or sharing), or CAF's own scheduler when
+/// `strata.scheduler.stock` is set (or for CAF's testing and profiling schedulers).
 caf::actor_system::module* make_scheduler(caf::actor_system& sys);
 
 } // namespace strata::internal
