@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds strata in Release and runs benchmark suites side by side with the peers: raw CAF
-# 0.17, CAF's remote actors over TCP, and Erlang/OTP when `erl` is installed (Debian's
-# erlang-base; absent, its rows are skipped with a note). Installs what else it needs first.
+# 0.17, CAF's remote actors over TCP, Boost.Interprocess message queues, and Erlang/OTP when
+# `erl` is installed (Debian's erlang-base; absent, its rows are skipped with a note).
+# Installs what else it needs first.
 #
 #   scripts/bench.sh                      # every suite
 #   scripts/bench.sh ping-pong skynet     # the named ones
@@ -181,9 +182,9 @@ for suite in "${suites[@]}"; do
       done
       ;;
     cross-process)
-      # bench_nodes measures strata's `process` placement and CAF TCP in one run, each run
-      # a summary line per system (runs=1).
-      run_suite "$suite" "$index" "strata+caf-tcp|$build_dir/bench/bench_nodes --runs=1 $nodes_sizes --json=/dev/stdout"
+      # bench_nodes measures strata's `process` placement, CAF TCP and Boost message queues
+      # in one run, each run a summary line per system (runs=1).
+      run_suite "$suite" "$index" "strata+caf-tcp+boost-mq|$build_dir/bench/bench_nodes --runs=1 $nodes_sizes --json=/dev/stdout"
       ;;
   esac
 done

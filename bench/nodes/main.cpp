@@ -6,7 +6,9 @@
 // - round trip: an event-based actor in the root `request`s (add, 1, 2) from an actor in
 //   another process, one request at a time: to a `process` child over strata's shared-memory
 //   rings (`strata`), and to an actor published by a forked CAF process over loopback TCP
-//   (`caf-tcp`, `io::publish` / `io::remote_actor`). Median per run.
+//   (`caf-tcp`, `io::publish` / `io::remote_actor`). Median per run. Next to them, the same
+//   work between two plain processes through Boost.Interprocess `message_queue`s, one per
+//   direction, each side a blocking loop (`boost-mq`, boost_mq.hpp).
 // - one-way throughput: the root actor sends small messages (an int) as fast as it can, the
 //   remote actor counts them and answers once it has them all. Messages per second.
 // - restart: a `process` child is SIGKILLed; time from the kill to its restarted successor
@@ -35,6 +37,8 @@
 #include "strata/events.hpp"
 #include "strata/nodes/provider.hpp"
 #include "strata/strata.hpp"
+
+#include "boost_mq.hpp"
 
 namespace {
 
@@ -313,8 +317,11 @@ int main(int argc, char** argv) {
   auto opts = parse(argc, argv);
   if (!opts.json.empty())
     json_out.open(opts.json, std::ios::app);
-  // Forks first, while single-threaded: the CAF TCP peer, then (in the system's constructor)
-  // the zygote.
+  // Forks first, while single-threaded: the Boost message_queue peer, the CAF TCP peer, then
+  // (in the system's constructor) the zygote.
+  strata::bench::mq_peer mq;
+  if (!mq.start())
+    return 1;
   int port_pipe[2];
   int quit_pipe[2];
   if (::pipe(port_pipe) != 0 || ::pipe(quit_pipe) != 0)
@@ -358,19 +365,25 @@ int main(int argc, char** argv) {
   auto shm = child_handle(*sup);
 
   std::printf("%-12s %-14s %-22s %12s\n", "suite", "system", "metric", "median");
-  std::vector<double> rt_shm, rt_tcp, tp_shm, tp_tcp;
+  std::vector<double> rt_shm, rt_tcp, rt_mq, tp_shm, tp_tcp, tp_mq;
   for (int r = 0; r < opts.runs; ++r) {
     rt_shm.push_back(round_trip(sys.actors(), shm, opts.round_trips));
     rt_tcp.push_back(round_trip(sys.actors(), *tcp, std::max(1, opts.round_trips / 5)));
+    rt_mq.push_back(mq.round_trip(opts.round_trips));
     tp_shm.push_back(throughput(sys.actors(), shm, opts.messages) / 1e6);
     tp_tcp.push_back(throughput(sys.actors(), *tcp, opts.tcp_messages) / 1e6);
+    tp_mq.push_back(mq.throughput(opts.messages) / 1e6);
   }
   report("round-trip", "strata", "request round trip", "us", rt_shm);
   report("round-trip", "caf-tcp", "request round trip", "us", rt_tcp);
+  report("round-trip", "boost-mq", "request round trip", "us", rt_mq);
   report("one-way", "strata", "messages per second", "M/s", tp_shm);
   report("one-way", "caf-tcp", "messages per second", "M/s", tp_tcp);
-  std::printf("ratios: round trip caf-tcp/strata %.1fx, throughput strata/caf-tcp %.1fx\n",
-              median_of(rt_tcp) / median_of(rt_shm), median_of(tp_shm) / median_of(tp_tcp));
+  report("one-way", "boost-mq", "messages per second", "M/s", tp_mq);
+  std::printf("ratios: round trip caf-tcp/strata %.1fx, boost-mq/strata %.1fx; throughput "
+              "strata/caf-tcp %.1fx, strata/boost-mq %.1fx\n",
+              median_of(rt_tcp) / median_of(rt_shm), median_of(rt_mq) / median_of(rt_shm),
+              median_of(tp_shm) / median_of(tp_tcp), median_of(tp_shm) / median_of(tp_mq));
   (void)strata::stop(*sup);
 
   for (auto where :
