@@ -1,0 +1,229 @@
+#include "common.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <unistd.h>
+
+#include "strata/events.hpp"
+
+namespace strata::bench {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+// Read at run time, so the compiler cannot see the write below goes through null and turn it
+// into a trap (SIGILL): the child must die of a real SIGSEGV.
+volatile std::uintptr_t nowhere = 0;
+
+std::ofstream json_out;
+
+} // namespace
+
+caf::behavior target(caf::stateful_actor<target_state>* self, int) {
+  return {
+    [](add_atom, int a, int b) { return a + b; },
+    [self](int) {
+      if (++self->state.received == self->state.expected)
+        self->state.done.deliver(self->state.received);
+    },
+    [self](count_atom, int64_t expected) -> caf::result<int64_t> {
+      self->state.expected = expected;
+      if (self->state.received >= expected)
+        return self->state.received;
+      self->state.done = self->make_response_promise();
+      return self->state.done;
+    },
+    [](pid_atom) { return static_cast<int>(::getpid()); },
+    [](crash_atom) -> int { throw std::runtime_error{"crash requested"}; },
+    [](segv_atom) -> int {
+      *reinterpret_cast<volatile int*>(nowhere) = 1;
+      return 0;
+    },
+  };
+}
+
+void tune(caf::actor_system_config& cfg) {
+  cfg.set("scheduler.policy", caf::atom("sharing"));
+  cfg.set("scheduler.max-threads", 2);
+}
+
+void open_json(const std::string& path) {
+  json_out.open(path, std::ios::app);
+}
+
+void report(const std::string& suite, const std::string& system, const std::string& metric,
+            const std::string& unit, std::vector<double> xs, bool lower_is_better) {
+  std::sort(xs.begin(), xs.end());
+  auto median = xs[xs.size() / 2];
+  std::printf("%-12s %-14s %-22s %12.2f %-6s (min %.2f, max %.2f, %zu runs)\n", suite.c_str(),
+              system.c_str(), metric.c_str(), median, unit.c_str(), xs.front(), xs.back(),
+              xs.size());
+  std::fflush(stdout);
+  if (json_out.is_open())
+    json_out << "{\"suite\":\"" << suite << "\",\"system\":\"" << system << "\",\"metric\":\""
+             << metric << "\",\"unit\":\"" << unit << "\",\"median\":" << median
+             << ",\"min\":" << xs.front() << ",\"max\":" << xs.back() << ",\"runs\":" << xs.size()
+             << ",\"better\":\"" << (lower_is_better ? "lower" : "higher") << "\"}\n";
+}
+
+double median_of(std::vector<double> xs) {
+  std::sort(xs.begin(), xs.end());
+  return xs[xs.size() / 2];
+}
+
+// Median microseconds per request, `n` requests in sequence from an event-based actor.
+double round_trip(caf::actor_system& sys, const caf::actor& remote, int n) {
+  auto samples = std::make_shared<std::vector<double>>();
+  samples->reserve(static_cast<size_t>(n));
+  caf::scoped_actor self{sys};
+  caf::actor observer{self};
+  // (An unused argument: CAF 0.17 spawning a function actor with none binds a reference
+  // through a null shared_ptr.)
+  sys.spawn(
+    [=](caf::event_based_actor* client, int) {
+      // The step holds itself only weakly; each pending response holds it strongly, so it
+      // goes away with the last response (a strong self-reference would leak).
+      auto step = std::make_shared<std::function<void(int)>>();
+      std::weak_ptr<std::function<void(int)>> weak = step;
+      *step = [=](int left) {
+        if (left == 0) {
+          client->send(observer, true);
+          return;
+        }
+        auto start = clock_type::now();
+        client->request(remote, std::chrono::seconds{10}, add_atom::value, 1, 2)
+          .then(
+            [=, next = weak.lock()](int sum) {
+              if (sum != 3) {
+                client->send(observer, false);
+                return;
+              }
+              samples->push_back(
+                std::chrono::duration<double, std::micro>(clock_type::now() - start).count());
+              (*next)(left - 1);
+            },
+            [=](caf::error&) { client->send(observer, false); });
+      };
+      (*step)(n);
+    },
+    0);
+  bool ok = false;
+  self->receive([&](bool x) { ok = x; });
+  if (!ok || samples->size() != static_cast<size_t>(n)) {
+    std::fprintf(stderr, "round trip: a request failed or returned a wrong sum\n");
+    std::exit(2);
+  }
+  return median_of(*samples);
+}
+
+// Messages per second: `n` ints sent one way, then the count confirmed by the receiver.
+double throughput(caf::actor_system& sys, const caf::actor& remote, int n) {
+  caf::scoped_actor self{sys};
+  caf::actor observer{self};
+  // The counter starts from its current value: ask it first.
+  int64_t before = 0;
+  self->request(remote, std::chrono::seconds{30}, count_atom::value, int64_t{0})
+    .receive([&](int64_t x) { before = x; }, [](caf::error&) { std::exit(2); });
+  auto start = clock_type::now();
+  sys.spawn(
+    [=](caf::event_based_actor* sender, int) {
+      for (int i = 0; i < n; ++i)
+        sender->send(remote, i);
+      sender->request(remote, std::chrono::seconds{120}, count_atom::value, before + n)
+        .then([=](int64_t got) { sender->send(observer, got); },
+              [=](caf::error& err) {
+                std::fprintf(stderr, "throughput: %s\n", caf::to_string(err).c_str());
+                sender->send(observer, int64_t{-1});
+              });
+    },
+    0);
+  int64_t got = -1;
+  self->receive([&](int64_t x) { got = x; });
+  auto secs = std::chrono::duration<double>(clock_type::now() - start).count();
+  if (got != before + n) {
+    std::fprintf(stderr, "throughput: the receiver counted %lld of %lld\n",
+                 static_cast<long long>(got), static_cast<long long>(before + n));
+    std::exit(2);
+  }
+  return n / secs;
+}
+
+event_waiter::event_waiter(caf::actor_system& sys) : self(sys) {
+  strata::subscribe(self.ptr());
+}
+
+void event_waiter::wait(strata::event_kind kind, const std::string& child) {
+  for (;;) {
+    bool done = false;
+    self->receive(
+      [&](const strata::supervision_event& ev) {
+        done = ev.kind == kind && (child.empty() || ev.child == child);
+      },
+      caf::after(std::chrono::seconds{10}) >>
+        [] {
+          std::fprintf(stderr, "no supervision event within 10 s\n");
+          std::exit(2);
+        });
+    if (done)
+      return;
+  }
+}
+
+caf::actor child_handle(const caf::actor& sup) {
+  auto children = strata::which_children(sup);
+  if (!children || children->empty())
+    std::exit(2);
+  return children->front().handle;
+}
+
+int pid_of(caf::scoped_actor& self, const caf::actor& hdl) {
+  int pid = 0;
+  self->request(hdl, std::chrono::seconds{10}, pid_atom::value)
+    .receive([&](int x) { pid = x; }, [](caf::error&) { std::exit(2); });
+  return pid;
+}
+
+// Median microseconds from a crash of the only child of a fresh supervisor (placed `where`)
+// to its successor answering.
+double restart_latency(strata::system& sys, strata::placement where, int n) {
+  strata::supervisor_spec spec;
+  spec.intensity = static_cast<uint32_t>(n) * 10;
+  strata::child_spec c{"target", strata::start("target", 1)};
+  c.placement = where;
+  spec.children = {c};
+  auto sup = sys.start_supervisor("bench-" + to_string(where), spec);
+  if (!sup)
+    std::exit(2);
+  event_waiter events{sys.actors()};
+  std::vector<double> samples;
+  for (int i = 0; i < n; ++i) {
+    // Crashes come one at a time into a settled cluster (the zygote has replaced the spare
+    // the last restart used): this measures one crash's repair, not a crash storm.
+    if (where == strata::placement::process)
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    auto hdl = child_handle(*sup);
+    auto pid = where == strata::placement::process ? pid_of(events.self, hdl) : 0;
+    auto start = clock_type::now();
+    if (where == strata::placement::process)
+      ::kill(pid, SIGKILL);
+    else
+      caf::anon_send(hdl, crash_atom::value);
+    events.wait(strata::event_kind::restarted);
+    auto again = child_handle(*sup);
+    (void)pid_of(events.self, again);
+    samples.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - start).count());
+  }
+  (void)strata::stop(*sup);
+  return median_of(samples);
+}
+
+} // namespace strata::bench
