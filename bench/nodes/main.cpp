@@ -2,7 +2,10 @@
 //
 //   bench_nodes [--runs=N] [--round-trips=N] [--messages=N] [--tcp-messages=N]
 //               [--restarts=N] [--json=FILE]
+//   bench_nodes --suite=isolation [--runs=N] [--round-trips=N] [--restarts=N]
+//               [--start-children=N] [--process-children=N] [--json=FILE]
 //
+// The first form (`--suite=cross-process`, the default) measures:
 // - round trip: an event-based actor in the root `request`s (add, 1, 2) from an actor in
 //   another process, one request at a time: to a `process` child over strata's shared-memory
 //   rings (`strata`), and to an actor published by a forked CAF process over loopback TCP
@@ -17,6 +20,8 @@
 // Both transports run in the same actor system, with the same scheduler settings
 // (`scheduler.policy=sharing`, 2 threads). Every run checks its result (sums, counts). Prints
 // one table line per measurement and, with --json, appends one JSON object per line.
+// The second measures the isolation-cost table of `task`, `thread` and `process` placement
+// instead (isolation.hpp).
 // A benchmark, never a test: it does not fail on numbers.
 
 #include <algorithm>
@@ -38,6 +43,7 @@
 
 #include "boost_mq.hpp"
 #include "common.hpp"
+#include "isolation.hpp"
 
 namespace {
 
@@ -49,6 +55,9 @@ struct options {
   int messages = 1'000'000;
   int tcp_messages = 200'000; // CAF TCP has no backpressure: memory grows with the backlog
   int restarts = 200;
+  int start_children = 200;
+  int process_children = 20;
+  std::string suite = "cross-process";
   std::string json;
 };
 
@@ -91,13 +100,24 @@ options parse(int argc, char** argv) {
       opts.tcp_messages = std::max(1, std::atoi(v));
     else if (auto v = value("--restarts="))
       opts.restarts = std::max(1, std::atoi(v));
+    else if (auto v = value("--start-children="))
+      opts.start_children = std::max(1, std::atoi(v));
+    else if (auto v = value("--process-children="))
+      opts.process_children = std::max(1, std::atoi(v));
+    else if (auto v = value("--suite="))
+      opts.suite = v;
     else if (auto v = value("--json="))
       opts.json = v;
-    else {
-      std::fprintf(stderr, "usage: bench_nodes [--runs=N] [--round-trips=N] [--messages=N] "
-                           "[--tcp-messages=N] [--restarts=N] [--json=FILE]\n");
-      std::exit(arg == "--help" ? 0 : 64);
-    }
+    else
+      opts.suite.clear(); // a usage error
+  }
+  if (opts.suite != "cross-process" && opts.suite != "isolation") {
+    std::fprintf(stderr, "usage: bench_nodes [--suite=cross-process] [--runs=N] [--round-trips=N] "
+                         "[--messages=N] [--tcp-messages=N] [--restarts=N] [--json=FILE]\n"
+                         "       bench_nodes --suite=isolation [--runs=N] [--round-trips=N] "
+                         "[--restarts=N] [--start-children=N] [--process-children=N] "
+                         "[--json=FILE]\n");
+    std::exit(argc == 2 && std::strcmp(argv[1], "--help") == 0 ? 0 : 64);
   }
   return opts;
 }
@@ -108,6 +128,15 @@ int main(int argc, char** argv) {
   auto opts = parse(argc, argv);
   if (!opts.json.empty())
     open_json(opts.json);
+  if (opts.suite == "isolation") {
+    strata::bench::isolation_options iso;
+    iso.runs = opts.runs;
+    iso.round_trips = opts.round_trips;
+    iso.restarts = opts.restarts;
+    iso.start_children = opts.start_children;
+    iso.process_children = opts.process_children;
+    return strata::bench::run_isolation(iso);
+  }
   // Forks first, while single-threaded: the Boost message_queue peer, the CAF TCP peer, then
   // (in the system's constructor) the zygote.
   strata::bench::mq_peer mq;
