@@ -86,12 +86,26 @@ std::string slug(const std::string& text) {
   return out;
 }
 
-// strata and its variants first, then the peers, each group by name.
+// strata first, then its placements from the least isolated to the most (task, thread,
+// process: the isolation table reads left to right), other variants, then the peers, each
+// group by name.
+int system_rank(const std::string& name) {
+  if (name == "strata")
+    return 0;
+  if (name == "strata-task")
+    return 1;
+  if (name == "strata-thread")
+    return 2;
+  if (name == "strata-process")
+    return 3;
+  return name.rfind("strata", 0) == 0 ? 4 : 5;
+}
+
 struct system_order {
   bool operator()(const std::string& a, const std::string& b) const {
-    bool sa = a.rfind("strata", 0) == 0;
-    bool sb = b.rfind("strata", 0) == 0;
-    return sa != sb ? sa : a < b;
+    auto ra = system_rank(a);
+    auto rb = system_rank(b);
+    return ra != rb ? ra < rb : a < b;
   }
 };
 

@@ -92,6 +92,27 @@ a line that a program printed for people
         != std::string::npos);
 }
 
+TEST_CASE("bench_report puts strata's placements side by side, least isolated first, "
+          "without ratios",
+          "[bench]") {
+  scratch s;
+  REQUIRE(
+    s.report(
+      R"({"suite":"isolation","system":"strata-process","metric":"crash to answering","unit":"us","median":900,"min":800,"max":1000,"runs":3,"better":"lower"}
+{"suite":"isolation","system":"strata-task","metric":"crash to answering","unit":"us","median":50,"min":40,"max":60,"runs":3,"better":"lower"}
+{"suite":"isolation","system":"strata-thread","metric":"crash to answering","unit":"us","median":200,"min":150,"max":250,"runs":3,"better":"lower"}
+{"suite":"isolation","system":"strata-process","metric":"memory per child: node Pss","unit":"KiB","median":1400,"min":1400,"max":1400,"runs":1,"better":"lower"}
+)") == 0);
+  auto md = s.read("latest.md");
+  CHECK(md.find("| metric | strata-task | strata-thread | strata-process |") != std::string::npos);
+  CHECK(md.find("| crash to answering (us) | 50.0 (40.0–60.0) | 200 (150–250) | 900 (800–1000) |")
+        != std::string::npos);
+  // A metric of one placement only: the others' cells are empty.
+  CHECK(md.find("| memory per child: node Pss (KiB) | — | — | 1400 (1400–1400) |")
+        != std::string::npos);
+  CHECK(md.find("×") == md.rfind("×")); // only the legend's, no ratio in a cell
+}
+
 TEST_CASE("bench_report fails on a measurement it cannot read", "[bench]") {
   scratch s;
   CHECK(s.report(R"({"suite":"ping-pong","system":"strata","unit":"us","value":3}
