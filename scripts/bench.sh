@@ -14,7 +14,8 @@
 #
 # Environment: RUNS (runs per suite and system, default 3), BUILD_DIR (default
 # build-release), SPAWN_SIZES (default "10000 100000 1000000 10000000"), JOBS (default 2),
-# QUICK=1 (every local suite's size a hundredth, cross-process shorter: to try the harness),
+# QUICK=1 (every local suite's size a hundredth, cross-process and
+# isolation shorter: to try the harness),
 # RUN_TIMEOUT (seconds a single run may take before it counts as failed, default 1200).
 set -euo pipefail
 
@@ -26,7 +27,7 @@ source "$root/scripts/lib/deps.sh"
 # and this one runs for many minutes.
 main() {
 all_suites=(ping-pong counting fan-in thread-ring chameneos big fork-join-throughput
-    fork-join-creation skynet spawn supervision cross-process)
+    fork-join-creation skynet spawn supervision cross-process isolation)
 declare -A about=(
   [ping-pong]="Savina ping-pong: round trip between two actors (1,000,000 round trips)"
   [counting]="Savina counting: one producer, one counter (5,000,000 messages)"
@@ -40,6 +41,7 @@ declare -A about=(
   [spawn]="spawn N idle actors, then message each: time per spawn, resident bytes per actor"
   [supervision]="100,000 crashes in a row; one_for_all restart of 1,000; 10,000 dynamic starts"
   [cross-process]="between two OS processes: round trip, one-way throughput, process restart"
+  [isolation]="task vs thread vs process placement: start, memory, round trip, restart, blast radius"
 )
 
 if [[ "${1:-}" == "--list" ]]; then
@@ -135,11 +137,13 @@ declare -A size=([ping-pong]=1000000 [counting]=5000000 [fan-in]=5000000 [skynet
   [restart-sustained]=100000 [one-for-all]=1000 [dynamic-start]=10000 [thread-ring]=5000000
   [chameneos]=1000000 [big]=20000 [fork-join-throughput]=100000 [fork-join-creation]=1000000)
 nodes_sizes="--round-trips=5000 --messages=500000 --tcp-messages=100000 --restarts=100"
+isolation_sizes="--round-trips=5000 --restarts=100 --start-children=200 --process-children=20"
 if [[ "${QUICK:-0}" == 1 ]]; then
   for s in "${!size[@]}"; do
     size[$s]=$((size[$s] / 100))
   done
   nodes_sizes="--round-trips=500 --messages=20000 --tcp-messages=5000 --restarts=10"
+  isolation_sizes="--round-trips=500 --restarts=10 --start-children=20 --process-children=5"
 fi
 # Resident bytes an idle Erlang process needs here (measured: ~2,700), to skip sizes that
 # would not fit in this machine's memory with room to spare.
@@ -185,6 +189,11 @@ for suite in "${suites[@]}"; do
       # bench_nodes measures strata's `process` placement, CAF TCP and Boost message queues
       # in one run, each run a summary line per system (runs=1).
       run_suite "$suite" "$index" "strata+caf-tcp+boost-mq|$build_dir/bench/bench_nodes --runs=1 $nodes_sizes --json=/dev/stdout"
+      ;;
+    isolation)
+      # Each run measures the three placements side by side (systems strata-task,
+      # strata-thread, strata-process), in one bench_nodes process and its forks.
+      run_suite "$suite" "$index" "strata|$build_dir/bench/bench_nodes --suite=isolation --runs=1 $isolation_sizes --json=/dev/stdout"
       ;;
   esac
 done
