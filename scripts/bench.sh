@@ -73,7 +73,7 @@ strata_install_deps
 
 cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRATA_BUILD_BENCH=ON \
   >/dev/null
-cmake --build "$build_dir" -j "$jobs" --target bench_micro bench_supervision bench_nodes \
+cmake --build "$build_dir" -j "$jobs" --target bench_micro bench_micro_caf bench_supervision bench_nodes \
   bench_report
 
 results="$root/bench/results"
@@ -128,6 +128,8 @@ run_suite() {
 }
 
 micro="$build_dir/bench/bench_micro"
+# Raw CAF with the system's malloc, as Debian ships it (bench/CMakeLists.txt).
+micro_caf="$build_dir/bench/bench_micro_caf"
 # +P: room for skynet's 1,111,111 processes alive at once (Erlang's default limit is 262,144).
 erl_cmd="erl +P 16777216 -noshell -pa $erlang_dir -s strata_bench main"
 erl_sup_cmd="erl -noshell -pa $erlang_dir -s strata_bench_sup main"
@@ -157,14 +159,14 @@ for suite in "${suites[@]}"; do
     ping-pong | counting | fan-in | skynet | thread-ring | chameneos | big | fork-join-*)
       n="${size[$suite]}"
       systems=("strata|$micro --system=strata --suite=$suite --n=$n"
-        "caf|$micro --system=caf --suite=$suite --n=$n")
+        "caf|$micro_caf --system=caf --suite=$suite --n=$n")
       [[ -n "$erlang_dir" ]] && systems+=("erlang|$erl_cmd $suite $n")
       run_suite "$suite" "$index" "${systems[@]}"
       ;;
     spawn)
       for n in "${spawn_sizes[@]}"; do
         systems=("strata|$micro --system=strata --suite=spawn --n=$n"
-          "caf|$micro --system=caf --suite=spawn --n=$n")
+          "caf|$micro_caf --system=caf --suite=spawn --n=$n")
         if [[ -n "$erlang_dir" ]]; then
           if ((n * 2700 / 1024 * 3 / 2 < mem_kb)); then
             systems+=("erlang|$erl_cmd spawn $n")

@@ -8,6 +8,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "strata/atoms.hpp"
+#include "strata/config.hpp"
 #include "strata/error.hpp"
 
 namespace strata {
@@ -19,6 +20,8 @@ constexpr const char* events_group_name = "strata.events";
 } // namespace
 
 caf::group events_group(caf::actor_system& sys) {
+  if (auto cfg = dynamic_cast<const config*>(&sys.config()))
+    return cfg->events_channel(sys);
   return sys.groups().get_local(events_group_name);
 }
 

@@ -10,6 +10,8 @@
 #include "strata/error.hpp"
 #include "strata/events.hpp"
 
+#include "internal/events_channel.hpp"
+
 namespace strata {
 
 namespace detail {
@@ -327,14 +329,18 @@ void supervisor_actor::kill_overdue() {
 }
 
 void supervisor_actor::stop_in_order(std::vector<uint64_t> keys, done_fn done) {
-  if (keys.empty()) {
+  stop_from(std::make_shared<std::vector<uint64_t>>(std::move(keys)), 0, std::move(done));
+}
+
+void supervisor_actor::stop_from(std::shared_ptr<std::vector<uint64_t>> keys, size_t pos,
+                                 done_fn done) {
+  if (pos == keys->size()) {
     done();
     return;
   }
-  auto first = keys.front();
-  keys.erase(keys.begin());
-  stop_one(first, [this, keys = std::move(keys), done = std::move(done)]() mutable {
-    stop_in_order(std::move(keys), std::move(done));
+  auto key = (*keys)[pos];
+  stop_one(key, [this, keys = std::move(keys), pos, done = std::move(done)]() mutable {
+    stop_from(std::move(keys), pos + 1, std::move(done));
   });
 }
 
@@ -430,19 +436,28 @@ void supervisor_actor::start_one(uint64_t key, bool is_restart,
 
 void supervisor_actor::start_in_order(std::vector<uint64_t> keys, size_t pos, bool is_restart,
                                       start_done_fn done) {
-  while (pos < keys.size() && find(keys[pos]) == nullptr)
+  start_from(std::make_shared<std::vector<uint64_t>>(std::move(keys)), pos, is_restart,
+             std::move(done));
+}
+
+// The keys are shared, not copied: every step's callbacks hold them, and a copy per step
+// made a restart of n children O(n^2).
+void supervisor_actor::start_from(std::shared_ptr<std::vector<uint64_t>> keys, size_t pos,
+                                  bool is_restart, start_done_fn done) {
+  while (pos < keys->size() && find((*keys)[pos]) == nullptr)
     ++pos;
-  if (pos == keys.size()) {
+  if (pos == keys->size()) {
     done(caf::none, 0);
     return;
   }
-  auto key = keys[pos];
+  auto key = (*keys)[pos];
   start_one(key, is_restart,
-            [this, keys = std::move(keys), pos, is_restart, done](caf::error err) mutable {
+            [this, keys = std::move(keys), pos, is_restart,
+             done = std::move(done)](caf::error err) mutable {
               if (err)
-                done(std::move(err), keys[pos]);
+                done(std::move(err), (*keys)[pos]);
               else
-                start_in_order(std::move(keys), pos + 1, is_restart, std::move(done));
+                start_from(std::move(keys), pos + 1, is_restart, std::move(done));
             });
 }
 
@@ -549,10 +564,13 @@ size_t supervisor_actor::significant_running() const {
 }
 
 void supervisor_actor::emit(event_kind kind, const child* c, const caf::error& reason) {
-  emit(kind, c, to_text(reason));
+  if (events_wanted(events_))
+    emit(kind, c, to_text(reason));
 }
 
 void supervisor_actor::emit(event_kind kind, const child* c, const std::string& reason) {
+  if (!events_wanted(events_))
+    return; // nobody listens: no strings, clock reads or message to build
   supervision_event ev;
   ev.kind = kind;
   ev.supervisor = path_;

@@ -58,6 +58,8 @@ system::system(config& cfg) : cfg_(cfg), provider_error_(start_provider(cfg)), s
 
 system::~system() {
   shutdown();
+  // Every subscriber has ended by now; drop the references while the actor system lives.
+  cfg_.stop_events();
 }
 
 caf::expected<caf::actor> system::start_supervisor(std::string name, supervisor_spec spec,

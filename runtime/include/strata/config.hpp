@@ -2,15 +2,21 @@
 
 #include <iosfwd>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <caf/actor_system_config.hpp>
+#include <caf/group.hpp>
 
 #include "strata/factory_registry.hpp"
 #include "strata/placement.hpp"
 #include "strata/placement_provider.hpp"
 
 namespace strata {
+
+namespace internal {
+class events_module;
+} // namespace internal
 
 /// The configuration of a strata system: CAF's `actor_system_config` (so every CAF option,
 /// config file and command-line flag keeps working) plus strata's factories and options:
@@ -68,8 +74,19 @@ public:
   /// Path of the JSON-lines event log (`strata.event-log`), empty when off.
   std::string event_log_path() const;
 
+  /// The channel of `sys`'s supervision events (`strata::events_group`). @threadsafe
+  caf::group events_channel(caf::actor_system& sys) const;
+
+  /// Drops the event channel's subscribers; `strata::system` calls it as it shuts down.
+  /// @threadsafe
+  void stop_events() const;
+
 private:
   caf::error check_placements() const;
+
+  mutable std::mutex events_mtx_;
+  mutable std::shared_ptr<internal::events_module> events_;
+  mutable caf::actor_system* events_sys_ = nullptr;
 
   factory_registry factories_;
   std::shared_ptr<placement_provider> provider_;

@@ -11,7 +11,8 @@
 
 namespace strata {
 
-/// The CAF local group every strata supervisor publishes its `supervision_event`s to.
+/// The group every strata supervisor publishes its `supervision_event`s to (for a system
+/// not made from a `strata::config`, the CAF local group "strata.events").
 /// Join it to receive them: `self->join(strata::events_group(self->system()))`, or use
 /// `subscribe`. @threadsafe
 caf::group events_group(caf::actor_system& sys);

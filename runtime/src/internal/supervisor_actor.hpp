@@ -5,6 +5,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <set>
@@ -96,9 +97,12 @@ private:
   void arm_shutdown_timer();
   void kill_overdue(); // kills the children past their shutdown deadline
   void stop_in_order(std::vector<uint64_t> keys, done_fn done);
+  void stop_from(std::shared_ptr<std::vector<uint64_t>> keys, size_t pos, done_fn done);
   void stop_all_at_once(std::vector<uint64_t> keys, done_fn done);
   void start_one(uint64_t key, bool is_restart, std::function<void(caf::error)> done);
   void start_in_order(std::vector<uint64_t> keys, size_t pos, bool is_restart, start_done_fn done);
+  void start_from(std::shared_ptr<std::vector<uint64_t>> keys, size_t pos, bool is_restart,
+                  start_done_fn done);
   /// Spawns the child of `key` and calls `then` with its handle or error, at once or (a
   /// `process` child) from a later handler.
   void spawn_child(uint64_t key, std::function<void(caf::expected<caf::actor>)> then);

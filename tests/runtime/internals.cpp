@@ -1,5 +1,6 @@
-// strata's scheduler clock (runtime/src/internal/scheduler.hpp): CAF's timers, delayed
-// messages and request timeouts behave as with CAF's own clock.
+// What strata puts in place of CAF 0.17's parts (docs/design/scheduler.md): the scheduler's
+// clock (CAF's timers, delayed messages and request timeouts behave as with CAF's own), and
+// the channel of supervision events.
 
 #include <atomic>
 #include <chrono>
@@ -14,6 +15,7 @@
 
 #include "strata/strata.hpp"
 
+#include "internal/events_channel.hpp"
 #include "internal/scheduler.hpp"
 
 using namespace std::chrono_literals;
@@ -133,4 +135,36 @@ TEST_CASE("many actors that end, some with timers set, leave the clock working")
   bool ticked = false;
   (*f.self)->receive([&](tick_atom) { ticked = true; }, caf::after(5s) >> [] {});
   CHECK(ticked);
+}
+
+TEST_CASE("the events channel knows whether anyone listens, and delivers to who does") {
+  clock_fixture f;
+  auto events = strata::events_group(f.sys->actors());
+  CHECK_FALSE(strata::internal::events_wanted(events));
+  // A listener that reports what it got, and quits on request.
+  auto got = std::make_shared<std::atomic<int>>(0);
+  auto listener = f.sys->actors().spawn(
+    [got](caf::event_based_actor* self, int) -> caf::behavior {
+      strata::subscribe(self);
+      return {
+        [got](const strata::supervision_event&) { ++*got; },
+        [self](tick_atom) { return tick_atom::value; },
+        [self](const std::string&) { self->quit(); },
+      };
+    },
+    0);
+  // A round trip: the listener has subscribed (in its init) once it answers.
+  (*f.self)->request(listener, 5s, tick_atom::value).receive([](tick_atom) {}, [](caf::error&) {});
+  CHECK(strata::internal::events_wanted(events));
+  (*f.self)->send(events, strata::supervision_event{});
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (*got == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  CHECK(*got == 1);
+  // Its end unsubscribes it.
+  (*f.self)->monitor(listener);
+  (*f.self)->send(listener, std::string{"quit"});
+  (*f.self)->receive([](const caf::down_msg&) {}, caf::after(5s) >> [] { FAIL("no down"); });
+  CHECK_FALSE(strata::internal::events_wanted(events));
+  (*f.self)->send(events, strata::supervision_event{}); // to nobody: dropped
 }
