@@ -133,6 +133,9 @@ micro_caf="$build_dir/bench/bench_micro_caf"
 # +P: room for skynet's 1,111,111 processes alive at once (Erlang's default limit is 262,144).
 erl_cmd="erl +P 16777216 -noshell -pa $erlang_dir -s strata_bench main"
 erl_sup_cmd="erl -noshell -pa $erlang_dir -s strata_bench_sup main"
+# Two Erlang nodes over loopback distribution; -nocookie: the module sets a random cookie and
+# never reads or writes ~/.erlang.cookie.
+erl_dist_cmd="erl -noshell -nocookie -pa $erlang_dir -s strata_bench_dist main"
 supervision="$build_dir/bench/bench_supervision"
 # The size each local suite runs with.
 declare -A size=([ping-pong]=1000000 [counting]=5000000 [fan-in]=5000000 [skynet]=1000000
@@ -140,12 +143,14 @@ declare -A size=([ping-pong]=1000000 [counting]=5000000 [fan-in]=5000000 [skynet
   [chameneos]=1000000 [big]=20000 [fork-join-throughput]=100000 [fork-join-creation]=1000000)
 nodes_sizes="--round-trips=5000 --messages=500000 --tcp-messages=100000 --restarts=100"
 isolation_sizes="--round-trips=5000 --restarts=100 --start-children=200 --process-children=20"
+dist_sizes="5000 500000" # round trips, one-way messages: the sizes of bench_nodes' strata rows
 if [[ "${QUICK:-0}" == 1 ]]; then
   for s in "${!size[@]}"; do
     size[$s]=$((size[$s] / 100))
   done
   nodes_sizes="--round-trips=500 --messages=20000 --tcp-messages=5000 --restarts=10"
   isolation_sizes="--round-trips=500 --restarts=10 --start-children=20 --process-children=5"
+  dist_sizes="500 20000"
 fi
 # Resident bytes an idle Erlang process needs here (measured: ~2,700), to skip sizes that
 # would not fit in this machine's memory with room to spare.
@@ -189,8 +194,11 @@ for suite in "${suites[@]}"; do
       ;;
     cross-process)
       # bench_nodes measures strata's `process` placement, CAF TCP and Boost message queues
-      # in one run, each run a summary line per system (runs=1).
-      run_suite "$suite" "$index" "strata+caf-tcp+boost-mq|$build_dir/bench/bench_nodes --runs=1 $nodes_sizes --json=/dev/stdout"
+      # in one run, each run a summary line per system (runs=1); strata_bench_dist the same
+      # round trip and one-way rows between two Erlang nodes (system erlang).
+      systems=("strata+caf-tcp+boost-mq|$build_dir/bench/bench_nodes --runs=1 $nodes_sizes --json=/dev/stdout")
+      [[ -n "$erlang_dir" ]] && systems+=("erlang|$erl_dist_cmd $dist_sizes")
+      run_suite "$suite" "$index" "${systems[@]}"
       ;;
     isolation)
       # Each run measures the three placements side by side (systems strata-task,
