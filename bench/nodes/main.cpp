@@ -17,8 +17,9 @@
 // - restart: a `process` child is SIGKILLed; time from the kill to its restarted successor
 //   answering a request (median per run). Next to it, a `task` child crashed by an exception
 //   and a `thread` child, the same way, for scale.
-// Both transports run in the same actor system, with the same scheduler settings
-// (`scheduler.policy=sharing`, 2 threads). Every run checks its result (sums, counts). Prints
+// Both actor transports run with the same scheduler settings (`scheduler.policy=sharing`, 2
+// threads): strata's in a strata system, caf-tcp in plain CAF systems at both ends, raw CAF
+// as Debian ships it. Every run checks its result (sums, counts). Prints
 // one table line per measurement and, with --json, appends one JSON object per line.
 // The second measures the isolation-cost table of `task`, `thread` and `process` placement
 // instead (isolation.hpp).
@@ -170,7 +171,14 @@ int main(int argc, char** argv) {
                  strata::to_text(sys.provider_error()).c_str());
     return 1;
   }
-  auto tcp = caf::io::remote_actor(sys.actors(), "127.0.0.1", port);
+  // caf-tcp is raw CAF on both ends, as Debian ships it: the peer is a plain CAF process, and
+  // this end a plain CAF system too, not strata's (whose scheduler speeds CAF's middleman up
+  // as well; docs/design/scheduler.md).
+  caf::actor_system_config tcp_cfg;
+  tune(tcp_cfg);
+  tcp_cfg.load<caf::io::middleman>();
+  caf::actor_system tcp_sys{tcp_cfg};
+  auto tcp = caf::io::remote_actor(tcp_sys, "127.0.0.1", port);
   if (!tcp) {
     std::fprintf(stderr, "remote_actor: %s\n", strata::to_text(tcp.error()).c_str());
     return 1;
@@ -188,10 +196,10 @@ int main(int argc, char** argv) {
   std::vector<double> rt_shm, rt_tcp, rt_mq, tp_shm, tp_tcp, tp_mq;
   for (int r = 0; r < opts.runs; ++r) {
     rt_shm.push_back(round_trip(sys.actors(), shm, opts.round_trips));
-    rt_tcp.push_back(round_trip(sys.actors(), *tcp, std::max(1, opts.round_trips / 5)));
+    rt_tcp.push_back(round_trip(tcp_sys, *tcp, std::max(1, opts.round_trips / 5)));
     rt_mq.push_back(mq.round_trip(opts.round_trips));
     tp_shm.push_back(throughput(sys.actors(), shm, opts.messages) / 1e6);
-    tp_tcp.push_back(throughput(sys.actors(), *tcp, opts.tcp_messages) / 1e6);
+    tp_tcp.push_back(throughput(tcp_sys, *tcp, opts.tcp_messages) / 1e6);
     tp_mq.push_back(mq.throughput(opts.messages) / 1e6);
   }
   report("round-trip", "strata", "request round trip", "us", rt_shm);

@@ -4,10 +4,9 @@
 
 # What strata builds with: CAF 0.17 (libcaf-dev), Boost headers (Boost.Interprocess for
 # nodes/, Beast for the chat gateway), Catch2 2.13 for the tests, nlohmann-json for the event
-# log, tcmalloc for strata's programs (CMake's STRATA_ALLOCATOR), and the toolchain.
+# log, and the toolchain.
 STRATA_DEB_PACKAGES=(
   libcaf-dev
-  libgoogle-perftools-dev
   libboost-dev
   catch2
   nlohmann-json3-dev
