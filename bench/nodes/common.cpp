@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "strata/events.hpp"
+#include "strata/nodes/provider.hpp"
 
 namespace strata::bench {
 
@@ -54,6 +55,19 @@ caf::behavior target(caf::stateful_actor<target_state>* self, int) {
 void tune(caf::actor_system_config& cfg) {
   cfg.set("scheduler.policy", caf::atom("sharing"));
   cfg.set("scheduler.max-threads", 2);
+}
+
+std::unique_ptr<strata::system> start_root(strata::config& cfg) {
+  tune(cfg);
+  cfg.add_worker("target", target);
+  strata::nodes::install(cfg);
+  auto sys = std::make_unique<strata::system>(cfg);
+  if (sys->provider_error()) {
+    std::fprintf(stderr, "process placement unavailable: %s\n",
+                 strata::to_text(sys->provider_error()).c_str());
+    std::exit(1);
+  }
+  return sys;
 }
 
 void open_json(const std::string& path) {

@@ -4,6 +4,7 @@
 // settings, reporting, and the measurements that more than one suite makes (round trip,
 // one-way throughput, restart latency).
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,10 @@ caf::behavior target(caf::stateful_actor<target_state>* self, int);
 
 /// bench_nodes' scheduler settings, the same in every process: `sharing`, 2 threads.
 void tune(caf::actor_system_config& cfg);
+
+/// Starts the bench's strata system from `cfg` (tuned, with the "target" worker and
+/// `process` placement installed); exits with status 1 if process placement is unavailable.
+std::unique_ptr<strata::system> start_root(strata::config& cfg);
 
 /// Opens `path` for appending the JSON lines of `report`.
 void open_json(const std::string& path);

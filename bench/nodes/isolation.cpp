@@ -348,15 +348,8 @@ int run_isolation(const isolation_options& opts) {
     }
   }
   strata::config cfg;
-  tune(cfg);
-  cfg.add_worker("target", target);
-  strata::nodes::install(cfg);
-  strata::system sys{cfg};
-  if (sys.provider_error()) {
-    std::fprintf(stderr, "process placement unavailable: %s\n",
-                 strata::to_text(sys.provider_error()).c_str());
-    return 1;
-  }
+  auto root = start_root(cfg);
+  auto& sys = *root;
   for (int r = 0; r < opts.runs; ++r) {
     for (auto where : placements) {
       add(t, where, "request round trip", "us", child_round_trip(sys, where, opts.round_trips));

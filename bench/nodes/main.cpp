@@ -39,7 +39,6 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "strata/nodes/provider.hpp"
 #include "strata/strata.hpp"
 
 #include "boost_mq.hpp"
@@ -162,15 +161,8 @@ int main(int argc, char** argv) {
   }
 
   strata::config cfg;
-  tune(cfg);
-  cfg.add_worker("target", target);
-  strata::nodes::install(cfg);
-  strata::system sys{cfg};
-  if (sys.provider_error()) {
-    std::fprintf(stderr, "process placement unavailable: %s\n",
-                 strata::to_text(sys.provider_error()).c_str());
-    return 1;
-  }
+  auto root = start_root(cfg);
+  auto& sys = *root;
   // caf-tcp is raw CAF on both ends, as Debian ships it: the peer is a plain CAF process, and
   // this end a plain CAF system too, not strata's (whose scheduler speeds CAF's middleman up
   // as well; docs/design/scheduler.md).

@@ -70,9 +70,10 @@ void locked_clock::schedule_message(time_point t, caf::group target, caf::strong
 }
 
 // A cancellation only ever makes the earliest due time later: the thread, if it waits, wakes
-// at the old one, finds nothing due and waits again. So no cancellation wakes it. The
-// cancelled entries are destroyed outside the lock: an entry holds a strong reference to its
-// actor, whose destruction calls back into this clock.
+// at the old one, finds nothing due and waits again. So no cancellation wakes it. Cancelled
+// entries are destroyed under the lock, which is safe: only an entry's own actor cancels it,
+// and that actor is alive while it does, so the reference the entry drops is never the last
+// (a last one would destroy the actor, whose cleanup calls back into this clock).
 
 void locked_clock::cancel_ordinary_timeout(caf::abstract_actor* self, caf::atom_value type) {
   std::lock_guard<std::mutex> guard{mtx_};
