@@ -106,6 +106,27 @@ caf::behavior supervisor_actor::make_behavior() {
 
 // -- reacting to exits ----------------------------------------------------------------------
 
+caf::invoke_message_result supervisor_actor::consume(caf::mailbox_element& x) {
+  // A child that was killed (`exit_reason::kill`, e.g. `anon_send_exit(child, kill)`) passes
+  // `kill` on to its links, and CAF makes an exit_msg with `kill` fatal even to an actor that
+  // traps exits: the supervisor would die with its child. Erlang turns a propagated `kill`
+  // into `killed`, which a supervisor traps like any other reason; so here an exit_msg with
+  // `kill` from one of our children goes to our exit handling, as CAF's would go for any
+  // other reason. A `kill` from anyone else (the parent, a user) stays fatal.
+  auto& content = x.content();
+  if (content.match_elements<caf::exit_msg>()) {
+    auto& em = content.get_as<caf::exit_msg>(0);
+    if (em.reason == caf::exit_reason::kill
+        && (running_.count(em.source) > 0 || stopping_.count(em.source) > 0)) {
+      auto msg = em;
+      unlink_from(msg.source);
+      on_exit(msg);
+      return caf::invoke_message_result::consumed;
+    }
+  }
+  return caf::event_based_actor::consume(x);
+}
+
 void supervisor_actor::on_exit(caf::exit_msg& msg) {
   if (parent_ && msg.source == parent_) {
     // OTP: an exit from the parent stops the supervisor with the parent's reason. It goes

@@ -118,3 +118,26 @@ TEST_CASE("one_for_all also restarts a sibling that was stopped, as OTP does") {
   f.tell(f.child_of(sup, "a"), crash_atom::value);
   CHECK(f.next_events(3) == std::vector<std::string>{"exited a", "restarted a", "restarted t"});
 }
+
+TEST_CASE("a child killed from outside is restarted, and its supervisor lives") {
+  // CAF passes a child's `kill` on to its links as a fatal exit; a supervisor must take it
+  // as Erlang's `killed`: an abnormal exit of that child.
+  fixture f;
+  auto sup = start_tree(f,
+                        {typed("t", restart_type::transient), typed("p", restart_type::permanent)});
+  auto before = f.child_of(sup, "t");
+  caf::anon_send_exit(before, caf::exit_reason::kill);
+  auto exited = f.next_event();
+  CHECK(exited.child == "t");
+  CHECK(exited.reason == "killed");
+  CHECK(f.next_events(1) == std::vector<std::string>{"restarted t"});
+  auto after = f.child_of(sup, "t");
+  CHECK(after);
+  CHECK(after != before);
+  // A permanent one, the same; and the supervisor still answers.
+  caf::anon_send_exit(f.child_of(sup, "p"), caf::exit_reason::kill);
+  CHECK(f.next_events(2) == std::vector<std::string>{"exited p", "restarted p"});
+  auto counts = count_children(sup);
+  REQUIRE(counts);
+  CHECK(counts->active == 2);
+}

@@ -16,6 +16,8 @@
 #include <caf/actor.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/group.hpp>
+#include <caf/invoke_message_result.hpp>
+#include <caf/mailbox_element.hpp>
 #include <caf/typed_response_promise.hpp>
 
 #include "strata/atoms.hpp"
@@ -45,6 +47,9 @@ public:
 
 protected:
   caf::behavior make_behavior() override;
+
+  /// Takes exit_msgs with `exit_reason::kill` from children before CAF does (see .cpp).
+  caf::invoke_message_result consume(caf::mailbox_element& x) override;
 
 private:
   using clock = std::chrono::steady_clock;
