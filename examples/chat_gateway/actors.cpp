@@ -1,0 +1,305 @@
+#include "actors.hpp"
+
+#include <chrono>
+#include <utility>
+
+#include "protocol.hpp"
+
+namespace chat {
+
+namespace {
+
+using recheck_atom = caf::atom_constant<caf::atom("c_recheck")>;
+
+// How long the directory waits for a crashed room to come back from its supervisor before
+// it starts the room anew (the supervisor may have given up).
+constexpr auto restart_grace = std::chrono::seconds{2};
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+// Sends one message to many: the same `caf::message` (shared, not copied per receiver).
+template <class Self, class Members, class Skip>
+void broadcast(Self* self, const Members& members, const caf::message& msg, Skip skip) {
+  for (auto& [addr, m] : members)
+    if (!skip(addr))
+      caf::actor_cast<caf::abstract_actor*>(m.session)->enqueue(
+        self->ctrl(), caf::make_message_id(), msg, self->context());
+}
+
+std::vector<std::string> nicks(const room_state& st) {
+  std::vector<std::string> out;
+  out.reserve(st.members.size());
+  for (auto& kvp : st.members)
+    out.push_back(kvp.second.nick);
+  return out;
+}
+
+} // namespace
+
+// -- room -----------------------------------------------------------------------------------
+
+caf::behavior room(caf::stateful_actor<room_state>* self, std::string name, caf::actor directory) {
+  self->state.name = std::move(name);
+  self->send(directory, hello_atom::value, self->state.name, caf::actor{self});
+  auto leave = [self](const caf::actor_addr& who) {
+    auto& st = self->state;
+    auto i = st.members.find(who);
+    if (i == st.members.end())
+      return;
+    auto nick = std::move(i->second.nick);
+    st.members.erase(i);
+    auto msg = caf::make_message(out_atom::value, presence(st.name, nick, false));
+    broadcast(self, st.members, msg, [](const caf::actor_addr&) { return false; });
+  };
+  self->set_down_handler([leave](caf::down_msg& msg) { leave(msg.source); });
+  return {
+    [self](join_atom, const std::string& nick, const caf::actor& session) -> std::string {
+      auto& st = self->state;
+      auto addr = session.address();
+      if (st.members.count(addr) == 0) {
+        auto msg = caf::make_message(out_atom::value, presence(st.name, nick, true));
+        broadcast(self, st.members, msg, [](const caf::actor_addr&) { return false; });
+        st.members.emplace(addr, room_member{nick, session});
+        self->monitor(session);
+      }
+      return joined(st.name, nicks(st), {st.history.begin(), st.history.end()});
+    },
+    [self, leave](leave_atom, const caf::actor& session) {
+      self->demonitor(session);
+      leave(session.address());
+    },
+    [self](say_atom, const caf::actor& session, const std::string& text, const std::string& id) {
+      auto& st = self->state;
+      auto i = st.members.find(session.address());
+      if (i == st.members.end())
+        return; // left meanwhile, or joined the room's previous life: the session re-joins
+      auto frame = message(st.name, i->second.nick, text, nlohmann::json::parse(id), now_ms());
+      st.history.push_back(frame);
+      if (st.history.size() > history_size)
+        st.history.pop_front();
+      auto msg = caf::make_message(out_atom::value, std::move(frame));
+      broadcast(self, st.members, msg, [](const caf::actor_addr&) { return false; });
+    },
+  };
+}
+
+// -- directory ------------------------------------------------------------------------------
+
+namespace {
+
+void known_room(caf::stateful_actor<directory_state>* self, const std::string& name,
+                const caf::actor& room) {
+  auto& st = self->state;
+  auto& slot = st.known[name];
+  if (slot != room) {
+    slot = room;
+    st.names[room.address()] = name;
+    self->monitor(room);
+  }
+  auto i = st.waiting.find(name);
+  if (i == st.waiting.end())
+    return;
+  auto promises = std::move(i->second);
+  st.waiting.erase(i);
+  for (auto& rp : promises)
+    rp.deliver(room);
+}
+
+void start_room(caf::stateful_actor<directory_state>* self, const std::string& name) {
+  self
+    ->request(self->state.rooms, caf::infinite, strata::start_child_atom::value,
+              caf::make_message(name, caf::actor{self}))
+    .then([self, name](const caf::actor& room) { known_room(self, name, room); },
+          [self, name](caf::error& err) {
+            auto& st = self->state;
+            auto i = st.waiting.find(name);
+            if (i == st.waiting.end())
+              return;
+            auto promises = std::move(i->second);
+            st.waiting.erase(i);
+            for (auto& rp : promises)
+              rp.deliver(err);
+          });
+}
+
+} // namespace
+
+caf::behavior directory(caf::stateful_actor<directory_state>* self, caf::actor rooms) {
+  self->state.rooms = std::move(rooms);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& st = self->state;
+    auto i = st.names.find(msg.source);
+    if (i == st.names.end())
+      return;
+    auto name = std::move(i->second);
+    st.names.erase(i);
+    auto k = st.known.find(name);
+    if (k == st.known.end() || k->second.address() != msg.source)
+      return; // already replaced
+    st.known.erase(k);
+    // Its supervisor restarts it (rooms are transient) and it says hello again; lookups
+    // wait for that rather than start a second room of the same name.
+    st.waiting.emplace(name, std::vector<caf::response_promise>{});
+    self->delayed_send(self, restart_grace, recheck_atom::value, name);
+  });
+  return {
+    [self](lookup_atom, const std::string& name) -> caf::result<caf::actor> {
+      auto& st = self->state;
+      if (auto i = st.known.find(name); i != st.known.end())
+        return i->second;
+      auto rp = self->make_response_promise();
+      auto [i, fresh] = st.waiting.emplace(name, std::vector<caf::response_promise>{});
+      i->second.push_back(rp);
+      if (fresh)
+        start_room(self, name);
+      return caf::delegated<caf::actor>{};
+    },
+    [self](hello_atom, const std::string& name, const caf::actor& room) {
+      known_room(self, name, room);
+    },
+    [self](recheck_atom, const std::string& name) {
+      // Still no room of that name after the grace period: start it.
+      if (self->state.known.count(name) == 0 && self->state.waiting.count(name) > 0)
+        start_room(self, name);
+    },
+  };
+}
+
+// -- session --------------------------------------------------------------------------------
+
+namespace {
+
+void out(caf::stateful_actor<session_state>* self, std::string frame) {
+  self->send(self->state.connection, out_atom::value, std::move(frame));
+}
+
+void fail(caf::stateful_actor<session_state>* self, std::string code, std::string reason) {
+  out(self, error(protocol_error{std::move(code), std::move(reason)}));
+}
+
+// Finds (or has started) the room and joins it, keeping this session's later frames waiting
+// until that is done, so they apply in the order sent.
+void join(caf::stateful_actor<session_state>* self, const std::string& name) {
+  self->request(self->state.directory, caf::infinite, lookup_atom::value, name)
+    .await(
+      [self, name](const caf::actor& room) {
+        self->request(room, caf::infinite, join_atom::value, self->state.nick, caf::actor{self})
+          .await(
+            [self, name, room](std::string& frame) {
+              auto& st = self->state;
+              auto& slot = st.rooms[name];
+              if (slot != room) {
+                if (slot)
+                  self->demonitor(slot);
+                slot = room;
+                self->monitor(room);
+              }
+              out(self, std::move(frame));
+            },
+            [self, name](caf::error&) {
+              fail(self, "unavailable", "room " + name + " is not available, try again");
+            });
+      },
+      [self, name](caf::error&) {
+        fail(self, "unavailable", "room " + name + " is not available, try again");
+      });
+}
+
+} // namespace
+
+caf::behavior session(caf::stateful_actor<session_state>* self, uint64_t id, caf::actor connection,
+                      caf::actor directory) {
+  auto& st = self->state;
+  st.id = id;
+  st.connection = std::move(connection);
+  st.directory = std::move(directory);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    // A room we joined went down: its supervisor restarts it; join it again.
+    auto& st = self->state;
+    for (auto i = st.rooms.begin(); i != st.rooms.end(); ++i) {
+      if (i->second.address() == msg.source) {
+        auto name = i->first;
+        st.rooms.erase(i);
+        join(self, name);
+        return;
+      }
+    }
+  });
+  return {
+    [self](in_atom, const std::string& frame) {
+      auto parsed = parse(frame);
+      if (auto err = std::get_if<protocol_error>(&parsed)) {
+        out(self, error(*err));
+        return;
+      }
+      auto& req = std::get<request>(parsed);
+      auto& st = self->state;
+      if (req.kind == op::ping) {
+        out(self, pong());
+        return;
+      }
+      if (req.kind == op::hello) {
+        if (!st.nick.empty()) {
+          fail(self, "bad_field", "hello was already said");
+          return;
+        }
+        st.nick = req.nick;
+        out(self, welcome(st.id, st.nick));
+        return;
+      }
+      if (st.nick.empty()) {
+        fail(self, "hello_first", "say hello with a nick first");
+        return;
+      }
+      switch (req.kind) {
+        case op::join: join(self, req.room); break;
+        case op::say: {
+          auto i = st.rooms.find(req.room);
+          if (i == st.rooms.end()) {
+            fail(self, "not_joined", "not in room " + req.room);
+            return;
+          }
+          self->send(i->second, say_atom::value, caf::actor{self}, req.text, req.id.dump());
+          break;
+        }
+        case op::leave: {
+          auto i = st.rooms.find(req.room);
+          if (i == st.rooms.end()) {
+            fail(self, "not_joined", "not in room " + req.room);
+            return;
+          }
+          self->demonitor(i->second);
+          self->send(i->second, leave_atom::value, caf::actor{self});
+          st.rooms.erase(i);
+          break;
+        }
+        default: break;
+      }
+    },
+    [self](out_atom, std::string& frame) { out(self, std::move(frame)); },
+  };
+}
+
+// -- factories ------------------------------------------------------------------------------
+
+strata::supervisor_spec rooms_spec() {
+  strata::supervisor_spec spec;
+  spec.strategy = strata::strategy::simple_one_for_one;
+  spec.intensity = 10;
+  spec.period = std::chrono::seconds{1};
+  strata::child_spec c{"room", strata::start("room")};
+  c.restart = strata::restart_type::transient;
+  spec.children = {c};
+  return spec;
+}
+
+void add_factories(strata::config& cfg) {
+  cfg.add_worker("room", room);
+  cfg.add_supervisor("rooms", [] { return rooms_spec(); });
+}
+
+} // namespace chat

@@ -1,0 +1,75 @@
+#pragma once
+
+// The chat gateway's actors, independent of the network: a room per room name, started on
+// demand under a simple_one_for_one supervisor by the room directory, and a session per
+// client connection, which parses the client's frames and sends its answers to the
+// connection actor as `(out_atom, frame)`.
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "strata/strata.hpp"
+
+namespace chat {
+
+using in_atom = caf::atom_constant<caf::atom("c_in")>; // (in, frame): from the client
+using out_atom = caf::atom_constant<caf::atom("c_out")>; // (out, frame): to the client
+using join_atom = caf::atom_constant<caf::atom("c_join")>; // (join, nick, session) -> frame
+using leave_atom = caf::atom_constant<caf::atom("c_leave")>; // (leave, session)
+using say_atom = caf::atom_constant<caf::atom("c_say")>; // (say, session, text, id json)
+using lookup_atom = caf::atom_constant<caf::atom("c_lookup")>; // (lookup, room) -> actor
+using hello_atom = caf::atom_constant<caf::atom("c_hello")>; // (hello, room, room actor)
+
+/// Registers the gateway's factories: "room" (a room; args: its name, the directory) and
+/// "rooms" (the supervisor of rooms, simple_one_for_one, rooms `transient`).
+void add_factories(strata::config& cfg);
+
+/// The spec of the rooms' supervisor: simple_one_for_one over "room", rooms `transient`
+/// (restarted after a crash, not after a normal exit), at most 10 restarts a second.
+strata::supervisor_spec rooms_spec();
+
+struct room_member {
+  std::string nick;
+  caf::actor session;
+};
+
+struct room_state {
+  std::string name;
+  std::map<caf::actor_addr, room_member> members;
+  std::deque<std::string> history; // rendered message frames, oldest first
+};
+
+/// A room: members, the last `history_size` messages, presence. Announces itself to the
+/// directory when it starts, also after a restart.
+caf::behavior room(caf::stateful_actor<room_state>* self, std::string name, caf::actor directory);
+
+struct directory_state {
+  caf::actor rooms; // the supervisor
+  std::map<std::string, caf::actor> known;
+  // Lookups of a room that is being started, or restarted by its supervisor.
+  std::map<std::string, std::vector<caf::response_promise>> waiting;
+  std::map<caf::actor_addr, std::string> names; // running room -> name
+};
+
+/// Finds rooms by name and starts them under `rooms` when missing; one place decides, so two
+/// sessions joining a new room at once get the same room.
+caf::behavior directory(caf::stateful_actor<directory_state>* self, caf::actor rooms);
+
+struct session_state {
+  uint64_t id = 0;
+  std::string nick;
+  caf::actor connection;
+  caf::actor directory;
+  std::map<std::string, caf::actor> rooms; // joined
+};
+
+/// A client's session: parses its frames (`(in_atom, frame)`), answers through `connection`.
+caf::behavior session(caf::stateful_actor<session_state>* self, uint64_t id, caf::actor connection,
+                      caf::actor directory);
+
+} // namespace chat
