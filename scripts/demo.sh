@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds and runs the supervision tree example; installs the Debian packages it needs first,
-# if missing. Arguments go to the example:
+# Builds and runs the chat gateway (examples/chat_gateway; README, "Chat gateway") and prints
+# the URL to open; installs the Debian packages it needs first, if missing. Arguments go to
+# the gateway:
 #
-#   scripts/demo.sh --duration=20 --strata.placement.flaky=thread
+#   scripts/demo.sh --port=9000 --rooms=process
 #
 # Environment: BUILD_DIR (default build-demo, relative to the repository root), JOBS (default 2).
 set -euo pipefail
@@ -18,5 +19,5 @@ jobs="${JOBS:-2}"
 
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DSTRATA_BUILD_TESTS=OFF -DSTRATA_BUILD_EXAMPLES=ON >/dev/null
-cmake --build "$build_dir" -j "$jobs" --target supervision_tree
-exec "$build_dir/examples/supervision_tree/supervision_tree" "$@"
+cmake --build "$build_dir" -j "$jobs" --target chat_gateway
+exec "$build_dir/examples/chat_gateway/chat_gateway" "$@"

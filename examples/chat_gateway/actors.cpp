@@ -91,6 +91,20 @@ caf::behavior room(caf::stateful_actor<room_state>* self, std::string name, caf:
 
 namespace {
 
+// Answers the lookups waiting for room `name` with `x` (the room, or why there is none).
+template <class T>
+void answer_waiting(caf::stateful_actor<directory_state>* self, const std::string& name,
+                    const T& x) {
+  auto& st = self->state;
+  auto i = st.waiting.find(name);
+  if (i == st.waiting.end())
+    return;
+  auto promises = std::move(i->second);
+  st.waiting.erase(i);
+  for (auto& rp : promises)
+    rp.deliver(x);
+}
+
 void known_room(caf::stateful_actor<directory_state>* self, const std::string& name,
                 const caf::actor& room) {
   auto& st = self->state;
@@ -100,13 +114,7 @@ void known_room(caf::stateful_actor<directory_state>* self, const std::string& n
     st.names[room.address()] = name;
     self->monitor(room);
   }
-  auto i = st.waiting.find(name);
-  if (i == st.waiting.end())
-    return;
-  auto promises = std::move(i->second);
-  st.waiting.erase(i);
-  for (auto& rp : promises)
-    rp.deliver(room);
+  answer_waiting(self, name, room);
 }
 
 void start_room(caf::stateful_actor<directory_state>* self, const std::string& name) {
@@ -114,16 +122,7 @@ void start_room(caf::stateful_actor<directory_state>* self, const std::string& n
     ->request(self->state.rooms, caf::infinite, strata::start_child_atom::value,
               caf::make_message(name, caf::actor{self}))
     .then([self, name](const caf::actor& room) { known_room(self, name, room); },
-          [self, name](caf::error& err) {
-            auto& st = self->state;
-            auto i = st.waiting.find(name);
-            if (i == st.waiting.end())
-              return;
-            auto promises = std::move(i->second);
-            st.waiting.erase(i);
-            for (auto& rp : promises)
-              rp.deliver(err);
-          });
+          [self, name](caf::error& err) { answer_waiting(self, name, err); });
 }
 
 } // namespace

@@ -1,0 +1,144 @@
+// chat_gateway: a WebSocket chat service on strata (README, "Chat gateway").
+//
+//   chat_gateway [--port=8080] [--address=0.0.0.0] [--io-threads=1]
+//                [--sessions=task|thread] [--rooms=task|process] [CAF and strata options]
+//
+// Every connection is a session actor, every room an actor started on demand under the
+// "rooms" supervisor (simple_one_for_one). SIGINT or SIGTERM closes every connection with a
+// close frame (1001) and exits.
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "strata/nodes/provider.hpp"
+#include "strata/strata.hpp"
+
+#include "actors.hpp"
+#include "server.hpp"
+
+namespace {
+
+constexpr const char* usage = R"(usage: chat_gateway [options]
+
+  --port=N             TCP port to listen on (default 8080; 0 picks a free one)
+  --address=A          address to bind (default 0.0.0.0)
+  --io-threads=N       threads for network I/O (default 1)
+  --sessions=task|thread
+                       a session per connection as an event-based actor on the shared
+                       thread pool (task, default) or on a thread of its own (thread: the
+                       thread-per-connection model, for comparison)
+  --rooms=task|process rooms on the shared pool (task, default) or in a node of their own
+                       (process: another OS process; kill it and its supervisor restarts it,
+                       and the sessions join their rooms again)
+  --help               this text
+
+Any other --key=value goes to CAF and strata (e.g. --scheduler.max-threads=2).
+Limits: frames up to 16 KiB (bigger: close 1009); nicks up to 32 bytes, room names up to 64
+of [A-Za-z0-9_.-], texts up to 4000 bytes; 50 frames/s per client with bursts of 100 (more:
+error rate_limited; 200 refused in a row: close 1008); 1024 frames queued for a slow client
+(more: close 1008).
+)";
+
+struct options {
+  chat::server_options server;
+  bool rooms_in_process = false;
+  std::vector<std::string> rest; // for CAF and strata
+};
+
+[[noreturn]] void bad(const std::string& what) {
+  std::fprintf(stderr, "chat_gateway: %s (see --help)\n", what.c_str());
+  std::exit(2);
+}
+
+long number(const std::string& key, const std::string& value, long lo, long hi) {
+  char* end = nullptr;
+  auto x = std::strtol(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || x < lo || x > hi)
+    bad("--" + key + " wants a number from " + std::to_string(lo) + " to " + std::to_string(hi)
+        + ", not '" + value + "'");
+  return x;
+}
+
+options parse(int argc, char** argv) {
+  options opts;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(usage, stdout);
+      std::exit(0);
+    }
+    auto eq = arg.find('=');
+    auto key = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+    auto value = eq == std::string::npos ? std::string{} : arg.substr(eq + 1);
+    if (arg.rfind("--", 0) != 0)
+      bad("unexpected argument '" + arg + "'");
+    if (key == "port")
+      opts.server.port = static_cast<uint16_t>(number(key, value, 0, 65535));
+    else if (key == "address")
+      opts.server.address = value;
+    else if (key == "io-threads")
+      opts.server.io_threads = static_cast<unsigned>(number(key, value, 1, 64));
+    else if (key == "sessions") {
+      if (value != "task" && value != "thread")
+        bad("--sessions is task or thread, not '" + value + "'");
+      opts.server.session_threads = value == "thread";
+    } else if (key == "rooms") {
+      if (value != "task" && value != "process")
+        bad("--rooms is task or process, not '" + value + "'");
+      opts.rooms_in_process = value == "process";
+    } else
+      opts.rest.push_back(arg);
+  }
+  return opts;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  auto opts = parse(argc, argv);
+  strata::config cfg;
+  chat::add_factories(cfg);
+  if (opts.rooms_in_process) {
+    cfg.set_placement("room", strata::placement::process);
+    strata::nodes::install(cfg);
+  }
+  if (auto err = cfg.parse(opts.rest))
+    bad(strata::to_text(err));
+  // SIGINT and SIGTERM are taken by sigwait below: blocked in every thread started from here.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  strata::system sys{cfg};
+  if (opts.rooms_in_process && sys.provider_error())
+    bad("process placement is unavailable: " + strata::to_text(sys.provider_error()));
+  auto rooms = sys.start_supervisor("rooms", chat::rooms_spec());
+  if (!rooms)
+    bad("the rooms supervisor did not start: " + strata::to_text(rooms.error()));
+  auto directory = sys.actors().spawn(chat::directory, *rooms);
+  try {
+    chat::server srv{sys.actors(), directory, opts.server};
+    std::printf("chat gateway: open http://localhost:%u/ (sessions: %s, rooms: %s)\n",
+                static_cast<unsigned>(srv.port()), opts.server.session_threads ? "thread" : "task",
+                opts.rooms_in_process ? "process" : "task");
+    std::fflush(stdout);
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    std::printf("chat gateway: %s, closing %zu connections\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
+                srv.connections());
+    srv.stop();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "chat_gateway: cannot listen on %s:%u: %s\n", opts.server.address.c_str(),
+                 static_cast<unsigned>(opts.server.port), e.what());
+    caf::anon_send_exit(directory, caf::exit_reason::user_shutdown);
+    return 1;
+  }
+  caf::anon_send_exit(directory, caf::exit_reason::user_shutdown);
+  return 0;
+}

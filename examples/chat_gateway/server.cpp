@@ -1,0 +1,384 @@
+#include "server.hpp"
+
+#include <chrono>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <caf/all.hpp>
+
+#include "actors.hpp"
+#include "protocol.hpp"
+
+namespace chat {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+class ws_session;
+
+struct server_state {
+  server_state(caf::actor_system& s, caf::actor d, server_options o)
+    : sys(s),
+      directory(std::move(d)),
+      opts(std::move(o)),
+      ioc(std::make_unique<net::io_context>()),
+      acceptor(std::in_place, *ioc) {
+    // nop
+  }
+
+  caf::actor_system& sys;
+  caf::actor directory;
+  server_options opts;
+  // Destroyed by `server::stop` once its threads are done: that destroys the handlers still
+  // pending, and with them the connections they hold (which hold this state).
+  std::unique_ptr<net::io_context> ioc;
+  std::optional<tcp::acceptor> acceptor;
+  uint16_t port = 0;
+  std::atomic<uint64_t> next_id{1};
+  std::atomic<bool> stopping{false};
+  std::mutex mtx;
+  std::set<std::shared_ptr<ws_session>> live; // open WebSocket connections
+};
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+// The actor a session answers through: it hands frames to its connection's strand.
+caf::behavior bridge(caf::event_based_actor*, std::weak_ptr<ws_session> conn);
+
+} // namespace
+
+/// One WebSocket connection: reads frames into its session actor, writes the session's
+/// frames from a bounded queue, one write at a time, on its strand.
+class ws_session : public std::enable_shared_from_this<ws_session> {
+public:
+  ws_session(tcp::socket&& socket, std::shared_ptr<server_state> st)
+    : ws_(std::move(socket)), st_(std::move(st)) {
+    // nop
+  }
+
+  void run(http::request<http::string_body> req) {
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.read_message_max(max_frame_bytes);
+    ws_.async_accept(req, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
+  }
+
+  // From any thread: queue `frame` for the client.
+  void post(std::string frame) {
+    net::post(ws_.get_executor(), [self = shared_from_this(), f = std::move(frame)]() mutable {
+      self->send(std::move(f));
+    });
+  }
+
+  // After the Asio threads stopped: ends the actors of a connection that did not close.
+  void abandon() {
+    ended_ = true;
+    if (session_)
+      caf::anon_send_exit(session_, caf::exit_reason::user_shutdown);
+    if (bridge_)
+      caf::anon_send_exit(bridge_, caf::exit_reason::user_shutdown);
+  }
+
+  // From any thread: close with `code` once the queued frames are written.
+  void post_close(uint16_t code) {
+    net::post(ws_.get_executor(), [self = shared_from_this(), code] { self->close(code); });
+  }
+
+private:
+  void on_accept(beast::error_code ec) {
+    if (ec)
+      return;
+    {
+      std::lock_guard<std::mutex> guard{st_->mtx};
+      if (st_->stopping)
+        return;
+      st_->live.insert(shared_from_this());
+    }
+    auto& actors = st_->sys;
+    bridge_ = actors.spawn(bridge, std::weak_ptr<ws_session>{shared_from_this()});
+    auto id = st_->next_id++;
+    if (st_->opts.session_threads)
+      session_ = actors.spawn<caf::detached>(chat::session, id, bridge_, st_->directory);
+    else
+      session_ = actors.spawn(chat::session, id, bridge_, st_->directory);
+    tokens_ = st_->opts.burst;
+    last_ = clock_type::now();
+    do_read();
+  }
+
+  void do_read() {
+    ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, size_t) {
+    if (ec) {
+      // Closed by the client, timed out, or a frame over the limit (Beast has then sent
+      // close code 1009 itself).
+      gone();
+      return;
+    }
+    if (!ws_.got_text()) {
+      send(error({"bad_frame", "only text frames carry requests"}));
+    } else if (!admit()) {
+      send(error({"rate_limited", "too many frames; this one was dropped"}));
+      if (++refused_ >= st_->opts.abuse_limit) {
+        close(close_policy);
+        buffer_.consume(buffer_.size());
+        return;
+      }
+    } else {
+      refused_ = 0;
+      caf::anon_send(session_, in_atom::value, beast::buffers_to_string(buffer_.data()));
+    }
+    buffer_.consume(buffer_.size());
+    do_read();
+  }
+
+  // Token bucket: `rate` frames a second on average, `burst` at once.
+  bool admit() {
+    auto now = clock_type::now();
+    tokens_
+      = std::min(st_->opts.burst,
+                 tokens_ + st_->opts.rate * std::chrono::duration<double>(now - last_).count());
+    last_ = now;
+    if (tokens_ < 1)
+      return false;
+    tokens_ -= 1;
+    return true;
+  }
+
+  void send(std::string frame) {
+    if (closing_)
+      return;
+    if (outq_.size() >= st_->opts.max_outbound) {
+      // A slow consumer never slows a room: it is closed, not left to grow.
+      outq_.clear();
+      close(close_policy);
+      return;
+    }
+    outq_.push_back(std::move(frame));
+    if (!writing_)
+      do_write();
+  }
+
+  void do_write() {
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(net::buffer(outq_.front()),
+                    beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
+  }
+
+  void on_write(beast::error_code ec, size_t) {
+    writing_ = false;
+    if (ec) {
+      gone();
+      return;
+    }
+    outq_.pop_front();
+    if (!outq_.empty())
+      do_write();
+    else if (close_code_)
+      do_close();
+  }
+
+  void close(uint16_t code) {
+    if (closing_ || close_code_)
+      return;
+    close_code_ = code;
+    if (!writing_)
+      do_close();
+  }
+
+  void do_close() {
+    closing_ = true;
+    ws_.async_close(websocket::close_reason{close_code_},
+                    [self = shared_from_this()](beast::error_code) { self->gone(); });
+  }
+
+  // The connection is over: its actors end, rooms announce the departure.
+  void gone() {
+    if (ended_)
+      return;
+    ended_ = true;
+    if (session_)
+      caf::anon_send_exit(session_, caf::exit_reason::user_shutdown);
+    if (bridge_)
+      caf::anon_send_exit(bridge_, caf::exit_reason::user_shutdown);
+    std::lock_guard<std::mutex> guard{st_->mtx};
+    st_->live.erase(shared_from_this());
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  std::shared_ptr<server_state> st_;
+  beast::flat_buffer buffer_;
+  std::deque<std::string> outq_;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool ended_ = false;
+  uint16_t close_code_ = 0;
+  caf::actor bridge_;
+  caf::actor session_;
+  double tokens_ = 0;
+  clock_type::time_point last_;
+  size_t refused_ = 0;
+};
+
+namespace {
+
+caf::behavior bridge(caf::event_based_actor*, std::weak_ptr<ws_session> conn) {
+  return {[conn](out_atom, std::string& frame) {
+    if (auto c = conn.lock())
+      c->post(std::move(frame));
+  }};
+}
+
+/// One HTTP connection: serves the page, or hands a `/ws` upgrade to a ws_session.
+class http_session : public std::enable_shared_from_this<http_session> {
+public:
+  http_session(tcp::socket&& socket, std::shared_ptr<server_state> st)
+    : stream_(std::move(socket)), st_(std::move(st)) {
+    // nop
+  }
+
+  void run() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&http_session::do_read, shared_from_this()));
+  }
+
+private:
+  void do_read() {
+    req_ = {};
+    stream_.expires_after(std::chrono::seconds(30));
+    http::async_read(stream_, buffer_, req_,
+                     beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, size_t) {
+    if (ec)
+      return; // closed, timed out or not HTTP
+    if (websocket::is_upgrade(req_)) {
+      if (req_.target() == "/ws") {
+        stream_.expires_never();
+        std::make_shared<ws_session>(stream_.release_socket(), st_)->run(std::move(req_));
+        return;
+      }
+    }
+    auto res = std::make_shared<http::response<http::string_body>>();
+    res->version(req_.version());
+    res->keep_alive(req_.keep_alive());
+    res->set(http::field::server, "strata chat gateway");
+    if (req_.method() == http::verb::get && req_.target() == "/") {
+      res->result(http::status::ok);
+      res->set(http::field::content_type, "text/html; charset=utf-8");
+      res->body() = page();
+    } else {
+      res->result(http::status::not_found);
+      res->set(http::field::content_type, "text/plain");
+      res->body() = "not found\n";
+    }
+    res->prepare_payload();
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                        if (!ec && res->keep_alive())
+                          self->do_read();
+                        else
+                          self->stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+                      });
+  }
+
+  beast::tcp_stream stream_;
+  std::shared_ptr<server_state> st_;
+  beast::flat_buffer buffer_;
+  http::request<http::string_body> req_;
+};
+
+void do_accept(const std::shared_ptr<server_state>& st) {
+  st->acceptor->async_accept(net::make_strand(*st->ioc),
+                             [st](beast::error_code ec, tcp::socket socket) {
+                               if (ec)
+                                 return; // the acceptor was closed
+                               std::make_shared<http_session>(std::move(socket), st)->run();
+                               do_accept(st);
+                             });
+}
+
+} // namespace
+
+server::server(caf::actor_system& sys, caf::actor directory, server_options opts)
+  : state_(std::make_shared<server_state>(sys, std::move(directory), std::move(opts))) {
+  auto& st = *state_;
+  tcp::endpoint ep{net::ip::make_address(st.opts.address), st.opts.port};
+  st.acceptor->open(ep.protocol());
+  st.acceptor->set_option(net::socket_base::reuse_address(true));
+  st.acceptor->bind(ep);
+  st.acceptor->listen(net::socket_base::max_listen_connections);
+  st.port = st.acceptor->local_endpoint().port();
+  do_accept(state_);
+  for (unsigned i = 0; i < std::max(1u, st.opts.io_threads); ++i)
+    threads_.emplace_back([s = state_.get()] { s->ioc->run(); });
+}
+
+server::~server() {
+  stop();
+}
+
+uint16_t server::port() const {
+  return state_->port;
+}
+
+size_t server::connections() const {
+  std::lock_guard<std::mutex> guard{state_->mtx};
+  return state_->live.size();
+}
+
+void server::stop() {
+  if (threads_.empty())
+    return;
+  auto st = state_;
+  net::post(*st->ioc, [s = st.get()] {
+    beast::error_code ec;
+    s->acceptor->close(ec);
+  });
+  std::vector<std::shared_ptr<ws_session>> open;
+  {
+    std::lock_guard<std::mutex> guard{st->mtx};
+    st->stopping = true;
+    open.assign(st->live.begin(), st->live.end());
+  }
+  for (auto& c : open)
+    c->post_close(close_going_away);
+  open.clear(); // before the io_context goes: a connection's destructor needs its services
+  // Give the close handshakes a moment, then stop whatever is left.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (connections() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  st->ioc->stop();
+  for (auto& t : threads_)
+    t.join();
+  threads_.clear();
+  std::set<std::shared_ptr<ws_session>> left;
+  {
+    std::lock_guard<std::mutex> guard{st->mtx};
+    left.swap(st->live);
+  }
+  for (auto& c : left)
+    c->abandon();
+  left.clear();
+  st->acceptor.reset();
+  st->ioc.reset();
+}
+
+} // namespace chat

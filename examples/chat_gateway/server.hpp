@@ -1,0 +1,65 @@
+#pragma once
+
+// The chat gateway's network side: Boost.Beast HTTP (`GET /`: the chat page) and WebSocket
+// (`/ws`: one session actor per connection), on Asio threads of its own.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+namespace chat {
+
+struct server_options {
+  std::string address = "0.0.0.0";
+  uint16_t port = 8080; // 0: any free port (see `server::port`)
+  unsigned io_threads = 1;
+  bool session_threads = false; // `thread` placement: a detached session actor per connection
+  size_t max_outbound = 1024; // frames queued for a client before it is closed (1008)
+  double rate = 50; // frames per second a client may send on average ...
+  double burst = 100; // ... and at once
+  size_t abuse_limit = 200; // frames refused in a row before the connection is closed
+};
+
+/// Close codes the gateway uses.
+constexpr uint16_t close_going_away = 1001; // shutdown
+constexpr uint16_t close_too_big = 1009; // a frame over max_frame_bytes
+constexpr uint16_t close_policy = 1008; // cannot keep up, or keeps flooding
+
+struct server_state;
+
+/// A running gateway: listens on construction, stops (closing every connection with 1001)
+/// on `stop` or destruction.
+class server {
+public:
+  /// @throws boost::system::system_error when the address cannot be bound.
+  server(caf::actor_system& sys, caf::actor directory, server_options opts);
+  ~server();
+
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  /// The port it listens on.
+  uint16_t port() const;
+
+  /// Connections open right now.
+  size_t connections() const;
+
+  /// Closes every connection with a close frame and stops the Asio threads.
+  void stop();
+
+private:
+  std::shared_ptr<server_state> state_;
+  std::vector<std::thread> threads_;
+};
+
+/// The chat page served at `/`.
+const std::string& page();
+
+} // namespace chat

@@ -1,0 +1,156 @@
+// The chat gateway through real connections: Boost.Beast clients against the server
+// (examples/chat_gateway/server.hpp) on a free port.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <catch2/catch.hpp>
+
+#include "actors.hpp"
+#include "protocol.hpp"
+#include "server.hpp"
+#include "ws_client.hpp"
+
+using namespace chat;
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+using client = chat::test::ws_client;
+using chat::test::gateway;
+
+} // namespace
+
+TEST_CASE("the page is served at /, and nothing else is") {
+  gateway g;
+  net::io_context ioc;
+  beast::tcp_stream stream{ioc};
+  tcp::resolver resolver{ioc};
+  stream.connect(resolver.resolve("127.0.0.1", std::to_string(g.port())));
+  for (auto [target, status] : {std::pair{"/", 200u}, std::pair{"/missing", 404u}}) {
+    http::request<http::empty_body> req{http::verb::get, target, 11};
+    req.set(http::field::host, "localhost");
+    http::write(stream, req);
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(stream, buf, res);
+    CHECK(res.result_int() == status);
+    if (status == 200)
+      CHECK(res.body().find("<title>strata chat</title>") != std::string::npos);
+  }
+}
+
+TEST_CASE("two clients chat in a room over WebSocket, in order") {
+  gateway g;
+  client a{g.port()};
+  client b{g.port()};
+  a.send(R"({"op":"hello","nick":"ana"})");
+  CHECK(a.next()["op"] == "welcome");
+  b.send(R"({"op":"hello","nick":"bo"})");
+  CHECK(b.next()["op"] == "welcome");
+  a.send(R"({"op":"join","room":"lobby"})");
+  CHECK(a.next("joined")["members"] == json::array({"ana"}));
+  b.send(R"({"op":"join","room":"lobby"})");
+  CHECK(b.next("joined")["members"].size() == 2);
+  CHECK(a.next()
+        == json{{"op", "presence"}, {"room", "lobby"}, {"nick", "bo"}, {"state", "joined"}});
+  for (int i = 0; i < 40; ++i)
+    b.send(json{{"op", "say"}, {"room", "lobby"}, {"text", "t"}, {"id", i}}.dump());
+  for (auto* c : {&a, &b})
+    for (int i = 0; i < 40; ++i) {
+      auto m = c->next();
+      REQUIRE(m["op"] == "message");
+      CHECK(m["from"] == "bo");
+      CHECK(m["id"] == i);
+    }
+  a.send(R"({"op":"ping"})");
+  CHECK(a.next() == json{{"op", "pong"}});
+}
+
+TEST_CASE("bad input gets its answer, and the gateway keeps serving") {
+  gateway g;
+  client other{g.port()};
+  other.send(R"({"op":"hello","nick":"other"})");
+  other.next();
+  SECTION("invalid JSON, wrong types, unknown ops, binary frames: an error, the session stays") {
+    client a{g.port()};
+    a.send("{nope");
+    CHECK(a.next()["code"] == "bad_json");
+    a.send(R"({"op":"hello","nick":5})");
+    CHECK(a.next()["code"] == "bad_field");
+    a.send(R"({"op":"jump"})");
+    CHECK(a.next()["code"] == "unknown_op");
+    a.ws.binary(true);
+    a.ws.write(net::buffer(std::string{"\x01\x02"}));
+    CHECK(a.next()["code"] == "bad_frame");
+    a.send(R"({"op":"ping"})");
+    CHECK(a.next()["op"] == "pong");
+  }
+  SECTION("an oversized frame closes that connection with 1009") {
+    client a{g.port()};
+    a.send(std::string(max_frame_bytes + 1, ' '));
+    CHECK(a.close_code() == close_too_big);
+  }
+  SECTION("a flood is refused, then closed with 1008") {
+    client a{g.port()};
+    size_t limited = 0;
+    for (int i = 0; i < 400; ++i)
+      a.send(R"({"op":"ping"})");
+    uint16_t code = 0;
+    for (;;) {
+      beast::flat_buffer buf;
+      beast::error_code ec;
+      beast::get_lowest_layer(a.ws).expires_after(10s);
+      a.ws.read(buf, ec);
+      if (ec) {
+        code = ec == websocket::error::closed ? static_cast<uint16_t>(a.ws.reason().code) : 0;
+        break;
+      }
+      if (json::parse(beast::buffers_to_string(buf.data()))["code"] == "rate_limited")
+        ++limited;
+    }
+    CHECK(limited >= 200);
+    CHECK(code == close_policy);
+  }
+  SECTION("a client that vanishes mid-frame") {
+    net::io_context ioc;
+    websocket::stream<beast::tcp_stream> raw{ioc};
+    tcp::resolver resolver{ioc};
+    beast::get_lowest_layer(raw).connect(resolver.resolve("127.0.0.1", std::to_string(g.port())));
+    raw.handshake("127.0.0.1", "/ws");
+    // A frame header that promises 100 bytes, 3 of them sent, then the socket goes.
+    unsigned char partial[] = {0x81, 0x80 | 100, 1, 2, 3, 4, 'a', 'b', 'c'};
+    net::write(beast::get_lowest_layer(raw).socket(), net::buffer(partial));
+    beast::get_lowest_layer(raw).socket().close();
+  }
+  // Whatever happened to the others, this one is still served.
+  other.send(R"({"op":"ping"})");
+  CHECK(other.next()["op"] == "pong");
+}
+
+TEST_CASE("stopping the gateway closes every connection with 1001") {
+  gateway g;
+  client a{g.port()};
+  client b{g.port()};
+  a.send(R"({"op":"ping"})");
+  a.next();
+  b.send(R"({"op":"ping"})");
+  b.next();
+  std::thread stopper{[&] { g.srv->stop(); }};
+  CHECK(a.close_code() == close_going_away);
+  CHECK(b.close_code() == close_going_away);
+  stopper.join();
+}

@@ -1,0 +1,111 @@
+#pragma once
+
+// What the gateway tests through real connections share: a gateway on a free port, and a
+// blocking WebSocket client (Boost.Beast) with timeouts on every operation, so that a test
+// fails instead of hanging.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors.hpp"
+#include "server.hpp"
+
+namespace chat::test {
+
+/// A gateway on 127.0.0.1 and a free port: the rooms' supervisor, the directory, the server.
+/// `customize` may change the config (placements, strata::nodes) before the system starts.
+struct gateway {
+  explicit gateway(server_options opts = {},
+                   const std::function<void(strata::config&)>& customize = nullptr) {
+    add_factories(cfg);
+    if (customize)
+      customize(cfg);
+    sys.emplace(cfg);
+    REQUIRE_FALSE(sys->provider_error());
+    auto sup = sys->start_supervisor("rooms", rooms_spec());
+    REQUIRE(sup);
+    rooms = *sup;
+    dir = sys->actors().spawn(directory, rooms);
+    opts.port = 0;
+    opts.address = "127.0.0.1";
+    srv.emplace(sys->actors(), dir, opts);
+  }
+
+  ~gateway() {
+    srv.reset();
+    caf::anon_send_exit(dir, caf::exit_reason::user_shutdown);
+  }
+
+  uint16_t port() const {
+    return srv->port();
+  }
+
+  strata::config cfg;
+  std::optional<strata::system> sys;
+  caf::actor rooms;
+  caf::actor dir;
+  std::optional<server> srv;
+};
+
+struct ws_client {
+  explicit ws_client(uint16_t port) : ws(ioc) {
+    boost::asio::ip::tcp::resolver resolver{ioc};
+    lowest().expires_after(std::chrono::seconds(5));
+    lowest().connect(resolver.resolve("127.0.0.1", std::to_string(port)));
+    ws.handshake("127.0.0.1", "/ws");
+  }
+
+  boost::beast::tcp_stream& lowest() {
+    return boost::beast::get_lowest_layer(ws);
+  }
+
+  void send(const std::string& frame) {
+    lowest().expires_after(std::chrono::seconds(10));
+    ws.text(true);
+    ws.write(boost::asio::buffer(frame));
+  }
+
+  nlohmann::json next() {
+    boost::beast::flat_buffer buf;
+    lowest().expires_after(std::chrono::seconds(10));
+    ws.read(buf);
+    return nlohmann::json::parse(boost::beast::buffers_to_string(buf.data()));
+  }
+
+  // The next frame with this op, skipping others (e.g. presence notices).
+  nlohmann::json next(const std::string& op) {
+    for (int i = 0; i < 1000; ++i)
+      if (auto x = next(); x["op"] == op)
+        return x;
+    FAIL("no " + op + " frame");
+    return {};
+  }
+
+  // Reads until the server closes; returns its close code (0 if the read failed otherwise).
+  uint16_t close_code() {
+    lowest().expires_after(std::chrono::seconds(10));
+    for (;;) {
+      boost::beast::flat_buffer buf;
+      boost::beast::error_code ec;
+      ws.read(buf, ec);
+      if (ec == boost::beast::websocket::error::closed)
+        return static_cast<uint16_t>(ws.reason().code);
+      if (ec)
+        return 0;
+    }
+  }
+
+  boost::asio::io_context ioc;
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws;
+};
+
+} // namespace chat::test
