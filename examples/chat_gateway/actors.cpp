@@ -1,5 +1,6 @@
 #include "actors.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -10,6 +11,10 @@ namespace chat {
 namespace {
 
 using recheck_atom = caf::atom_constant<caf::atom("c_recheck")>;
+using rejoin_atom = caf::atom_constant<caf::atom("c_rejoin")>;
+
+// How often a session tries to join a crashed room again before telling its client.
+constexpr int max_rejoin_attempts = 36;
 
 // How long the directory waits for a crashed room to come back from its supervisor before
 // it starts the room anew (the supervisor may have given up).
@@ -181,15 +186,34 @@ void fail(caf::stateful_actor<session_state>* self, std::string code, std::strin
 }
 
 // Finds (or has started) the room and joins it, keeping this session's later frames waiting
-// until that is done, so they apply in the order sent.
-void join(caf::stateful_actor<session_state>* self, const std::string& name) {
+// until that is done, so they apply in the order sent. `attempt` 0 is the client's join: a
+// failure is the client's to see. Above 0 it is the session joining again after the room
+// crashed: the room may still be on its way back (or the directory may not have seen it go
+// yet), so a failure is retried, with backoff, for ~30 s before the client hears of it.
+void join(caf::stateful_actor<session_state>* self, const std::string& name, int attempt) {
+  auto failed = [self, name, attempt](caf::error&) {
+    if (self->state.wanted.count(name) == 0)
+      return; // left meanwhile
+    if (attempt == 0 || attempt >= max_rejoin_attempts) {
+      self->state.wanted.erase(name);
+      fail(self, "unavailable", "room " + name + " is not available, try again");
+      return;
+    }
+    auto delay = std::min(std::chrono::milliseconds{10} * (1 << std::min(attempt, 7)),
+                          std::chrono::milliseconds{1000});
+    self->delayed_send(self, delay, rejoin_atom::value, name, attempt + 1);
+  };
   self->request(self->state.directory, caf::infinite, lookup_atom::value, name)
     .await(
-      [self, name](const caf::actor& room) {
+      [self, name, failed](const caf::actor& room) {
         self->request(room, caf::infinite, join_atom::value, self->state.nick, caf::actor{self})
           .await(
             [self, name, room](std::string& frame) {
               auto& st = self->state;
+              if (st.wanted.count(name) == 0) {
+                self->send(room, leave_atom::value, caf::actor{self}); // left meanwhile
+                return;
+              }
               auto& slot = st.rooms[name];
               if (slot != room) {
                 if (slot)
@@ -199,13 +223,9 @@ void join(caf::stateful_actor<session_state>* self, const std::string& name) {
               }
               out(self, std::move(frame));
             },
-            [self, name](caf::error&) {
-              fail(self, "unavailable", "room " + name + " is not available, try again");
-            });
+            failed);
       },
-      [self, name](caf::error&) {
-        fail(self, "unavailable", "room " + name + " is not available, try again");
-      });
+      failed);
 }
 
 } // namespace
@@ -223,7 +243,8 @@ caf::behavior session(caf::stateful_actor<session_state>* self, uint64_t id, caf
       if (i->second.address() == msg.source) {
         auto name = i->first;
         st.rooms.erase(i);
-        join(self, name);
+        if (st.wanted.count(name) > 0)
+          join(self, name, 1);
         return;
       }
     }
@@ -255,7 +276,10 @@ caf::behavior session(caf::stateful_actor<session_state>* self, uint64_t id, caf
         return;
       }
       switch (req.kind) {
-        case op::join: join(self, req.room); break;
+        case op::join:
+          st.wanted.insert(req.room);
+          join(self, req.room, 0);
+          break;
         case op::say: {
           auto i = st.rooms.find(req.room);
           if (i == st.rooms.end()) {
@@ -274,12 +298,18 @@ caf::behavior session(caf::stateful_actor<session_state>* self, uint64_t id, caf
           self->demonitor(i->second);
           self->send(i->second, leave_atom::value, caf::actor{self});
           st.rooms.erase(i);
+          st.wanted.erase(req.room);
           break;
         }
         default: break;
       }
     },
     [self](out_atom, std::string& frame) { out(self, std::move(frame)); },
+    [self](rejoin_atom, const std::string& name, int attempt) {
+      auto& st = self->state;
+      if (st.wanted.count(name) > 0 && st.rooms.count(name) == 0)
+        join(self, name, attempt);
+    },
   };
 }
 

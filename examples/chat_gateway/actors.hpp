@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,7 @@ struct session_state {
   caf::actor connection;
   caf::actor directory;
   std::map<std::string, caf::actor> rooms; // joined
+  std::set<std::string> wanted; // joined by the client and not left since
 };
 
 /// A client's session: parses its frames (`(in_atom, frame)`), answers through `connection`.

@@ -5,10 +5,12 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <shared_mutex>
 #include <utility>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -44,6 +46,9 @@ struct server_state {
   // Destroyed by `server::stop` once its threads are done: that destroys the handlers still
   // pending, and with them the connections they hold (which hold this state).
   std::unique_ptr<net::io_context> ioc;
+  // Guards posting to `ioc` from other threads (the session actors) against its destruction.
+  std::shared_mutex io_mtx;
+  bool io_alive = true;
   std::optional<tcp::acceptor> acceptor;
   uint16_t port = 0;
   std::atomic<uint64_t> next_id{1};
@@ -56,8 +61,12 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
+// How long a connection being closed may take to finish its close handshake.
+constexpr auto close_grace = std::chrono::seconds(5);
+
 // The actor a session answers through: it hands frames to its connection's strand.
-caf::behavior bridge(caf::event_based_actor*, std::weak_ptr<ws_session> conn);
+caf::behavior bridge(caf::event_based_actor*, std::weak_ptr<ws_session> conn,
+                     std::shared_ptr<server_state> st);
 
 } // namespace
 
@@ -66,7 +75,7 @@ caf::behavior bridge(caf::event_based_actor*, std::weak_ptr<ws_session> conn);
 class ws_session : public std::enable_shared_from_this<ws_session> {
 public:
   ws_session(tcp::socket&& socket, std::shared_ptr<server_state> st)
-    : ws_(std::move(socket)), st_(std::move(st)) {
+    : ws_(std::move(socket)), st_(std::move(st)), close_timer_(ws_.get_executor()) {
     // nop
   }
 
@@ -76,7 +85,7 @@ public:
     ws_.async_accept(req, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
   }
 
-  // From any thread: queue `frame` for the client.
+  // From any thread, holding `io_mtx` shared (see `bridge`): queue `frame` for the client.
   void post(std::string frame) {
     net::post(ws_.get_executor(), [self = shared_from_this(), f = std::move(frame)]() mutable {
       self->send(std::move(f));
@@ -94,6 +103,9 @@ public:
 
   // From any thread: close with `code` once the queued frames are written.
   void post_close(uint16_t code) {
+    std::shared_lock<std::shared_mutex> guard{st_->io_mtx};
+    if (!st_->io_alive)
+      return;
     net::post(ws_.get_executor(), [self = shared_from_this(), code] { self->close(code); });
   }
 
@@ -108,7 +120,7 @@ private:
       st_->live.insert(shared_from_this());
     }
     auto& actors = st_->sys;
-    bridge_ = actors.spawn(bridge, std::weak_ptr<ws_session>{shared_from_this()});
+    bridge_ = actors.spawn(bridge, std::weak_ptr<ws_session>{shared_from_this()}, st_);
     auto id = st_->next_id++;
     if (st_->opts.session_threads)
       session_ = actors.spawn<caf::detached>(chat::session, id, bridge_, st_->directory);
@@ -164,8 +176,10 @@ private:
     if (closing_)
       return;
     if (outq_.size() >= st_->opts.max_outbound) {
-      // A slow consumer never slows a room: it is closed, not left to grow.
-      outq_.clear();
+      // A slow consumer never slows a room: it is closed, not left to grow. The frame being
+      // written stays (its buffer is in use); the close frame follows it, and if the client
+      // does not read even that, the socket is closed after `close_grace`.
+      outq_.erase(writing_ ? std::next(outq_.begin()) : outq_.begin(), outq_.end());
       close(close_policy);
       return;
     }
@@ -198,6 +212,14 @@ private:
     if (closing_ || close_code_)
       return;
     close_code_ = code;
+    close_timer_.expires_after(close_grace);
+    close_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec && !self->ended_) {
+        // The close handshake did not finish: the client is gone or does not read.
+        beast::get_lowest_layer(self->ws_).close();
+        self->gone();
+      }
+    });
     if (!writing_)
       do_close();
   }
@@ -213,6 +235,7 @@ private:
     if (ended_)
       return;
     ended_ = true;
+    close_timer_.cancel();
     if (session_)
       caf::anon_send_exit(session_, caf::exit_reason::user_shutdown);
     if (bridge_)
@@ -231,6 +254,7 @@ private:
   uint16_t close_code_ = 0;
   caf::actor bridge_;
   caf::actor session_;
+  net::steady_timer close_timer_;
   double tokens_ = 0;
   clock_type::time_point last_;
   size_t refused_ = 0;
@@ -238,8 +262,15 @@ private:
 
 namespace {
 
-caf::behavior bridge(caf::event_based_actor*, std::weak_ptr<ws_session> conn) {
-  return {[conn](out_atom, std::string& frame) {
+caf::behavior bridge(caf::event_based_actor*, std::weak_ptr<ws_session> conn,
+                     std::shared_ptr<server_state> st) {
+  return {[conn, st](out_atom, std::string& frame) {
+    // Under the lock that `server::stop` takes before it destroys the io_context: the
+    // connection may die here, with our reference the last, and its destructor needs the
+    // io_context's services.
+    std::shared_lock<std::shared_mutex> guard{st->io_mtx};
+    if (!st->io_alive)
+      return; // the server has stopped
     if (auto c = conn.lock())
       c->post(std::move(frame));
   }};
@@ -377,6 +408,10 @@ void server::stop() {
   for (auto& c : left)
     c->abandon();
   left.clear();
+  {
+    std::unique_lock<std::shared_mutex> guard{st->io_mtx};
+    st->io_alive = false;
+  }
   st->acceptor.reset();
   st->ioc.reset();
 }

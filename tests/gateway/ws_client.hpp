@@ -74,10 +74,26 @@ struct ws_client {
     ws.write(boost::asio::buffer(frame));
   }
 
+  // The next frame; fails the test after 10 s. (Beast's timeouts apply to asynchronous
+  // operations only, hence an async read run here.)
   nlohmann::json next() {
     boost::beast::flat_buffer buf;
-    lowest().expires_after(std::chrono::seconds(10));
-    ws.read(buf);
+    boost::beast::error_code result = boost::asio::error::timed_out;
+    bool done = false;
+    ws.async_read(buf, [&](boost::beast::error_code ec, size_t) {
+      result = ec;
+      done = true;
+    });
+    ioc.restart();
+    ioc.run_for(std::chrono::seconds(10));
+    if (!done) {
+      lowest().cancel();
+      ioc.restart();
+      ioc.run_for(std::chrono::seconds(1));
+      FAIL("no frame within 10 s");
+    }
+    if (result)
+      throw boost::system::system_error{result};
     return nlohmann::json::parse(boost::beast::buffers_to_string(buf.data()));
   }
 
@@ -92,15 +108,14 @@ struct ws_client {
 
   // Reads until the server closes; returns its close code (0 if the read failed otherwise).
   uint16_t close_code() {
-    lowest().expires_after(std::chrono::seconds(10));
     for (;;) {
-      boost::beast::flat_buffer buf;
-      boost::beast::error_code ec;
-      ws.read(buf, ec);
-      if (ec == boost::beast::websocket::error::closed)
-        return static_cast<uint16_t>(ws.reason().code);
-      if (ec)
+      try {
+        next();
+      } catch (const boost::system::system_error& e) {
+        if (e.code() == boost::beast::websocket::error::closed)
+          return static_cast<uint16_t>(ws.reason().code);
         return 0;
+      }
     }
   }
 
