@@ -208,15 +208,22 @@ int pid_of(caf::scoped_actor& self, const caf::actor& hdl) {
 
 // Median microseconds from a crash of the only child of a fresh supervisor (placed `where`)
 // to its successor answering.
-double restart_latency(strata::system& sys, strata::placement where, int n) {
+caf::actor start_only_child(strata::system& sys, const std::string& name, strata::placement where,
+                            uint32_t intensity) {
   strata::supervisor_spec spec;
-  spec.intensity = static_cast<uint32_t>(n) * 10;
+  spec.intensity = intensity;
   strata::child_spec c{"target", strata::start("target", 1)};
   c.placement = where;
   spec.children = {c};
-  auto sup = sys.start_supervisor("bench-" + to_string(where), spec);
+  auto sup = sys.start_supervisor(name, spec);
   if (!sup)
     std::exit(2);
+  return *sup;
+}
+
+double restart_latency(strata::system& sys, strata::placement where, int n) {
+  auto sup = start_only_child(sys, "bench-" + to_string(where), where,
+                              static_cast<uint32_t>(n) * 10);
   event_waiter events{sys.actors()};
   std::vector<double> samples;
   for (int i = 0; i < n; ++i) {
@@ -224,7 +231,7 @@ double restart_latency(strata::system& sys, strata::placement where, int n) {
     // the last restart used): this measures one crash's repair, not a crash storm.
     if (where == strata::placement::process)
       std::this_thread::sleep_for(std::chrono::milliseconds{20});
-    auto hdl = child_handle(*sup);
+    auto hdl = child_handle(sup);
     auto pid = where == strata::placement::process ? pid_of(events.self, hdl) : 0;
     auto start = clock_type::now();
     if (where == strata::placement::process)
@@ -232,11 +239,11 @@ double restart_latency(strata::system& sys, strata::placement where, int n) {
     else
       caf::anon_send(hdl, crash_atom::value);
     events.wait(strata::event_kind::restarted);
-    auto again = child_handle(*sup);
+    auto again = child_handle(sup);
     (void)pid_of(events.self, again);
     samples.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - start).count());
   }
-  (void)strata::stop(*sup);
+  (void)strata::stop(sup);
   return median_of(samples);
 }
 

@@ -78,4 +78,9 @@ int pid_of(caf::scoped_actor& self, const caf::actor& hdl);
 /// exception in a `task` or `thread` child.
 double restart_latency(strata::system& sys, strata::placement where, int n);
 
+/// Starts supervisor `name` over one "target" child placed `where`; exits with status 2 if
+/// it does not start.
+caf::actor start_only_child(strata::system& sys, const std::string& name, strata::placement where,
+                            uint32_t intensity = 1);
+
 } // namespace strata::bench

@@ -298,15 +298,9 @@ trial_result trial(placement where, int k) {
 
 // A root supervisor's only child at `where`: median request round trip from a root actor.
 double child_round_trip(strata::system& sys, placement where, int n) {
-  strata::supervisor_spec spec;
-  strata::child_spec c{"target", strata::start("target", 1)};
-  c.placement = where;
-  spec.children = {c};
-  auto sup = sys.start_supervisor("rt-" + to_string(where), spec);
-  if (!sup)
-    std::exit(2);
-  auto x = round_trip(sys.actors(), child_handle(*sup), n);
-  (void)strata::stop(*sup);
+  auto sup = start_only_child(sys, "rt-" + to_string(where), where);
+  auto x = round_trip(sys.actors(), child_handle(sup), n);
+  (void)strata::stop(sup);
   return x;
 }
 

@@ -280,20 +280,16 @@ caf::behavior session(caf::stateful_actor<session_state>* self, uint64_t id, caf
           st.wanted.insert(req.room);
           join(self, req.room, 0);
           break;
-        case op::say: {
-          auto i = st.rooms.find(req.room);
-          if (i == st.rooms.end()) {
-            fail(self, "not_joined", "not in room " + req.room);
-            return;
-          }
-          self->send(i->second, say_atom::value, caf::actor{self}, req.text, req.id.dump());
-          break;
-        }
+        case op::say:
         case op::leave: {
           auto i = st.rooms.find(req.room);
           if (i == st.rooms.end()) {
             fail(self, "not_joined", "not in room " + req.room);
             return;
+          }
+          if (req.kind == op::say) {
+            self->send(i->second, say_atom::value, caf::actor{self}, req.text, req.id.dump());
+            break;
           }
           self->demonitor(i->second);
           self->send(i->second, leave_atom::value, caf::actor{self});

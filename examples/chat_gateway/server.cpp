@@ -95,10 +95,7 @@ public:
   // After the Asio threads stopped: ends the actors of a connection that did not close.
   void abandon() {
     ended_ = true;
-    if (session_)
-      caf::anon_send_exit(session_, caf::exit_reason::user_shutdown);
-    if (bridge_)
-      caf::anon_send_exit(bridge_, caf::exit_reason::user_shutdown);
+    end_actors();
   }
 
   // From any thread: close with `code` once the queued frames are written.
@@ -236,12 +233,16 @@ private:
       return;
     ended_ = true;
     close_timer_.cancel();
+    end_actors();
+    std::lock_guard<std::mutex> guard{st_->mtx};
+    st_->live.erase(shared_from_this());
+  }
+
+  void end_actors() {
     if (session_)
       caf::anon_send_exit(session_, caf::exit_reason::user_shutdown);
     if (bridge_)
       caf::anon_send_exit(bridge_, caf::exit_reason::user_shutdown);
-    std::lock_guard<std::mutex> guard{st_->mtx};
-    st_->live.erase(shared_from_this());
   }
 
   websocket::stream<beast::tcp_stream> ws_;

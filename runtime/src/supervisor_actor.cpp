@@ -584,13 +584,17 @@ size_t supervisor_actor::significant_running() const {
   }));
 }
 
+bool supervisor_actor::events_listened() const noexcept {
+  return events_channel_ == nullptr || events_channel_->wanted();
+}
+
 void supervisor_actor::emit(event_kind kind, const child* c, const caf::error& reason) {
-  if (events_wanted(events_))
+  if (events_listened())
     emit(kind, c, to_text(reason));
 }
 
 void supervisor_actor::emit(event_kind kind, const child* c, const std::string& reason) {
-  if (!events_wanted(events_))
+  if (!events_listened())
     return; // nobody listens: no strings, clock reads or message to build
   supervision_event ev;
   ev.kind = kind;

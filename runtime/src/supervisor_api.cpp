@@ -8,6 +8,7 @@
 #include "strata/error.hpp"
 #include "strata/events.hpp"
 
+#include "internal/events_channel.hpp"
 #include "internal/supervisor_actor.hpp"
 
 namespace strata::internal {
@@ -32,6 +33,7 @@ caf::result<ok_atom> supervisor_actor::init(const caf::actor& parent, const std:
   parent_ = parent.address();
   path_ = path;
   events_ = events_group(system());
+  events_channel_ = dynamic_cast<const events_channel*>(events_.get());
   auto fail = [this](caf::error err) -> caf::result<ok_atom> {
     quit(err);
     return err;

@@ -29,6 +29,8 @@
 
 namespace strata::internal {
 
+class events_channel;
+
 // Messages a supervisor sends itself.
 using try_again_atom = caf::atom_constant<caf::atom("s_tryagain")>;
 using backoff_done_atom = caf::atom_constant<caf::atom("s_backoff")>;
@@ -130,6 +132,7 @@ private:
     return spec_.strategy == strategy::simple_one_for_one;
   }
   shutdown_spec effective_shutdown(const child& c) const;
+  bool events_listened() const noexcept; // whether an event would reach anyone
   void emit(event_kind kind, const child* c, const caf::error& reason);
   void emit(event_kind kind, const child* c, const std::string& reason);
 
@@ -139,6 +142,9 @@ private:
   std::string path_;
   caf::actor_addr parent_;
   caf::group events_;
+  // `events_` as strata's channel (null for another kind of group), to ask whether anyone
+  // listens before building an event.
+  const events_channel* events_channel_ = nullptr;
   std::optional<restart_intensity> intensity_;
   std::map<uint64_t, child> children_; // by key; keys grow, so this is start order
   std::unordered_map<caf::actor_addr, uint64_t> running_; // handle -> key
