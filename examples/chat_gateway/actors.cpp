@@ -4,6 +4,7 @@
 #include <chrono>
 #include <utility>
 
+#include "gateway.hpp"
 #include "protocol.hpp"
 
 namespace chat {
@@ -196,7 +197,11 @@ void join(caf::stateful_actor<session_state>* self, const std::string& name, int
       return; // left meanwhile
     if (attempt == 0 || attempt >= max_rejoin_attempts) {
       self->state.wanted.erase(name);
-      fail(self, "unavailable", "room " + name + " is not available, try again");
+      auto held = self->state.held[name].size();
+      self->state.held.erase(name);
+      fail(self, "unavailable",
+           "room " + name + " is not available, try again"
+             + (held > 0 ? " (" + std::to_string(held) + " messages were not sent)" : ""));
       return;
     }
     auto delay = std::min(std::chrono::milliseconds{10} * (1 << std::min(attempt, 7)),
@@ -222,6 +227,11 @@ void join(caf::stateful_actor<session_state>* self, const std::string& name, int
                 self->monitor(room);
               }
               out(self, std::move(frame));
+              if (auto i = st.held.find(name); i != st.held.end()) {
+                for (auto& [text, id] : i->second)
+                  self->send(room, say_atom::value, caf::actor{self}, text, id);
+                st.held.erase(i);
+              }
             },
             failed);
       },
@@ -283,6 +293,21 @@ caf::behavior session(caf::stateful_actor<session_state>* self, uint64_t id, caf
         case op::say:
         case op::leave: {
           auto i = st.rooms.find(req.room);
+          if (i == st.rooms.end() && st.wanted.count(req.room) > 0) {
+            // The room crashed and the session is joining it again.
+            if (req.kind == op::leave) {
+              st.wanted.erase(req.room);
+              st.held.erase(req.room);
+              return;
+            }
+            auto& held = st.held[req.room];
+            if (held.size() >= max_held) {
+              fail(self, "unavailable", "room " + req.room + " is coming back; message dropped");
+              return;
+            }
+            held.emplace_back(req.text, req.id.dump());
+            return;
+          }
           if (i == st.rooms.end()) {
             fail(self, "not_joined", "not in room " + req.room);
             return;
@@ -325,6 +350,8 @@ strata::supervisor_spec rooms_spec() {
 void add_factories(strata::config& cfg) {
   cfg.add_worker("room", room);
   cfg.add_supervisor("rooms", [] { return rooms_spec(); });
+  cfg.add_worker("gateway", gateway);
+  cfg.add_message_type<server_options>("chat::server_options");
 }
 
 } // namespace chat

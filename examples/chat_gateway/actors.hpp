@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -26,8 +27,9 @@ using say_atom = caf::atom_constant<caf::atom("c_say")>; // (say, session, text,
 using lookup_atom = caf::atom_constant<caf::atom("c_lookup")>; // (lookup, room) -> actor
 using hello_atom = caf::atom_constant<caf::atom("c_hello")>; // (hello, room, room actor)
 
-/// Registers the gateway's factories: "room" (a room; args: its name, the directory) and
-/// "rooms" (the supervisor of rooms, simple_one_for_one, rooms `transient`).
+/// Registers the gateway's factories: "room" (a room; args: its name, the directory),
+/// "rooms" (the supervisor of rooms, simple_one_for_one, rooms `transient`) and "gateway"
+/// (a server as a worker; see gateway.hpp), and the message type of its options.
 void add_factories(strata::config& cfg);
 
 /// The spec of the rooms' supervisor: simple_one_for_one over "room", rooms `transient`
@@ -68,7 +70,13 @@ struct session_state {
   caf::actor directory;
   std::map<std::string, caf::actor> rooms; // joined
   std::set<std::string> wanted; // joined by the client and not left since
+  // Messages for a room that crashed, said while the session joins it again: sent once it
+  // is back, in order (at most `max_held` a room).
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> held;
 };
+
+/// Messages a session holds for a room it is joining again.
+constexpr size_t max_held = 100;
 
 /// A client's session: parses its frames (`(in_atom, frame)`), answers through `connection`.
 caf::behavior session(caf::stateful_actor<session_state>* self, uint64_t id, caf::actor connection,

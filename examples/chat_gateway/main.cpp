@@ -1,16 +1,21 @@
 // chat_gateway: a WebSocket chat service on strata (README, "Chat gateway").
 //
-//   chat_gateway [--port=8080] [--address=0.0.0.0] [--io-threads=1]
+//   chat_gateway [--port=8080] [--address=0.0.0.0] [--io-threads=1] [--gateway-nodes=0]
 //                [--sessions=task|thread] [--rooms=task|process] [CAF and strata options]
 //
-// Every connection is a session actor, every room an actor started on demand under the
-// "rooms" supervisor (simple_one_for_one). SIGINT or SIGTERM closes every connection with a
-// close frame (1001) and exits.
+// The service is a supervision tree: "rooms" (simple_one_for_one: a room actor per room,
+// started on demand), the directory that finds rooms, and "gateways" (one_for_one: the
+// servers, one in this process or one per gateway node, sharing the port). Every connection
+// is a session actor in the gateway that accepted it. SIGINT or SIGTERM closes every
+// connection with a close frame (1001) and exits.
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
+#include <sys/resource.h>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -19,6 +24,7 @@
 #include "strata/strata.hpp"
 
 #include "actors.hpp"
+#include "gateway.hpp"
 #include "server.hpp"
 
 namespace {
@@ -27,7 +33,11 @@ constexpr const char* usage = R"(usage: chat_gateway [options]
 
   --port=N             TCP port to listen on (default 8080; 0 picks a free one)
   --address=A          address to bind (default 0.0.0.0)
-  --io-threads=N       threads for network I/O (default 1)
+  --io-threads=N       threads for network I/O, per gateway (default 1)
+  --gateway-nodes=N    0 (default): the gateway runs in this process; N: N gateways, each a
+                       node of its own (another OS process) holding its connections and their
+                       sessions, all on one port; kill one and only its connections drop,
+                       and its supervisor starts it again
   --sessions=task|thread
                        a session per connection as an event-based actor on the shared
                        thread pool (task, default) or on a thread of its own (thread: the
@@ -37,7 +47,8 @@ constexpr const char* usage = R"(usage: chat_gateway [options]
                        and the sessions join their rooms again)
   --help               this text
 
-Any other --key=value goes to CAF and strata (e.g. --scheduler.max-threads=2).
+Any other --key=value goes to CAF and strata (e.g. --scheduler.max-threads=2,
+--strata.placement.gateway-1=thread).
 Limits: frames up to 16 KiB (bigger: close 1009); nicks up to 32 bytes, room names up to 64
 of [A-Za-z0-9_.-], texts up to 4000 bytes; 50 frames/s per client with bursts of 100 (more:
 error rate_limited; 200 refused in a row: close 1008); 1024 frames queued for a slow client
@@ -47,6 +58,7 @@ error rate_limited; 200 refused in a row: close 1008); 1024 frames queued for a 
 struct options {
   chat::server_options server;
   bool rooms_in_process = false;
+  size_t gateway_nodes = 0;
   std::vector<std::string> rest; // for CAF and strata
 };
 
@@ -83,6 +95,8 @@ options parse(int argc, char** argv) {
       opts.server.address = value;
     else if (key == "io-threads")
       opts.server.io_threads = static_cast<unsigned>(number(key, value, 1, 64));
+    else if (key == "gateway-nodes")
+      opts.gateway_nodes = static_cast<size_t>(number(key, value, 0, 64));
     else if (key == "sessions") {
       if (value != "task" && value != "thread")
         bad("--sessions is task or thread, not '" + value + "'");
@@ -97,18 +111,49 @@ options parse(int argc, char** argv) {
   return opts;
 }
 
+// Connections are descriptors: take as many as the hard limit allows (nodes inherit it).
+void raise_descriptor_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0)
+      std::perror("chat_gateway: setrlimit(RLIMIT_NOFILE)");
+  }
+}
+
+// Stops the worker `who` with `shutdown` and waits until it is gone.
+void stop_worker(caf::actor_system& sys, const caf::actor& who) {
+  caf::scoped_actor self{sys};
+  self->monitor(who);
+  self->send_exit(who, caf::exit_reason::user_shutdown);
+  self->receive([](const caf::down_msg&) {});
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   auto opts = parse(argc, argv);
+  raise_descriptor_limit();
   strata::config cfg;
   chat::add_factories(cfg);
-  if (opts.rooms_in_process) {
+  if (opts.rooms_in_process)
     cfg.set_placement("room", strata::placement::process);
+  for (size_t i = 1; i <= opts.gateway_nodes; ++i)
+    cfg.set_placement(chat::gateway_id(i), strata::placement::process);
+  if (opts.rooms_in_process || opts.gateway_nodes > 0)
     strata::nodes::install(cfg);
-  }
   if (auto err = cfg.parse(opts.rest))
     bad(strata::to_text(err));
+  // The port first, so that a port in use is reported before anything starts.
+  std::optional<chat::port_reservation> port;
+  try {
+    port.emplace(opts.server.address, opts.server.port);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "chat_gateway: cannot listen on %s:%u: %s\n", opts.server.address.c_str(),
+                 static_cast<unsigned>(opts.server.port), e.what());
+    return 1;
+  }
+  opts.server.port = port->port();
   // SIGINT and SIGTERM are taken by sigwait below: blocked in every thread started from here.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -116,29 +161,36 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   strata::system sys{cfg};
-  if (opts.rooms_in_process && sys.provider_error())
+  if (sys.provider_error())
     bad("process placement is unavailable: " + strata::to_text(sys.provider_error()));
   auto rooms = sys.start_supervisor("rooms", chat::rooms_spec());
   if (!rooms)
     bad("the rooms supervisor did not start: " + strata::to_text(rooms.error()));
   auto directory = sys.actors().spawn(chat::directory, *rooms);
-  try {
-    chat::server srv{sys.actors(), directory, opts.server};
-    std::printf("chat gateway: open http://localhost:%u/ (sessions: %s, rooms: %s)\n",
-                static_cast<unsigned>(srv.port()), opts.server.session_threads ? "thread" : "task",
-                opts.rooms_in_process ? "process" : "task");
-    std::fflush(stdout);
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    std::printf("chat gateway: %s, closing %zu connections\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
-                srv.connections());
-    srv.stop();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "chat_gateway: cannot listen on %s:%u: %s\n", opts.server.address.c_str(),
-                 static_cast<unsigned>(opts.server.port), e.what());
-    caf::anon_send_exit(directory, caf::exit_reason::user_shutdown);
+  auto gateways = sys.start_supervisor("gateways",
+                                       chat::gateways_spec(std::max<size_t>(1, opts.gateway_nodes),
+                                                           directory, opts.server));
+  if (!gateways) {
+    std::fprintf(stderr, "chat_gateway: the gateways did not start: %s\n",
+                 strata::to_text(gateways.error()).c_str());
+    stop_worker(sys.actors(), directory);
     return 1;
   }
-  caf::anon_send_exit(directory, caf::exit_reason::user_shutdown);
+  auto where = opts.gateway_nodes > 0 ? std::to_string(opts.gateway_nodes) + " nodes"
+                                      : std::string{"in this process"};
+  std::printf("chat gateway: open http://localhost:%u/ (sessions: %s, rooms: %s, gateways: %s)\n",
+              static_cast<unsigned>(opts.server.port),
+              opts.server.session_threads ? "thread" : "task",
+              opts.rooms_in_process ? "process" : "task", where.c_str());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  std::printf("chat gateway: %s, closing every connection\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  std::fflush(stdout);
+  // The gateways first (their clients get 1001), then the directory; the system stops the
+  // rooms.
+  if (auto err = strata::stop(*gateways))
+    std::fprintf(stderr, "chat_gateway: stopping the gateways: %s\n", strata::to_text(err).c_str());
+  stop_worker(sys.actors(), directory);
   return 0;
 }

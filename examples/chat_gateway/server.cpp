@@ -6,6 +6,8 @@
 #include <optional>
 #include <set>
 #include <shared_mutex>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <utility>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -51,7 +53,6 @@ struct server_state {
   bool io_alive = true;
   std::optional<tcp::acceptor> acceptor;
   uint16_t port = 0;
-  std::atomic<uint64_t> next_id{1};
   std::atomic<bool> stopping{false};
   std::mutex mtx;
   std::set<std::shared_ptr<ws_session>> live; // open WebSocket connections
@@ -60,6 +61,17 @@ struct server_state {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
+
+using reuse_port_option = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+// Session ids: unique in a cluster of gateways, each process's pid in the high bits and a
+// count below them (2^28 sessions per process life), all under 2^53: exact in JavaScript.
+// The pid is asked each time: a node is a fork, and would inherit a pid cached here.
+uint64_t next_session_id() {
+  static std::atomic<uint64_t> count{0};
+  auto base = static_cast<uint64_t>(::getpid()) << 28;
+  return base | (++count & ((uint64_t{1} << 28) - 1));
+}
 
 // How long a connection being closed may take to finish its close handshake.
 constexpr auto close_grace = std::chrono::seconds(5);
@@ -118,7 +130,7 @@ private:
     }
     auto& actors = st_->sys;
     bridge_ = actors.spawn(bridge, std::weak_ptr<ws_session>{shared_from_this()}, st_);
-    auto id = st_->next_id++;
+    auto id = next_session_id();
     if (st_->opts.session_threads)
       session_ = actors.spawn<caf::detached>(chat::session, id, bridge_, st_->directory);
     else
@@ -355,6 +367,8 @@ server::server(caf::actor_system& sys, caf::actor directory, server_options opts
   tcp::endpoint ep{net::ip::make_address(st.opts.address), st.opts.port};
   st.acceptor->open(ep.protocol());
   st.acceptor->set_option(net::socket_base::reuse_address(true));
+  if (st.opts.reuse_port)
+    st.acceptor->set_option(reuse_port_option(true));
   st.acceptor->bind(ep);
   st.acceptor->listen(net::socket_base::max_listen_connections);
   st.port = st.acceptor->local_endpoint().port();
@@ -365,6 +379,31 @@ server::server(caf::actor_system& sys, caf::actor directory, server_options opts
 
 server::~server() {
   stop();
+}
+
+port_reservation::port_reservation(const std::string& address, uint16_t port) {
+  net::io_context ioc;
+  tcp::endpoint ep{net::ip::make_address(address), port};
+  {
+    // Without SO_REUSEPORT this bind fails on a port that any socket listens on.
+    tcp::acceptor probe{ioc};
+    probe.open(ep.protocol());
+    probe.set_option(net::socket_base::reuse_address(true));
+    probe.bind(ep);
+    ep.port(probe.local_endpoint().port());
+  }
+  tcp::acceptor held{ioc};
+  held.open(ep.protocol());
+  held.set_option(net::socket_base::reuse_address(true));
+  held.set_option(reuse_port_option(true));
+  held.bind(ep);
+  port_ = ep.port();
+  fd_ = held.release();
+}
+
+port_reservation::~port_reservation() {
+  if (fd_ >= 0)
+    ::close(fd_);
 }
 
 uint16_t server::port() const {

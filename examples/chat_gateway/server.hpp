@@ -13,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/meta/type_name.hpp>
 
 namespace chat {
 
@@ -25,7 +26,16 @@ struct server_options {
   double rate = 50; // frames per second a client may send on average ...
   double burst = 100; // ... and at once
   size_t abuse_limit = 200; // frames refused in a row before the connection is closed
+  // SO_REUSEPORT: several servers, in one process or in several, share the port and the
+  // kernel spreads connections across them (see `reserve_port`).
+  bool reuse_port = false;
 };
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, server_options& x) {
+  return f(caf::meta::type_name("chat::server_options"), x.address, x.port, x.io_threads,
+           x.session_threads, x.max_outbound, x.rate, x.burst, x.abuse_limit, x.reuse_port);
+}
 
 /// Close codes the gateway uses.
 constexpr uint16_t close_going_away = 1001; // shutdown
@@ -57,6 +67,28 @@ public:
 private:
   std::shared_ptr<server_state> state_;
   std::vector<std::thread> threads_;
+};
+
+/// A port held for servers with `reuse_port`: bound with SO_REUSEPORT but not listening, so
+/// it takes no connections itself, and no other user's program can take the port meanwhile.
+class port_reservation {
+public:
+  /// Binds `address:port` (port 0: a free one). The port must be free: a port that other
+  /// sockets hold, even with SO_REUSEPORT, is refused, so that two gateways never share one.
+  /// @throws boost::system::system_error when it is not.
+  port_reservation(const std::string& address, uint16_t port);
+  ~port_reservation();
+
+  port_reservation(const port_reservation&) = delete;
+  port_reservation& operator=(const port_reservation&) = delete;
+
+  uint16_t port() const {
+    return port_;
+  }
+
+private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
 };
 
 /// The chat page served at `/`.

@@ -46,11 +46,14 @@ size_t thread_count() {
 }
 
 // Gives this (freshly forked) process default signal dispositions and an empty signal mask:
-// the zygote and the nodes must not run handlers the root installed for itself.
+// the zygote and the nodes must not run handlers the root installed for itself. SIGINT is
+// ignored: a terminal's Ctrl-C goes to its whole foreground process group, the zygote and
+// the nodes included, and the root decides what becomes of them (it stops its nodes, or it
+// dies and the zygote stops them).
 void reset_signals() {
   for (int sig = 1; sig < NSIG; ++sig)
     if (sig != SIGKILL && sig != SIGSTOP)
-      ::signal(sig, SIG_DFL);
+      ::signal(sig, sig == SIGINT ? SIG_IGN : SIG_DFL);
   sigset_t none;
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -3,6 +3,7 @@
 
 #include "actors.hpp"
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,8 +40,8 @@ struct gateway_fixture {
 
 // A client: a scoped actor as its connection, and its session.
 struct client {
-  client(gateway_fixture& f, uint64_t id) : conn(f.sys->actors()) {
-    session = f.sys->actors().spawn(chat::session, id, caf::actor{conn}, f.dir);
+  client(gateway_fixture& f, uint64_t id, const caf::actor& dir = {}) : conn(f.sys->actors()) {
+    session = f.sys->actors().spawn(chat::session, id, caf::actor{conn}, dir ? dir : f.dir);
   }
 
   ~client() {
@@ -191,4 +192,48 @@ TEST_CASE("a crashed room is restarted, and its sessions join it again") {
   REQUIRE(now->size() == 1);
   CHECK(now->front().handle != room->front().handle);
   CHECK(now->front().restarts == 1);
+}
+
+TEST_CASE("messages said while a room is down get no error, and talk goes on once it is back") {
+  // The room comes back only after a backoff. Messages said before the session hears of the
+  // crash die with the room (as Erlang's messages to a dead process); those said while it
+  // joins the room again wait and are sent once it is back. Either way: no error, no
+  // reordering, and `joined` again.
+  gateway_fixture f;
+  auto spec = rooms_spec();
+  spec.children.front().backoff.min = std::chrono::milliseconds{300};
+  spec.children.front().backoff.max = std::chrono::milliseconds{300};
+  auto slow = f.sys->start_supervisor("slow_rooms", spec);
+  REQUIRE(slow);
+  auto dir = f.sys->actors().spawn(directory, *slow);
+  // Ends the directory also when the test fails (the system waits for every actor).
+  std::shared_ptr<void> end_dir{nullptr, [dir](void*) {
+                                  caf::anon_send_exit(dir, caf::exit_reason::user_shutdown);
+                                }};
+  client a{f, 1, dir};
+  a.enter("ana", "lobby");
+  auto room = strata::which_children(*slow);
+  REQUIRE(room);
+  REQUIRE(room->size() == 1);
+  caf::anon_send_exit(room->front().handle, caf::exit_reason::kill);
+  for (int id = 1; id <= 5; ++id)
+    a.send(json{{"op", "say"}, {"room", "lobby"}, {"text", "held"}, {"id", id}}.dump());
+  int last = 0;
+  bool rejoined = false;
+  for (;;) {
+    auto x = a.next();
+    REQUIRE(x["op"] != "error");
+    if (x["op"] == "joined") {
+      if (rejoined)
+        FAIL("joined twice");
+      rejoined = true;
+      a.send(R"({"op":"say","room":"lobby","text":"back","id":6})");
+    } else if (x["op"] == "message") {
+      CHECK(x["id"].get<int>() > last);
+      last = x["id"].get<int>();
+      if (last == 6)
+        break;
+    }
+  }
+  CHECK(rejoined);
 }
