@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds strata and runs its tests; installs the Debian packages it needs first, if missing.
+# Builds strata and runs its tests; installs the Debian packages it needs first, if missing
+# (Chromium, Node.js and npm too, for the chat page's browser test).
 #
 #   scripts/test.sh                 # everything
 #   scripts/test.sh -L runtime      # arguments go to ctest
@@ -12,6 +13,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/lib/deps.sh
 source "$root/scripts/lib/deps.sh"
+strata_add_browser_test_deps
 strata_install_deps
 
 cd "$root"

@@ -15,6 +15,16 @@ STRATA_DEB_PACKAGES=(
   g++
 )
 
+# Adds what the browser test (tests/gateway/browser) needs to STRATA_DEB_PACKAGES; called by
+# scripts/test.sh only. Debian's Chromium, and Node.js and npm to drive it with playwright-core:
+# those two from Debian only where the machine has none, since a Node.js installed otherwise
+# (NodeSource's, which brings its own npm) conflicts with Debian's npm package.
+strata_add_browser_test_deps() {
+  STRATA_DEB_PACKAGES+=(chromium)
+  command -v node >/dev/null || STRATA_DEB_PACKAGES+=(nodejs)
+  command -v npm >/dev/null || STRATA_DEB_PACKAGES+=(npm)
+}
+
 # Returns 0 if Debian package $1 is installed (a removed package whose config files remain is
 # still known to `dpkg -s`, hence the check of its status line).
 strata_has_package() {
