@@ -12,14 +12,20 @@
 // was sent, so every member that receives the `message` knows its end-to-end latency. Over
 // the --duration window: say frames sent, `message` frames delivered (received by any
 // client) per second against those the sends should make, and latency p50/p99/p99.9.
-// --rate=A,B,C runs steps, one after the other on the same connections.
+// --rate=A,B,C runs steps, one after the other on the same connections, and stops after the
+// first that misses the objective (p99 at most --slo-p99 ms, at least --slo-delivered % of
+// the messages delivered): the server is saturated. A step in which the server falls far
+// behind or starts refusing (closes, errors) is cut short; what it did then is reported,
+// not counted as a failure of the run. The highest step within the objective is the
+// sustained rate.
 //
 // Hold (--hold): N connections say hello and join, then each pings every --ping-every
 // seconds for --duration seconds.
 //
 // Both end with every connection pinging once: a connection is held if it is open, never
-// closed and answers within 30 s. A connection that fails or closes, an error frame, or
-// fewer held than opened: said on stderr, and the exit status is 1.
+// closed and answers within 30 s. A connection that fails to open, or closes, or an error
+// frame before the server saturated, or no step within the objective: said on stderr, and
+// the exit status is 1.
 
 #include <algorithm>
 #include <atomic>
@@ -27,12 +33,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <fstream>
 #include <future>
 #include <map>
 #include <memory>
 #include <string>
 #include <sys/resource.h>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -69,6 +77,9 @@ constexpr const char* usage = R"(usage: chat_loadgen [options]
   --size=B             bytes of each say's text (64)
   --hold               hold the connections: hello, join, a ping every --ping-every s
   --ping-every=S       (with --hold) seconds between a connection's pings (10)
+  --slo-p99=MS         the objective of a step: p99 latency at most MS (100) ...
+  --slo-delivered=P    ... and at least P% of the messages delivered (99)
+  --server-pid=PID     report the server's resident memory (/proc/PID/status)
   --json               JSON lines for scripts/bench.sh on stdout, the summary on stderr
   --system=NAME        the system column of the JSON lines (server)
   --suite=NAME         the suite of the JSON lines (gateway)
@@ -93,6 +104,9 @@ struct options {
   size_t text_bytes = 64;
   bool hold = false;
   double ping_every = 10;
+  double slo_p99_ms = 100;
+  double slo_delivered = 99;
+  long server_pid = 0;
   bool json = false;
   std::string system = "server";
   std::string suite = "gateway";
@@ -169,6 +183,12 @@ options parse(int argc, char** argv) {
       o.text_bytes = static_cast<size_t>(number(key, value, 24, 4000));
     else if (key == "ping-every")
       o.ping_every = number(key, value, 0.1, 3600);
+    else if (key == "slo-p99")
+      o.slo_p99_ms = number(key, value, 0.001, 1e6);
+    else if (key == "slo-delivered")
+      o.slo_delivered = number(key, value, 0, 100);
+    else if (key == "server-pid")
+      o.server_pid = static_cast<long>(number(key, value, 1, 1e9));
     else if (key == "system")
       o.system = value;
     else if (key == "suite")
@@ -222,13 +242,22 @@ struct health {
   size_t failed = 0; // never got that far
   size_t closed = 0; // closed after
   size_t answered = 0; // answered the last ping round
+  uint64_t worst_ns = 0; // the highest latency since the step began
   std::map<std::string, uint64_t> problems; // what went wrong, counted
+
+  uint64_t problem_count() const {
+    uint64_t n = 0;
+    for (auto& kvp : problems)
+      n += kvp.second;
+    return n;
+  }
 
   void merge(const health& o) {
     ready += o.ready;
     failed += o.failed;
     closed += o.closed;
     answered += o.answered;
+    worst_ns = std::max(worst_ns, o.worst_ns);
     for (auto& [what, n] : o.problems)
       problems[what] += n;
   }
@@ -345,6 +374,11 @@ public:
     pings_ = pings;
     sent_total_ = 0;
     counters_ = {};
+    health_.worst_ns = 0;
+  }
+
+  void stop_sending() {
+    send_rate_ = 0;
   }
 
   /// The window's counters, and the shard's from now on empty.
@@ -392,8 +426,6 @@ public:
   }
 
   void on_message(std::string_view text, clock_type::time_point now) {
-    if (now < window_start_ || now >= window_end_)
-      return;
     uint64_t sent = 0;
     size_t i = 0;
     for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i)
@@ -402,9 +434,13 @@ public:
       ++health_.problems["a message without our timestamp"];
       return;
     }
-    ++counters_.delivered;
     auto at = now_ns(now);
-    counters_.latency.record(at > sent ? at - sent : 0);
+    auto latency = at > sent ? at - sent : 0;
+    health_.worst_ns = std::max(health_.worst_ns, latency);
+    if (now < window_start_ || now >= window_end_)
+      return;
+    ++counters_.delivered;
+    counters_.latency.record(latency);
   }
 
   net::io_context ioc;
@@ -613,10 +649,6 @@ double ms(uint64_t ns) {
   return static_cast<double>(ns) / 1e6;
 }
 
-void sleep_until(clock_type::time_point t) {
-  std::this_thread::sleep_until(t);
-}
-
 // Pings on every ready connection and waits up to 30 s for the answers.
 health final_check(fleet& f) {
   for (auto& s : f.shards)
@@ -633,6 +665,20 @@ health final_check(fleet& f) {
   return h;
 }
 
+// The resident memory of process `pid` in KiB (VmRSS), or -1.
+long resident_kib(long pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::strtol(line.c_str() + 6, nullptr, 10);
+  return -1;
+}
+
+clock_type::duration seconds(double s) {
+  return std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(s));
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -646,11 +692,14 @@ int main(int argc, char** argv) {
     bad("cannot resolve " + o.host + ":" + o.port + ": " + ec.message());
   auto endpoint = found.begin()->endpoint();
   auto out = o.json ? stderr : stdout;
-  auto emit = [&](const std::string& metric, const std::string& unit, double value, bool lower) {
+  auto emit = [&](const std::string& metric, const std::string& unit, double value, bool lower,
+                  long long n = 0) {
     if (o.json)
-      strata::bench::emit(o.suite, o.system, metric, unit, value, lower);
+      strata::bench::emit(o.suite, o.system, metric, unit, value, lower, n);
   };
-  auto tag = std::to_string(o.connections) + " connections";
+  auto n_text = std::to_string(o.connections);
+  auto tag = n_text + " connections, " + std::to_string(o.rooms) + " rooms";
+  long rss_before = o.server_pid > 0 ? resident_kib(o.server_pid) : -1;
 
   fleet f;
   for (unsigned i = 0; i < o.threads; ++i)
@@ -663,10 +712,8 @@ int main(int argc, char** argv) {
       s->open(o.ramp / o.threads, std::max<size_t>(1, 256 / o.threads));
       return 0;
     });
-  auto connect_deadline
-    = t0 + std::chrono::seconds(30)
-      + std::chrono::duration_cast<clock_type::duration>(
-        std::chrono::duration<double>(2.0 * static_cast<double>(o.connections) / o.ramp));
+  auto connect_deadline = t0 + std::chrono::seconds(30)
+                          + seconds(2.0 * static_cast<double>(o.connections) / o.ramp);
   health h;
   auto last_report = t0;
   for (;;) {
@@ -684,72 +731,130 @@ int main(int argc, char** argv) {
   std::fprintf(out, "chat_loadgen: %s:%s%s, %zu of %zu connections ready in %.1f s (%zu failed)\n",
                o.host.c_str(), o.port.c_str(), o.path.c_str(), h.ready, o.connections, connect_s,
                h.failed);
-  bool failed = h.ready < o.connections;
+  bool failed = h.ready < o.connections || h.problem_count() > 0;
+  // Problems from here on, if a step saturates the server, are the server's answer to more
+  // than it can take (see `saturated`), not failures of the run.
+  uint64_t problems_before = h.problem_count();
+  bool saturated = false;
+  double sustained = 0; // delivered msg/s of the highest step within the objective
+  double sustained_rate = 0;
 
   if (o.hold) {
     auto rate = static_cast<double>(o.connections) / o.ping_every / o.threads;
-    auto until = clock_type::now()
-                 + std::chrono::duration_cast<clock_type::duration>(
-                   std::chrono::duration<double>(o.duration));
+    auto until = clock_type::now() + seconds(o.duration);
     for (auto& s : f.shards)
       s->call([&] {
         s->load(rate, until, until, true);
         return 0;
       });
-    sleep_until(until);
+    std::this_thread::sleep_until(until);
   } else {
-    for (size_t step = 0; step < o.rates.size(); ++step) {
+    for (size_t step = 0; step < o.rates.size() && !saturated && !failed; ++step) {
       auto rate = o.rates[step];
-      auto start = clock_type::now();
-      auto window = start
-                    + std::chrono::duration_cast<clock_type::duration>(
-                      std::chrono::duration<double>(o.warmup));
-      auto until = window
-                   + std::chrono::duration_cast<clock_type::duration>(
-                     std::chrono::duration<double>(o.duration));
+      auto window = clock_type::now() + seconds(o.warmup);
+      auto until = window + seconds(o.duration);
       for (auto& s : f.shards)
         s->call([&] {
           s->load(rate / o.threads, window, until, false);
           return 0;
         });
-      sleep_until(until);
+      // Watch the step: a server that falls far behind (latency over 20 times the objective,
+      // and at least 1 s) or starts refusing has its answer; more load only buries it.
+      auto give_up = std::max<uint64_t>(1'000'000'000, static_cast<uint64_t>(o.slo_p99_ms * 2e7));
+      bool cut = false;
+      while (clock_type::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        h = f.check();
+        if (h.worst_ns > give_up || h.problem_count() > problems_before
+            || h.ready < o.connections) {
+          cut = true;
+          break;
+        }
+      }
+      for (auto& s : f.shards)
+        s->call([&] {
+          s->stop_sending();
+          return 0;
+        });
       counters c;
       for (auto& s : f.shards)
         c.merge(s->call([&] { return s->take_counters(); }));
       auto secs = o.duration;
       auto delivered = static_cast<double>(c.delivered) / secs;
       auto offered = static_cast<double>(c.expected) / secs;
+      auto share = offered > 0 ? 100.0 * delivered / offered : 0.0;
       auto p50 = ms(c.latency.quantile(0.50));
       auto p99 = ms(c.latency.quantile(0.99));
       auto p999 = ms(c.latency.quantile(0.999));
+      auto rate_n = static_cast<long long>(rate);
+      if (cut) {
+        saturated = true;
+        std::fprintf(out,
+                     "chat_loadgen: rate %.0f say/s: cut short, the server fell behind (worst "
+                     "latency %.0f ms, %zu of %zu connections open, %llu problems)\n",
+                     rate, ms(h.worst_ns), h.ready, o.connections,
+                     static_cast<unsigned long long>(h.problem_count() - problems_before));
+        break;
+      }
       std::fprintf(out,
                    "chat_loadgen: rate %.0f say/s: sent %.0f/s, delivered %.0f msg/s of %.0f "
                    "(%.1f%%), latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.1f ms\n",
-                   rate, static_cast<double>(c.sent) / secs, delivered, offered,
-                   offered > 0 ? 100.0 * delivered / offered : 0.0, p50, p99, p999,
-                   ms(c.latency.max()));
-      auto what = tag + ", " + std::to_string(static_cast<long long>(rate)) + " say/s";
-      emit("delivered messages per second (" + what + ")", "k msg/s", delivered / 1e3, false);
-      emit("delivered of offered (" + what + ")", "%",
-           offered > 0 ? 100.0 * delivered / offered : 0.0, false);
-      emit("latency p50 (" + what + ")", "ms", p50, true);
-      emit("latency p99 (" + what + ")", "ms", p99, true);
-      emit("latency p99.9 (" + what + ")", "ms", p999, true);
+                   rate, static_cast<double>(c.sent) / secs, delivered, offered, share, p50, p99,
+                   p999, ms(c.latency.max()));
+      emit("delivered messages per second at n say/s", "k msg/s", delivered / 1e3, false, rate_n);
+      emit("latency p50 at n say/s", "ms", p50, true, rate_n);
+      emit("latency p99 at n say/s", "ms", p99, true, rate_n);
+      emit("latency p99.9 at n say/s", "ms", p999, true, rate_n);
+      if (share >= o.slo_delivered && p99 <= o.slo_p99_ms) {
+        sustained = delivered;
+        sustained_rate = rate;
+      } else {
+        saturated = true;
+      }
     }
+    std::fprintf(out,
+                 "chat_loadgen: sustained %.0f msg/s delivered (at %.0f say/s; objective: "
+                 "p99 <= %.0f ms, >= %.0f%% delivered)%s\n",
+                 sustained, sustained_rate, o.slo_p99_ms, o.slo_delivered,
+                 saturated ? "" : "; never saturated: offer more");
+    emit("sustained delivered messages per second (" + tag + ")", "k msg/s", sustained / 1e3,
+         false);
+    emit("say frames per second at the sustained rate (" + tag + ")", "say/s", sustained_rate,
+         false);
   }
 
+  long rss_loaded = o.server_pid > 0 ? resident_kib(o.server_pid) : -1;
   h = final_check(f);
   std::fprintf(out, "chat_loadgen: %zu of %zu connections held (open, answering a ping)\n",
                h.answered, o.connections);
-  emit("connections held (" + tag + (o.hold ? ", idle" : ", after the load") + ")", "connections",
-       static_cast<double>(h.answered), false);
+  emit(std::string{"connections held ("} + (o.hold ? "idle" : "after the load") + ")",
+       "connections", static_cast<double>(h.answered), false,
+       static_cast<long long>(o.connections));
+  if (rss_before > 0 && rss_loaded > 0) {
+    auto per = static_cast<double>(rss_loaded - rss_before) / static_cast<double>(o.connections);
+    std::fprintf(out,
+                 "chat_loadgen: server resident memory %ld KiB, %ld before: %.1f KiB a "
+                 "connection\n",
+                 rss_loaded, rss_before, per);
+    if (o.hold)
+      emit("server resident memory per connection (idle)", "KiB", per, true,
+           static_cast<long long>(o.connections));
+  }
   for (auto& [what, n] : h.problems)
     std::fprintf(stderr, "chat_loadgen: %llu x %s\n", static_cast<unsigned long long>(n),
                  what.c_str());
-  failed = failed || h.answered < o.connections || !h.problems.empty();
+  if (saturated && h.problem_count() > problems_before)
+    std::fprintf(stderr, "chat_loadgen: (the problems came as the server saturated)\n");
+  else if (h.problem_count() > 0)
+    failed = true;
+  if (!saturated && h.answered < o.connections)
+    failed = true;
+  if (!o.hold && sustained == 0)
+    failed = true;
   if (failed)
-    std::fprintf(stderr, "chat_loadgen: FAILED: %zu of %zu connections held, %zu problems\n",
-                 h.answered, o.connections, h.problems.size());
+    std::fprintf(stderr, "chat_loadgen: FAILED: %zu of %zu connections held, %llu problems%s\n",
+                 h.answered, o.connections, static_cast<unsigned long long>(h.problem_count()),
+                 !o.hold && sustained == 0 ? ", no step within the objective" : "");
   f.shards.clear();
   return failed ? 1 : 0;
 }
