@@ -2,12 +2,17 @@
 // latest.md (a table per suite, systems side by side, with each one's ratio to strata) and
 // gnuplot scripts for the scaling suites in DIR/plots (plotted by scripts/bench.sh).
 //
-//   bench_report --out=DIR --machine=TEXT --commit=REV --date=TEXT [--notes=FILE] RAW.jsonl...
+//   bench_report --out=DIR --machine=TEXT --commit=REV --date=TEXT [--notes=FILE]
+//                [--keep=LATEST.json] RAW.jsonl...
 //
 // A raw line is one run's measurement (`value`, from bench/common/harness.hpp) or a summary
 // of several (`median`, `min`, `max`, `runs`, from bench_nodes); runs of the same suite,
 // system, metric and size are summarised together. Lines that do not start with `{"` (a
 // program's own output) are ignored; a JSON object without the fields is an error.
+//
+// --keep: a previous latest.json whose suites this run did not measure stay in the new one,
+// each row with the date and commit of the run that measured it (and latest.md says so under
+// the suite's heading), so that `scripts/bench.sh gateway` updates one suite of the results.
 
 #include <algorithm>
 #include <cctype>
@@ -109,6 +114,57 @@ struct system_order {
   }
 };
 
+// Where a kept suite's rows come from.
+struct provenance {
+  std::string date;
+  std::string commit;
+};
+
+// A summary row (`median`, `min`, `max`, `runs`) as the values it stands for: its median for
+// the runs, its extremes kept.
+void add_summary(const json& j, series& s) {
+  auto runs = std::max(1, j.value("runs", 1));
+  auto lo = j.at("min").get<double>();
+  auto mid = j.at("median").get<double>();
+  auto hi = j.at("max").get<double>();
+  s.values.push_back(lo);
+  for (int i = 2; i < runs; ++i)
+    s.values.push_back(mid);
+  if (runs > 1)
+    s.values.push_back(hi);
+}
+
+// Adds the rows of a previous latest.json whose suite is not in `all` yet.
+bool read_kept(const std::string& path, std::map<key, series>& all,
+               std::map<std::string, provenance>& kept) {
+  std::ifstream in{path};
+  if (!in)
+    return true; // no earlier results: nothing to keep
+  try {
+    auto doc = json::parse(in);
+    std::set<std::string> measured;
+    for (auto& [k, s] : all)
+      measured.insert(k.suite);
+    for (auto& r : doc.at("results")) {
+      auto suite = r.at("suite").get<std::string>();
+      if (measured.count(suite) > 0)
+        continue;
+      key k{suite, r.at("metric").get<std::string>(), r.value("n", 0LL),
+            r.at("system").get<std::string>()};
+      auto& s = all[k];
+      s.unit = r.at("unit").get<std::string>();
+      s.lower_is_better = r.value("better", std::string{"lower"}) == "lower";
+      add_summary(r, s);
+      kept[suite] = {r.value("date", doc.value("date", std::string{"?"})),
+                     r.value("commit", doc.value("commit", std::string{"?"}))};
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "bench_report: " << path << ": " << e.what() << "\n";
+    return false;
+  }
+  return true;
+}
+
 bool read_raw(const std::string& path, std::map<key, series>& out) {
   std::ifstream in{path};
   if (!in) {
@@ -132,15 +188,7 @@ bool read_raw(const std::string& path, std::map<key, series>& out) {
         s.values.push_back(j.at("value").get<double>());
       } else {
         // A summary of `runs` runs: its median stands for them, its extremes are kept.
-        auto runs = std::max(1, j.value("runs", 1));
-        auto lo = j.at("min").get<double>();
-        auto mid = j.at("median").get<double>();
-        auto hi = j.at("max").get<double>();
-        s.values.push_back(lo);
-        for (int i = 2; i < runs; ++i)
-          s.values.push_back(mid);
-        if (runs > 1)
-          s.values.push_back(hi);
+        add_summary(j, s);
       }
     } catch (const std::exception& e) {
       std::cerr << "bench_report: " << path << ":" << nr << ": " << e.what() << "\n";
@@ -156,6 +204,7 @@ int main(int argc, char** argv) {
   std::string out_dir = "bench/results";
   json meta = json::object();
   std::string notes_file;
+  std::string keep_file;
   std::vector<std::string> inputs;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -172,6 +221,8 @@ int main(int argc, char** argv) {
       meta["date"] = v;
     else if (auto v = value("--notes="))
       notes_file = v;
+    else if (auto v = value("--keep="))
+      keep_file = v;
     else if (arg.rfind("--", 0) == 0) {
       std::cerr << "bench_report: unknown option " << arg << "\n";
       return 2;
@@ -182,6 +233,9 @@ int main(int argc, char** argv) {
   for (auto& path : inputs)
     if (!read_raw(path, all))
       return 1;
+  std::map<std::string, provenance> kept;
+  if (!keep_file.empty() && !read_kept(keep_file, all, kept))
+    return 1;
 
   // latest.json
   json results = json::array();
@@ -198,6 +252,10 @@ int main(int argc, char** argv) {
            {"better", s.lower_is_better ? "lower" : "higher"}};
     if (k.n != 0)
       r["n"] = k.n;
+    if (auto i = kept.find(k.suite); i != kept.end()) {
+      r["date"] = i->second.date;
+      r["commit"] = i->second.commit;
+    }
     results.push_back(std::move(r));
   }
   json doc = meta;
@@ -220,7 +278,10 @@ int main(int argc, char** argv) {
     if (suite.empty())
       return;
     auto& systems = systems_of[suite];
-    md << "\n## " << suite << "\n\n| metric |";
+    md << "\n## " << suite << "\n\n";
+    if (auto i = kept.find(suite); i != kept.end())
+      md << "From an earlier run: " << i->second.date << ", commit " << i->second.commit << ".\n\n";
+    md << "| metric |";
     for (auto& sys : systems)
       md << " " << sys << " |";
     md << "\n|---|";

@@ -25,10 +25,10 @@ struct scratch {
     (void)std::system(("rm -rf " + dir).c_str());
   }
 
-  int report(const std::string& raw_lines) {
+  int report(const std::string& raw_lines, const std::string& options = {}) {
     std::ofstream{dir + "/raw.jsonl"} << raw_lines;
     auto cmd = std::string{BENCH_REPORT} + " --out=" + dir + " --machine=test --commit=abc"
-               + " --date=today " + dir + "/raw.jsonl > " + dir + "/stdout 2>&1";
+               + " --date=today " + options + " " + dir + "/raw.jsonl > " + dir + "/stdout 2>&1";
     return std::system(cmd.c_str());
   }
 
@@ -118,4 +118,37 @@ TEST_CASE("bench_report fails on a measurement it cannot read", "[bench]") {
   CHECK(s.report(R"({"suite":"ping-pong","system":"strata","unit":"us","value":3}
 )") != 0);
   CHECK(s.read("stdout").find("raw.jsonl:1") != std::string::npos);
+}
+
+TEST_CASE("bench_report keeps the suites of an earlier latest.json that this run did not "
+          "measure, saying where they come from",
+          "[bench]") {
+  scratch s;
+  std::ofstream{s.dir + "/earlier.json"} << R"({"machine":"test","commit":"old","date":"yesterday",
+"results":[
+{"suite":"ping-pong","system":"strata","metric":"round trip","unit":"us","median":9,"min":8,"max":10,"runs":3,"better":"lower"},
+{"suite":"gateway","system":"strata","metric":"held","unit":"connections","median":5,"min":5,"max":5,"runs":1,"better":"higher"}]})";
+  REQUIRE(
+    s.report(
+      R"({"suite":"gateway","system":"strata","metric":"held","unit":"connections","value":10000,"n":0,"better":"higher"}
+)",
+      "--keep=" + s.dir + "/earlier.json")
+    == 0);
+  auto doc = nlohmann::json::parse(s.read("latest.json"));
+  auto* gateway = find(doc, "strata", "gateway");
+  REQUIRE(gateway != nullptr);
+  CHECK(gateway->at("median") == 10000.0); // measured now: the earlier row is replaced
+  CHECK(!gateway->contains("date"));
+  auto* kept = find(doc, "strata", "ping-pong");
+  REQUIRE(kept != nullptr);
+  CHECK(kept->at("median") == 9.0);
+  CHECK(kept->at("min") == 8.0);
+  CHECK(kept->at("max") == 10.0);
+  CHECK(kept->at("runs") == 3);
+  CHECK(kept->at("date") == "yesterday");
+  CHECK(kept->at("commit") == "old");
+  auto md = s.read("latest.md");
+  CHECK(md.find("## ping-pong\n\nFrom an earlier run: yesterday, commit old.")
+        != std::string::npos);
+  CHECK(md.find("| held (connections) | 10000 (10000–10000) |") != std::string::npos);
 }
