@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Builds strata in Release and runs benchmark suites side by side with the peers: raw CAF
-# 0.17, CAF's remote actors over TCP, Boost.Interprocess message queues, and Erlang/OTP when
-# `erl` is installed (Debian's erlang-base; absent, its rows are skipped with a note).
-# Installs what else it needs first.
+# 0.17, CAF's remote actors over TCP, Boost.Interprocess message queues, Erlang/OTP when
+# `erl` is installed (Debian's erlang-base; absent, its rows are skipped with a note), and
+# for the chat gateway a Node.js server on the npm `ws` package (bench/gateway/node; without
+# node and npm, its rows are skipped with a note). Installs what else it needs first.
 #
 #   scripts/bench.sh                      # every suite
 #   scripts/bench.sh ping-pong skynet     # the named ones
 #   scripts/bench.sh --list               # the suites
 #
 # Writes bench/results/latest.json, latest.md and the plots of the scaling suites
-# (bench/results/plots/*.png); every run's raw lines stay in bench/results/raw/.
+# (bench/results/plots/*.png), where the suites not run keep their earlier rows; every run's
+# raw lines stay in bench/results/raw/.
 # A workload that computes a wrong result, or fails, stops the whole run (exit 1).
 #
 # Environment: RUNS (runs per suite and system, default 3), BUILD_DIR (default
@@ -27,7 +29,7 @@ source "$root/scripts/lib/deps.sh"
 # and this one runs for many minutes.
 main() {
 all_suites=(ping-pong counting fan-in thread-ring chameneos big fork-join-throughput
-    fork-join-creation skynet spawn supervision cross-process isolation)
+    fork-join-creation skynet spawn supervision cross-process isolation gateway)
 declare -A about=(
   [ping-pong]="Savina ping-pong: round trip between two actors (1,000,000 round trips)"
   [counting]="Savina counting: one producer, one counter (5,000,000 messages)"
@@ -42,6 +44,7 @@ declare -A about=(
   [supervision]="100,000 crashes in a row; one_for_all restart of 1,000; 10,000 dynamic starts"
   [cross-process]="between two OS processes: round trip, one-way throughput, process restart"
   [isolation]="task vs thread vs process placement: start, memory, round trip, restart, blast radius"
+  [gateway]="chat gateway over WebSocket: 1,000 clients at rising rates; 10,000 idle connections held"
 )
 
 if [[ "${1:-}" == "--list" ]]; then
@@ -67,14 +70,23 @@ build_dir="$root/${BUILD_DIR:-build-release}"
 jobs="${JOBS:-2}"
 read -r -a spawn_sizes <<<"${SPAWN_SIZES:-10000 100000 1000000 10000000}"
 
-# The plots need gnuplot; Erlang is a peer the user may or may not have installed.
+gateway=0
+[[ " ${suites[*]} " == *" gateway "* ]] && gateway=1
+
+# The plots need gnuplot; Erlang is a peer the user may or may not have installed. The
+# gateway suite's peer needs Node.js and npm: Debian's, unless a node is there already (a
+# nodejs from elsewhere carries its own npm, which Debian's npm package would conflict with).
 STRATA_DEB_PACKAGES+=(gnuplot-nox)
+if ((gateway)) && ! command -v node >/dev/null; then
+  STRATA_DEB_PACKAGES+=(nodejs npm)
+fi
 strata_install_deps
 
 cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRATA_BUILD_BENCH=ON \
   >/dev/null
-cmake --build "$build_dir" -j "$jobs" --target bench_micro bench_micro_caf bench_supervision bench_nodes \
-  bench_report
+targets=(bench_micro bench_micro_caf bench_supervision bench_nodes bench_report)
+((gateway)) && targets+=(chat_gateway chat_loadgen)
+cmake --build "$build_dir" -j "$jobs" --target "${targets[@]}"
 
 results="$root/bench/results"
 mkdir -p "$results/raw"
@@ -95,6 +107,61 @@ else
   echo "Erlang rows skipped: \`erl\` is not installed (Debian: apt-get install erlang-base)." \
     >>"$notes"
 fi
+
+node_dir=""
+if ((gateway)); then
+  if command -v node >/dev/null && command -v npm >/dev/null; then
+    node_dir="$root/bench/gateway/node"
+    # ws, as package-lock.json pins it, into bench/gateway/node/node_modules (not committed).
+    if [[ ! -e "$node_dir/node_modules/ws/package.json" ]]; then
+      (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error) >&2
+    fi
+    ws_version="$(cd "$node_dir" && node -p 'require("ws/package.json").version')"
+    echo "gateway: node-ws is bench/gateway/node/server.js on Node.js $(node --version) and ws $ws_version, one process, as Node is normally run (one event loop: one core); strata is chat_gateway with its defaults (one I/O thread, sessions task, rooms task); strata-thread the same with --sessions=thread." >>"$notes"
+  else
+    echo "gateway: node-ws rows skipped: \`node\` or \`npm\` is not installed (Debian: apt-get install nodejs npm)." \
+      >>"$notes"
+  fi
+fi
+
+# The gateway suite's server of the moment (start_server), stopped on any exit.
+server_pid=""
+stop_server() {
+  if [[ -n "$server_pid" ]]; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    # chat_gateway closes its connections (at most 2 s) and exits; Node does the same.
+    local i
+    for ((i = 0; i < 100; i++)); do
+      kill -0 "$server_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+  fi
+}
+trap stop_server EXIT
+trap 'exit 130' INT TERM
+
+# Starts a gateway server ("$@": it listens on a free port and prints a line with
+# http://localhost:PORT/) in the background, its open-files limit raised to the hard one for
+# 10,000 connections; sets server_pid and server_port, or ends the run loudly.
+start_server() {
+  local log="$results/raw/server.log" i
+  # shellcheck disable=SC2016 # expanded by the inner shell
+  bash -c 'ulimit -n "$(ulimit -Hn)" && exec "$@"' server "$@" >"$log" 2>&1 &
+  server_pid=$!
+  server_port=""
+  for ((i = 0; i < 100; i++)); do
+    server_port="$(grep -o 'localhost:[0-9]*' "$log" | head -n 1 | cut -d: -f2 || true)"
+    [[ -n "$server_port" ]] && return 0
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "bench: FAILED: the server did not start: $*" >&2
+  cat "$log" >&2
+  exit 1
+}
 
 # Runs one measurement ("$@": the command) and appends its JSON lines; a failure ends it all.
 measure() {
@@ -144,6 +211,12 @@ declare -A size=([ping-pong]=1000000 [counting]=5000000 [fan-in]=5000000 [skynet
 nodes_sizes="--round-trips=5000 --messages=500000 --tcp-messages=100000 --restarts=100"
 isolation_sizes="--round-trips=5000 --restarts=100 --start-children=200 --process-children=20"
 dist_sizes="5000 500000" # round trips, one-way messages: the sizes of bench_nodes' strata rows
+loadgen="$build_dir/bench/chat_loadgen"
+# chat_loadgen's steps, say frames a second over 1,000 clients (each of 100 rooms has 10
+# members, so a say delivers 10 messages; the gateway's limit is 50 a second per client):
+# it stops after the first step that misses p99 <= 100 ms with >= 99% delivered.
+gateway_load="--connections=1000 --rooms=100 --warmup=2 --duration=5 --rate=1000,2500,5000,7500,10000,12500,15000,17500,20000,25000,30000,35000,40000,45000,50000"
+gateway_hold="--hold --connections=10000 --rooms=1000 --ramp=2000 --duration=20 --ping-every=10"
 if [[ "${QUICK:-0}" == 1 ]]; then
   for s in "${!size[@]}"; do
     size[$s]=$((size[$s] / 100))
@@ -151,6 +224,8 @@ if [[ "${QUICK:-0}" == 1 ]]; then
   nodes_sizes="--round-trips=500 --messages=20000 --tcp-messages=5000 --restarts=10"
   isolation_sizes="--round-trips=500 --restarts=10 --start-children=20 --process-children=5"
   dist_sizes="500 20000"
+  gateway_load="--connections=1000 --rooms=100 --warmup=1 --duration=2 --rate=1000,2500,5000,10000,20000,40000"
+  gateway_hold="--hold --connections=2000 --rooms=200 --ramp=2000 --duration=3 --ping-every=2"
 fi
 # Resident bytes an idle Erlang process needs here (measured: ~2,700), to skip sizes that
 # would not fit in this machine's memory with room to spare.
@@ -205,6 +280,38 @@ for suite in "${suites[@]}"; do
       # strata-thread, strata-process), in one bench_nodes process and its forks.
       run_suite "$suite" "$index" "strata|$build_dir/bench/bench_nodes --suite=isolation --runs=1 $isolation_sizes --json=/dev/stdout"
       ;;
+    gateway)
+      # Each run: a fresh server on a free port, chat_loadgen on it, the server stopped.
+      # The hold part leaves strata-thread out: 10,000 connections would be 10,000 threads.
+      gateway_bin="$build_dir/examples/chat_gateway/chat_gateway --port=0"
+      for part in load hold; do
+        systems=("strata|$gateway_bin")
+        [[ "$part" == load ]] && systems+=("strata-thread|$gateway_bin --sessions=thread")
+        [[ -n "$node_dir" ]] && systems+=("node-ws|node $node_dir/server.js --port=0")
+        for entry in "${systems[@]}"; do
+          system="${entry%%|*}"
+          cmd="${entry#*|}"
+          for ((k = 1; k <= runs; k++)); do
+            printf '[bench] suite %d/%d %-13s system %-13s run %d/%d\n' "$index" "${#suites[@]}" \
+              "gateway-$part" "$system" "$k" "$runs"
+            # shellcheck disable=SC2086 # the command is words on purpose
+            start_server $cmd
+            if [[ "$part" == load ]]; then
+              # shellcheck disable=SC2086
+              measure "gateway/$system" "$loadgen" --port="$server_port" --server-pid="$server_pid" \
+                --json --system="$system" --suite=gateway $gateway_load
+            else
+              # shellcheck disable=SC2086
+              measure "gateway-hold/$system" "$loadgen" --port="$server_port" \
+                --server-pid="$server_pid" --json --system="$system" --suite=gateway-hold \
+                $gateway_hold
+            fi
+            sed 's/^/    /' "$results/raw/last-stderr"
+            stop_server
+          done
+        done
+      done
+      ;;
   esac
 done
 
@@ -215,8 +322,9 @@ if [[ -n "$(git -C "$root" status --porcelain 2>/dev/null)" ]]; then
 fi
 rm -rf "$results/plots"
 mkdir -p "$results/plots"
+# Suites not run this time keep their rows from the last results (bench_report --keep).
 "$build_dir/bench/bench_report" --out="$results" --machine="$machine" --commit="$commit" \
-  --date="$(date -u '+%Y-%m-%d %H:%M UTC')" --notes="$notes" "$raw"
+  --date="$(date -u '+%Y-%m-%d %H:%M UTC')" --notes="$notes" --keep="$results/latest.json" "$raw"
 for gp in "$results"/plots/*.gp; do
   [[ -e "$gp" ]] && (cd "$results/plots" && gnuplot "$(basename "$gp")")
 done

@@ -24,8 +24,8 @@
 //
 // Both end with every connection pinging once: a connection is held if it is open, never
 // closed and answers within 30 s. A connection that fails to open, or closes, or an error
-// frame before the server saturated, or no step within the objective: said on stderr, and
-// the exit status is 1.
+// frame before the server saturated: said on stderr, and the exit status is 1. (No step
+// within the objective is a result: a sustained rate of 0.)
 
 #include <algorithm>
 #include <atomic>
@@ -849,12 +849,9 @@ int main(int argc, char** argv) {
     failed = true;
   if (!saturated && h.answered < o.connections)
     failed = true;
-  if (!o.hold && sustained == 0)
-    failed = true;
   if (failed)
-    std::fprintf(stderr, "chat_loadgen: FAILED: %zu of %zu connections held, %llu problems%s\n",
-                 h.answered, o.connections, static_cast<unsigned long long>(h.problem_count()),
-                 !o.hold && sustained == 0 ? ", no step within the objective" : "");
+    std::fprintf(stderr, "chat_loadgen: FAILED: %zu of %zu connections held, %llu problems\n",
+                 h.answered, o.connections, static_cast<unsigned long long>(h.problem_count()));
   f.shards.clear();
   return failed ? 1 : 0;
 }
