@@ -325,7 +325,13 @@ caf::behavior session(caf::stateful_actor<session_state>* self, uint64_t id, caf
         default: break;
       }
     },
-    [self](out_atom, std::string& frame) { out(self, std::move(frame)); },
+    [self](out_atom, const std::string&) {
+      // A room's frame, passed on as the very message the room sent: shared by every member
+      // of the room, not copied for each.
+      auto msg = self->current_mailbox_element()->move_content_to_message();
+      caf::actor_cast<caf::abstract_actor*>(self->state.connection)
+        ->enqueue(self->ctrl(), caf::make_message_id(), std::move(msg), self->context());
+    },
     [self](rejoin_atom, const std::string& name, int attempt) {
       auto& st = self->state;
       if (st.wanted.count(name) > 0 && st.rooms.count(name) == 0)

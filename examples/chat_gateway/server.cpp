@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -17,6 +18,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <caf/actor_companion.hpp>
 #include <caf/all.hpp>
 
 #include "actors.hpp"
@@ -76,9 +78,16 @@ uint64_t next_session_id() {
 // How long a connection being closed may take to finish its close handshake.
 constexpr auto close_grace = std::chrono::seconds(5);
 
-// The actor a session answers through: it hands frames to its connection's strand.
-caf::behavior bridge(caf::event_based_actor*, std::weak_ptr<ws_session> conn,
-                     std::shared_ptr<server_state> st);
+// The actor a session answers through: an actor companion, not scheduled, whose enqueue
+// hands each `(out_atom, frame)` to the connection on the sender's thread (see
+// `ws_session::post`). A scheduled actor here cost a mailbox, a wake-up and a run per frame.
+caf::actor connection_actor(caf::actor_system& sys, std::weak_ptr<ws_session> conn,
+                            std::shared_ptr<server_state> st);
+
+// The text of an `(out_atom, frame)` message.
+const std::string& frame_of(const caf::message& msg) {
+  return msg.get_as<std::string>(1);
+}
 
 } // namespace
 
@@ -97,11 +106,18 @@ public:
     ws_.async_accept(req, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
   }
 
-  // From any thread, holding `io_mtx` shared (see `bridge`): queue `frame` for the client.
-  void post(std::string frame) {
-    net::post(ws_.get_executor(), [self = shared_from_this(), f = std::move(frame)]() mutable {
-      self->send(std::move(f));
-    });
+  // From any thread, holding `io_mtx` shared (see `connection_actor`): queues `msg`, an
+  // `(out_atom, frame)`, for the client. One post to the strand drains every frame that
+  // arrives before it runs: under load, a burst of frames costs one handler, not one each.
+  // A room's frame is one `caf::message` shared by all its members' queues, never copied.
+  void post(caf::message msg) {
+    {
+      std::lock_guard<std::mutex> guard{inbox_mtx_};
+      inbox_.push_back(std::move(msg));
+      if (inbox_.size() > 1)
+        return; // a drain is on its way
+    }
+    net::post(ws_.get_executor(), [self = shared_from_this()] { self->drain(); });
   }
 
   // After the Asio threads stopped: ends the actors of a connection that did not close.
@@ -129,12 +145,12 @@ private:
       st_->live.insert(shared_from_this());
     }
     auto& actors = st_->sys;
-    bridge_ = actors.spawn(bridge, std::weak_ptr<ws_session>{shared_from_this()}, st_);
+    connection_ = connection_actor(actors, std::weak_ptr<ws_session>{shared_from_this()}, st_);
     auto id = next_session_id();
     if (st_->opts.session_threads)
-      session_ = actors.spawn<caf::detached>(chat::session, id, bridge_, st_->directory);
+      session_ = actors.spawn<caf::detached>(chat::session, id, connection_, st_->directory);
     else
-      session_ = actors.spawn(chat::session, id, bridge_, st_->directory);
+      session_ = actors.spawn(chat::session, id, connection_, st_->directory);
     tokens_ = st_->opts.burst;
     last_ = clock_type::now();
     do_read();
@@ -181,7 +197,22 @@ private:
     return true;
   }
 
+  // On the strand: the frames posted since the last drain, in the order posted.
+  void drain() {
+    {
+      std::lock_guard<std::mutex> guard{inbox_mtx_};
+      draining_.swap(inbox_);
+    }
+    for (auto& msg : draining_)
+      send(std::move(msg));
+    draining_.clear();
+  }
+
   void send(std::string frame) {
+    send(caf::make_message(out_atom::value, std::move(frame)));
+  }
+
+  void send(caf::message frame) {
     if (closing_)
       return;
     if (outq_.size() >= st_->opts.max_outbound) {
@@ -200,7 +231,7 @@ private:
   void do_write() {
     writing_ = true;
     ws_.text(true);
-    ws_.async_write(net::buffer(outq_.front()),
+    ws_.async_write(net::buffer(frame_of(outq_.front())),
                     beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
   }
 
@@ -253,19 +284,22 @@ private:
   void end_actors() {
     if (session_)
       caf::anon_send_exit(session_, caf::exit_reason::user_shutdown);
-    if (bridge_)
-      caf::anon_send_exit(bridge_, caf::exit_reason::user_shutdown);
+    if (connection_)
+      caf::actor_cast<caf::actor_companion*>(connection_)->on_enqueue(nullptr);
   }
 
   websocket::stream<beast::tcp_stream> ws_;
   std::shared_ptr<server_state> st_;
   beast::flat_buffer buffer_;
-  std::deque<std::string> outq_;
+  std::deque<caf::message> outq_; // (out_atom, frame)
+  std::mutex inbox_mtx_;
+  std::vector<caf::message> inbox_; // guarded by inbox_mtx_: posted, not drained yet
+  std::vector<caf::message> draining_; // strand only
   bool writing_ = false;
   bool closing_ = false;
   bool ended_ = false;
   uint16_t close_code_ = 0;
-  caf::actor bridge_;
+  caf::actor connection_;
   caf::actor session_;
   net::steady_timer close_timer_;
   double tokens_ = 0;
@@ -275,18 +309,26 @@ private:
 
 namespace {
 
-caf::behavior bridge(caf::event_based_actor*, std::weak_ptr<ws_session> conn,
-                     std::shared_ptr<server_state> st) {
-  return {[conn, st](out_atom, std::string& frame) {
-    // Under the lock that `server::stop` takes before it destroys the io_context: the
-    // connection may die here, with our reference the last, and its destructor needs the
-    // io_context's services.
-    std::shared_lock<std::shared_mutex> guard{st->io_mtx};
-    if (!st->io_alive)
-      return; // the server has stopped
-    if (auto c = conn.lock())
-      c->post(std::move(frame));
-  }};
+caf::actor connection_actor(caf::actor_system& sys, std::weak_ptr<ws_session> conn,
+                            std::shared_ptr<server_state> st) {
+  // Hidden: not counted among the system's running actors, so it needs no exit to end; the
+  // connection drops its handler when it ends (`end_actors`) and the last reference frees it.
+  auto handle = sys.spawn<caf::actor_companion, caf::hidden>();
+  caf::actor_cast<caf::actor_companion*>(handle)->on_enqueue(
+    [conn = std::move(conn), st = std::move(st)](caf::mailbox_element_ptr ptr) {
+      auto msg = ptr->move_content_to_message();
+      if (!msg.match_elements<out_atom, std::string>())
+        return;
+      // Under the lock that `server::stop` takes before it destroys the io_context: the
+      // connection may die here, with our reference the last, and its destructor needs the
+      // io_context's services.
+      std::shared_lock<std::shared_mutex> guard{st->io_mtx};
+      if (!st->io_alive)
+        return; // the server has stopped
+      if (auto c = conn.lock())
+        c->post(std::move(msg));
+    });
+  return handle;
 }
 
 /// One HTTP connection: serves the page, or hands a `/ws` upgrade to a ws_session.
