@@ -256,7 +256,7 @@ private:
     close_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (!ec && !self->ended_) {
         // The close handshake did not finish: the client is gone or does not read.
-        beast::get_lowest_layer(self->ws_).close();
+        beast::get_lowest_layer(self->ws_).close(ec);
         self->gone();
       }
     });
@@ -288,7 +288,9 @@ private:
       caf::actor_cast<caf::actor_companion*>(connection_)->on_enqueue(nullptr);
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  // On the bare socket, not a beast::tcp_stream: the WebSocket stream has timeouts of its own
+  // (`run`), and tcp_stream's timer bookkeeping would be paid on every read and write.
+  websocket::stream<tcp::socket> ws_;
   std::shared_ptr<server_state> st_;
   beast::flat_buffer buffer_;
   std::deque<caf::message> outq_; // (out_atom, frame)
