@@ -117,7 +117,7 @@ if ((gateway)); then
       (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error) >&2
     fi
     ws_version="$(cd "$node_dir" && node -p 'require("ws/package.json").version')"
-    echo "gateway: node-ws is bench/gateway/node/server.js on Node.js $(node --version) and ws $ws_version, one process, as Node is normally run (one event loop: one core); strata is chat_gateway with its defaults (one I/O thread, sessions task, rooms task); strata-thread the same with --sessions=thread." >>"$notes"
+    echo "gateway: node-ws is bench/gateway/node/server.js on Node.js $(node --version) and ws $ws_version, one process, as Node is normally run (one event loop: one core); strata is chat_gateway with an I/O thread per core (--io-threads=$(nproc)), sessions and rooms task; strata-thread the same with --sessions=thread." >>"$notes"
   else
     echo "gateway: node-ws rows skipped: \`node\` or \`npm\` is not installed (Debian: apt-get install nodejs npm)." \
       >>"$notes"
@@ -282,8 +282,10 @@ for suite in "${suites[@]}"; do
       ;;
     gateway)
       # Each run: a fresh server on a free port, chat_loadgen on it, the server stopped.
-      # The hold part leaves strata-thread out: 10,000 connections would be 10,000 threads.
-      gateway_bin="$build_dir/examples/chat_gateway/chat_gateway --port=0"
+      # chat_gateway with an I/O thread per core (its default, one, is the bottleneck past
+      # ~75,000 messages a second here: docs/design/bench.md). The hold part leaves
+      # strata-thread out: 10,000 connections would be 10,000 threads.
+      gateway_bin="$build_dir/examples/chat_gateway/chat_gateway --port=0 --io-threads=$(nproc)"
       for part in load hold; do
         systems=("strata|$gateway_bin")
         [[ "$part" == load ]] && systems+=("strata-thread|$gateway_bin --sessions=thread")
