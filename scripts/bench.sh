@@ -147,9 +147,12 @@ trap 'exit 130' INT TERM
 # http://localhost:PORT/) in the background, its open-files limit raised to the hard one for
 # 10,000 connections; sets server_pid and server_port, or ends the run loudly.
 start_server() {
-  local log="$results/raw/server.log" i
+  local log="$results/raw/server-$stamp.log" i
+  # Emptied here, not by the background job's redirection, which may come after the first
+  # look for the port and leave the last server's line to be read.
+  : >"$log"
   # shellcheck disable=SC2016 # expanded by the inner shell
-  bash -c 'ulimit -n "$(ulimit -Hn)" && exec "$@"' server "$@" >"$log" 2>&1 &
+  bash -c 'ulimit -n "$(ulimit -Hn)" && exec "$@"' server "$@" >>"$log" 2>&1 &
   server_pid=$!
   server_port=""
   for ((i = 0; i < 100; i++)); do

@@ -816,7 +816,7 @@ int main(int argc, char** argv) {
                  "chat_loadgen: sustained %.0f msg/s delivered (at %.0f say/s; objective: "
                  "p99 <= %.0f ms, >= %.0f%% delivered)%s\n",
                  sustained, sustained_rate, o.slo_p99_ms, o.slo_delivered,
-                 saturated ? "" : "; never saturated: offer more");
+                 saturated || failed ? "" : "; never saturated: offer more");
     emit("sustained delivered messages per second (" + tag + ")", "k msg/s", sustained / 1e3,
          false);
     emit("say frames per second at the sustained rate (" + tag + ")", "say/s", sustained_rate,
