@@ -32,8 +32,8 @@ template <class Self, class Members, class Skip>
 void broadcast(Self* self, const Members& members, const caf::message& msg, Skip skip) {
   for (auto& [addr, m] : members)
     if (!skip(addr))
-      caf::actor_cast<caf::abstract_actor*>(m.session)->enqueue(
-        self->ctrl(), caf::make_message_id(), msg, self->context());
+      caf::actor_cast<caf::abstract_actor*>(m.connection)
+        ->enqueue(self->ctrl(), caf::make_message_id(), msg, self->context());
 }
 
 std::vector<std::string> nicks(const room_state& st) {
@@ -63,16 +63,19 @@ caf::behavior room(caf::stateful_actor<room_state>* self, std::string name, caf:
   };
   self->set_down_handler([leave](caf::down_msg& msg) { leave(msg.source); });
   return {
-    [self](join_atom, const std::string& nick, const caf::actor& session) -> std::string {
+    [self](join_atom, const std::string& nick, const caf::actor& session,
+           const caf::actor& connection) -> caf::atom_value {
       auto& st = self->state;
       auto addr = session.address();
       if (st.members.count(addr) == 0) {
         auto msg = caf::make_message(out_atom::value, presence(st.name, nick, true));
         broadcast(self, st.members, msg, [](const caf::actor_addr&) { return false; });
-        st.members.emplace(addr, room_member{nick, session});
+        st.members.emplace(addr, room_member{nick, session, connection});
         self->monitor(session);
       }
-      return joined(st.name, nicks(st), {st.history.begin(), st.history.end()});
+      self->send(connection, out_atom::value,
+                 joined(st.name, nicks(st), {st.history.begin(), st.history.end()}));
+      return caf::ok_atom::value;
     },
     [self, leave](leave_atom, const caf::actor& session) {
       self->demonitor(session);
@@ -211,9 +214,11 @@ void join(caf::stateful_actor<session_state>* self, const std::string& name, int
   self->request(self->state.directory, caf::infinite, lookup_atom::value, name)
     .await(
       [self, name, failed](const caf::actor& room) {
-        self->request(room, caf::infinite, join_atom::value, self->state.nick, caf::actor{self})
+        self
+          ->request(room, caf::infinite, join_atom::value, self->state.nick, caf::actor{self},
+                    self->state.connection)
           .await(
-            [self, name, room](std::string& frame) {
+            [self, name, room](caf::ok_atom) {
               auto& st = self->state;
               if (st.wanted.count(name) == 0) {
                 self->send(room, leave_atom::value, caf::actor{self}); // left meanwhile
@@ -226,7 +231,6 @@ void join(caf::stateful_actor<session_state>* self, const std::string& name, int
                 slot = room;
                 self->monitor(room);
               }
-              out(self, std::move(frame));
               if (auto i = st.held.find(name); i != st.held.end()) {
                 for (auto& [text, id] : i->second)
                   self->send(room, say_atom::value, caf::actor{self}, text, id);
@@ -324,13 +328,6 @@ caf::behavior session(caf::stateful_actor<session_state>* self, uint64_t id, caf
         }
         default: break;
       }
-    },
-    [self](out_atom, const std::string&) {
-      // A room's frame, passed on as the very message the room sent: shared by every member
-      // of the room, not copied for each.
-      auto msg = self->current_mailbox_element()->move_content_to_message();
-      caf::actor_cast<caf::abstract_actor*>(self->state.connection)
-        ->enqueue(self->ctrl(), caf::make_message_id(), std::move(msg), self->context());
     },
     [self](rejoin_atom, const std::string& name, int attempt) {
       auto& st = self->state;

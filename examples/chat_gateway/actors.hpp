@@ -3,7 +3,8 @@
 // The chat gateway's actors, independent of the network: a room per room name, started on
 // demand under a simple_one_for_one supervisor by the room directory, and a session per
 // client connection, which parses the client's frames and sends its answers to the
-// connection actor as `(out_atom, frame)`.
+// connection actor as `(out_atom, frame)`. Rooms send their frames (joined, presence,
+// messages) to the members' connections directly, not through the sessions.
 
 #include <cstdint>
 #include <deque>
@@ -21,7 +22,9 @@ namespace chat {
 
 using in_atom = caf::atom_constant<caf::atom("c_in")>; // (in, frame): from the client
 using out_atom = caf::atom_constant<caf::atom("c_out")>; // (out, frame): to the client
-using join_atom = caf::atom_constant<caf::atom("c_join")>; // (join, nick, session) -> frame
+// (join, nick, session, connection) -> ok: the room sends `joined` to the connection itself,
+// ahead of everything it sends there later.
+using join_atom = caf::atom_constant<caf::atom("c_join")>;
 using leave_atom = caf::atom_constant<caf::atom("c_leave")>; // (leave, session)
 using say_atom = caf::atom_constant<caf::atom("c_say")>; // (say, session, text, id json)
 using lookup_atom = caf::atom_constant<caf::atom("c_lookup")>; // (lookup, room) -> actor
@@ -38,7 +41,8 @@ strata::supervisor_spec rooms_spec();
 
 struct room_member {
   std::string nick;
-  caf::actor session;
+  caf::actor session; // monitored: its exit is the member's departure
+  caf::actor connection; // where the room's frames go, without a hop through the session
 };
 
 struct room_state {

@@ -1,6 +1,6 @@
 // chat_gateway: a WebSocket chat service on strata (README, "Chat gateway").
 //
-//   chat_gateway [--port=8080] [--address=0.0.0.0] [--io-threads=1] [--gateway-nodes=0]
+//   chat_gateway [--port=8080] [--address=0.0.0.0] [--io-threads=N] [--gateway-nodes=0]
 //                [--sessions=task|thread] [--rooms=task|process] [CAF and strata options]
 //
 // The service is a supervision tree: "rooms" (simple_one_for_one: a room actor per room,
@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <sys/resource.h>
+#include <thread>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -33,7 +34,10 @@ constexpr const char* usage = R"(usage: chat_gateway [options]
 
   --port=N             TCP port to listen on (default 8080; 0 picks a free one)
   --address=A          address to bind (default 0.0.0.0)
-  --io-threads=N       threads for network I/O, per gateway (default 1)
+  --io-threads=N       threads for network I/O, per gateway (default: one per core); the
+                       actors get half as many CAF workers, at least one, unless
+                       --scheduler.max-threads says otherwise (measured best on 2 cores:
+                       2 I/O threads and 1 worker)
   --gateway-nodes=N    0 (default): the gateway runs in this process; N: N gateways, each a
                        node of its own (another OS process) holding its connections and their
                        sessions, all on one port; kill one and only its connections drop,
@@ -78,6 +82,7 @@ long number(const std::string& key, const std::string& value, long lo, long hi) 
 
 options parse(int argc, char** argv) {
   options opts;
+  opts.server.io_threads = 0; // one per core, unless given
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -133,9 +138,14 @@ void stop_worker(caf::actor_system& sys, const caf::actor& who) {
 
 int main(int argc, char** argv) {
   auto opts = parse(argc, argv);
+  if (opts.server.io_threads == 0)
+    opts.server.io_threads = std::max(1u, std::thread::hardware_concurrency());
   raise_descriptor_limit();
   strata::config cfg;
   chat::add_factories(cfg);
+  // Network I/O is most of the work: CAF's default of at least 4 workers would crowd the I/O
+  // threads out on a small machine. --scheduler.max-threads still decides.
+  cfg.set("scheduler.max-threads", static_cast<size_t>(std::max(1u, opts.server.io_threads / 2)));
   if (opts.rooms_in_process)
     cfg.set_placement("room", strata::placement::process);
   for (size_t i = 1; i <= opts.gateway_nodes; ++i)

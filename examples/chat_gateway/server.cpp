@@ -19,6 +19,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <caf/actor_companion.hpp>
+#include <caf/scoped_execution_unit.hpp>
 #include <caf/all.hpp>
 
 #include "actors.hpp"
@@ -284,8 +285,14 @@ private:
   void end_actors() {
     if (session_)
       caf::anon_send_exit(session_, caf::exit_reason::user_shutdown);
-    if (connection_)
-      caf::actor_cast<caf::actor_companion*>(connection_)->on_enqueue(nullptr);
+    if (connection_) {
+      // Terminated, not just left: its handle may live on (in a room, or in the registry of
+      // a node it was sent to), and an actor that ends with its last reference would run its
+      // cleanup whenever that goes, the actor system's shutdown included.
+      auto c = caf::actor_cast<caf::actor_companion*>(connection_);
+      caf::scoped_execution_unit host{&c->system()};
+      c->cleanup(caf::exit_reason::user_shutdown, &host);
+    }
   }
 
   // On the bare socket, not a beast::tcp_stream: the WebSocket stream has timeouts of its own
@@ -313,8 +320,8 @@ namespace {
 
 caf::actor connection_actor(caf::actor_system& sys, std::weak_ptr<ws_session> conn,
                             std::shared_ptr<server_state> st) {
-  // Hidden: not counted among the system's running actors, so it needs no exit to end; the
-  // connection drops its handler when it ends (`end_actors`) and the last reference frees it.
+  // Hidden: not counted among the system's running actors; the connection terminates it when
+  // it ends (`end_actors`), and the last reference frees it.
   auto handle = sys.spawn<caf::actor_companion, caf::hidden>();
   caf::actor_cast<caf::actor_companion*>(handle)->on_enqueue(
     [conn = std::move(conn), st = std::move(st)](caf::mailbox_element_ptr ptr) {
