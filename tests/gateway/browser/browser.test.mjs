@@ -6,7 +6,11 @@
 // SIGTERM stops the gateway, which must exit 0. Every step has a timeout: the test fails, it
 // never hangs.
 //
-//   node browser.test.mjs --gateway=PATH [--chromium=/usr/bin/chromium] [--screenshot=PNG]
+//   node browser.test.mjs --gateway=PATH [--gateway-arg=ARG ...] [--chromium=/usr/bin/chromium]
+//                         [--screenshot=PNG]
+//
+// --gateway-arg passes ARG on to chat_gateway (e.g. --gateway-nodes=2: alice and bob may then
+// be served by two gateway nodes, and their chat crosses processes).
 //
 // ctest runs it as gateway_browser, after gateway_browser_npm_ci has installed playwright-core
 // next to it (tests/gateway/CMakeLists.txt). --screenshot saves alice's page mid-chat
@@ -61,12 +65,17 @@ function ok(what) {
 }
 
 function options() {
-  const opts = { chromium: "/usr/bin/chromium" };
+  const opts = { chromium: "/usr/bin/chromium", gatewayArgs: [] };
   for (const arg of process.argv.slice(2)) {
+    const extra = /^--gateway-arg=(.+)$/.exec(arg);
+    if (extra) {
+      opts.gatewayArgs.push(extra[1]);
+      continue;
+    }
     const m = /^--(gateway|chromium|screenshot)=(.+)$/.exec(arg);
     if (!m) {
       throw new Failure(`unexpected argument '${arg}' ` +
-        "(want --gateway=PATH [--chromium=PATH] [--screenshot=PNG])");
+        "(want --gateway=PATH [--gateway-arg=ARG ...] [--chromium=PATH] [--screenshot=PNG])");
     }
     opts[m[1]] = m[2];
   }
@@ -93,8 +102,8 @@ function within(ms, what, promise) {
 
 // Starts the gateway and resolves to its port once it prints that it listens. Its exit before
 // the test's SIGTERM fails the test at once.
-function startGateway(program) {
-  gateway = spawn(program, ["--port=0", "--address=127.0.0.1"],
+function startGateway(program, args) {
+  gateway = spawn(program, ["--port=0", "--address=127.0.0.1", ...args],
     { stdio: ["ignore", "pipe", "pipe"] });
   let out = "", err = "", listening = false;
   gateway.stderr.on("data", (d) => { err += d; });
@@ -197,7 +206,7 @@ async function main() {
       "(ctest's gateway_browser_npm_ci does)");
   }
 
-  const port = await startGateway(opts.gateway);
+  const port = await startGateway(opts.gateway, opts.gatewayArgs);
   const url = `http://127.0.0.1:${port}/`;
   ok(`chat_gateway listens: ${url}`);
 
