@@ -21,7 +21,6 @@ std::string gateway_id(size_t i) {
 
 strata::supervisor_spec gateways_spec(size_t count, const caf::actor& directory,
                                       server_options opts) {
-  opts.reuse_port = true;
   strata::supervisor_spec spec;
   spec.strategy = strata::strategy::one_for_one;
   spec.intensity = 10;

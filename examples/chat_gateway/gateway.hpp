@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 
 #include <caf/all.hpp>
 
@@ -28,7 +29,8 @@ caf::behavior gateway(caf::stateful_actor<gateway_state>* self, caf::actor direc
                       server_options opts);
 
 /// The spec of the gateways' supervisor: one_for_one over `count` permanent children
-/// "gateway-1" ... "gateway-<count>", each a "gateway" serving `opts` on one shared port;
+/// "gateway-1" ... "gateway-<count>", each a "gateway" serving `opts` on one shared port
+/// (`gateway` sets `reuse_port`);
 /// at most 10 restarts a second. Their placement is configuration (`set_placement`).
 strata::supervisor_spec gateways_spec(size_t count, const caf::actor& directory,
                                       server_options opts);
