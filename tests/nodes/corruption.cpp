@@ -7,9 +7,12 @@
 #include <random>
 #include <sstream>
 
+#include "error_of.hpp"
 #include "internal/frame.hpp"
 #include "internal/shm_layout.hpp"
 #include "shm_test_support.hpp"
+
+using strata::test::error_of;
 
 #if defined(__SANITIZE_ADDRESS__)
 #  include <sanitizer/asan_interface.h>
@@ -149,11 +152,11 @@ void read_garbage(inbox& box) {
     auto got = reader.try_read(buf);
     if (!got) {
       INFO(text(got.error()));
-      REQUIRE(is(got.error(), error::corrupt_ring));
+      REQUIRE(is(error_of(got), error::corrupt_ring));
       CHECK(reader.closed());
       auto again = reader.try_read(buf);
       REQUIRE_FALSE(again);
-      REQUIRE(is(again.error(), error::ring_closed));
+      REQUIRE(is(error_of(again), error::ring_closed));
       return;
     }
     if (!*got)

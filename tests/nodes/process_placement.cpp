@@ -2,7 +2,10 @@
 // the root, answering requests, dying in every way a process dies and restarted under every
 // strategy. Real forks, real signals.
 
+#include "error_of.hpp"
 #include "process_test_support.hpp"
+
+using strata::test::error_of;
 
 using namespace strata;
 using namespace strata::nodes;
@@ -258,7 +261,7 @@ TEST_CASE("registered names resolve across nodes, both ways, and die with their 
   c.wait_for(event_kind::exited, "remote");
   caf::error err;
   for (int i = 0; i < 1000 && !is(err, strata::error::name_not_found); ++i)
-    err = whereis(sys, "there").error();
+    err = error_of(whereis(sys, "there"));
   CHECK(is(err, strata::error::name_not_found));
 }
 

@@ -4,8 +4,11 @@
 #include <algorithm>
 #include <optional>
 
+#include "error_of.hpp"
 #include "internal/shm_layout.hpp"
 #include "shm_test_support.hpp"
+
+using strata::test::error_of;
 
 using namespace strata::nodes;
 using namespace strata::nodes::test;
@@ -164,7 +167,7 @@ TEST_CASE("options out of bounds are refused and create nothing") {
   auto check_refused = [](inbox_options opts) {
     auto box = inbox::create(opts);
     REQUIRE_FALSE(box);
-    CHECK(is(box.error(), error::invalid_argument));
+    CHECK(is(error_of(box), error::invalid_argument));
     CHECK(segments_of(opts.token).empty());
   };
   auto opts = test_inbox_options(capacity);
@@ -191,7 +194,7 @@ TEST_CASE("opening a missing segment fails with segment_not_found") {
   auto opts = test_inbox_options(capacity);
   auto out = outbox::open(test_outbox_options(opts));
   REQUIRE_FALSE(out);
-  CHECK(is(out.error(), error::segment_not_found));
+  CHECK(is(error_of(out), error::segment_not_found));
 }
 
 TEST_CASE("an unchanged copy of a valid segment opens") {
@@ -206,7 +209,7 @@ TEST_CASE("a segment with the wrong magic number is refused") {
   image.header().magic.store(0x1234);
   auto out = open_copy(image, image.bytes.size());
   REQUIRE_FALSE(out);
-  CHECK(is(out.error(), error::invalid_segment));
+  CHECK(is(error_of(out), error::invalid_segment));
 }
 
 TEST_CASE("a segment of another layout version is refused") {
@@ -214,7 +217,7 @@ TEST_CASE("a segment of another layout version is refused") {
   image.header().version = internal::layout_version + 1;
   auto out = open_copy(image, image.bytes.size());
   REQUIRE_FALSE(out);
-  CHECK(is(out.error(), error::version_mismatch));
+  CHECK(is(error_of(out), error::version_mismatch));
 }
 
 TEST_CASE("a segment carrying another cluster's token is refused") {
@@ -222,7 +225,7 @@ TEST_CASE("a segment carrying another cluster's token is refused") {
   image.header().token[5] ^= 1;
   auto out = open_copy(image, image.bytes.size());
   REQUIRE_FALSE(out);
-  CHECK(is(out.error(), error::token_mismatch));
+  CHECK(is(error_of(out), error::token_mismatch));
 }
 
 TEST_CASE("a truncated segment is refused before any byte past its end is touched") {
@@ -232,7 +235,7 @@ TEST_CASE("a truncated segment is refused before any byte past its end is touche
     INFO("size " << size);
     auto out = open_copy(image, size);
     REQUIRE_FALSE(out);
-    CHECK(is(out.error(), error::invalid_segment));
+    CHECK(is(error_of(out), error::invalid_segment));
   }
 }
 
@@ -242,7 +245,7 @@ TEST_CASE("a segment header with a geometry out of bounds is refused") {
     mutate(image.header());
     auto out = open_copy(image, image.bytes.size());
     REQUIRE_FALSE(out);
-    CHECK(is(out.error(), error::invalid_segment));
+    CHECK(is(error_of(out), error::invalid_segment));
   };
   check_refused([](internal::segment_header_data& h) { h.ring_count = 0; });
   check_refused([](internal::segment_header_data& h) { h.ring_count = 3; });
@@ -258,7 +261,7 @@ TEST_CASE("a slot out of range is refused") {
   valid_image image;
   auto out = open_copy(image, image.bytes.size(), 2);
   REQUIRE_FALSE(out);
-  CHECK(is(out.error(), error::invalid_argument));
+  CHECK(is(error_of(out), error::invalid_argument));
 }
 
 TEST_CASE("a slot is claimed by one writer at a time") {
@@ -273,7 +276,7 @@ TEST_CASE("a slot is claimed by one writer at a time") {
   }
   auto second = outbox::open(test_outbox_options(opts, 0));
   REQUIRE_FALSE(second);
-  CHECK(is(second.error(), error::slot_in_use));
+  CHECK(is(error_of(second), error::slot_in_use));
   CHECK(outbox::open(test_outbox_options(opts, 1))); // another slot is free
   REQUIRE_FALSE(first->try_write(pattern(10, 1)));
   first.reset(); // released between messages
@@ -290,7 +293,7 @@ TEST_CASE("creating an inbox whose owner is alive fails with segment_exists") {
   REQUIRE(box);
   auto again = inbox::create(opts);
   REQUIRE_FALSE(again);
-  CHECK(is(again.error(), error::segment_exists));
+  CHECK(is(error_of(again), error::segment_exists));
   CHECK(exists(box->name()));
 }
 

@@ -4,7 +4,10 @@
 
 #include <random>
 
+#include "error_of.hpp"
 #include "shm_test_support.hpp"
+
+using strata::test::error_of;
 
 using namespace strata::nodes;
 using namespace strata::nodes::test;
@@ -63,7 +66,7 @@ TEST_CASE("a writer killed mid-traffic leaves no partial message and its slot is
     // The dead writer still holds the slot: nobody else may write into its half-done ring.
     auto intruder = outbox::open(out_opts);
     REQUIRE_FALSE(intruder);
-    CHECK(is(intruder.error(), error::slot_in_use));
+    CHECK(is(error_of(intruder), error::slot_in_use));
     // What it published is whole messages, in order; a cut-off fragmented message is
     // withheld.
     for (;;) {

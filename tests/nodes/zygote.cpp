@@ -19,6 +19,10 @@
 #include "strata/nodes/error.hpp"
 #include "strata/nodes/pidfd.hpp"
 
+#include "error_of.hpp"
+
+using strata::test::error_of;
+
 using namespace strata::nodes;
 using namespace std::chrono_literals;
 
@@ -264,7 +268,7 @@ TEST_CASE("when the zygote dies, its nodes get SIGTERM and spawn reports the los
   ::close(node->pidfd);
   auto again = (*z)->spawn(1);
   REQUIRE_FALSE(again);
-  CHECK(is(again.error(), error::zygote_gone));
+  CHECK(is(error_of(again), error::zygote_gone));
 }
 
 TEST_CASE("the zygote refuses to start once the process has threads") {
@@ -277,5 +281,5 @@ TEST_CASE("the zygote refuses to start once the process has threads") {
   stop = true;
   busy.join();
   REQUIRE_FALSE(z);
-  CHECK(is(z.error(), error::invalid_argument));
+  CHECK(is(error_of(z), error::invalid_argument));
 }

@@ -1,6 +1,9 @@
 // significant children and auto_shutdown.
 
+#include "error_of.hpp"
 #include "test_workers.hpp"
+
+using strata::test::error_of;
 
 using namespace strata;
 using namespace strata::test;
@@ -83,5 +86,5 @@ TEST_CASE("a significant child is refused under auto_shutdown never") {
   REQUIRE(sup);
   auto res = start_child(*sup, significant("s"));
   REQUIRE_FALSE(res);
-  CHECK(is(res.error(), error::invalid_spec));
+  CHECK(is(error_of(res), error::invalid_spec));
 }

@@ -1,6 +1,9 @@
 // Exponential restart backoff (beyond OTP).
 
+#include "error_of.hpp"
 #include "test_workers.hpp"
+
+using strata::test::error_of;
 
 using namespace strata;
 using namespace strata::test;
@@ -47,7 +50,7 @@ TEST_CASE("a child waiting out its backoff shows as restarting and can be termin
   auto children = which_children(*sup);
   REQUIRE(children);
   CHECK(children->at(0).status == child_status::restarting);
-  CHECK(is(restart_child(*sup, "a").error(), error::restarting));
+  CHECK(is(error_of(restart_child(*sup, "a")), error::restarting));
   CHECK_FALSE(terminate_child(*sup, "a"));
   CHECK(which_children(*sup)->at(0).status == child_status::stopped);
   // The supervisor stops promptly: nothing waits for the 30 s backoff.

@@ -1,6 +1,9 @@
 // start_child, terminate_child, restart_child, delete_child, which_children, count_children.
 
+#include "error_of.hpp"
 #include "test_workers.hpp"
+
+using strata::test::error_of;
 
 using namespace strata;
 using namespace strata::test;
@@ -38,9 +41,9 @@ TEST_CASE("start_child refuses a duplicate id: already_started or already_presen
   fixture f;
   auto sup = empty_tree(f);
   REQUIRE(start_child(sup, child("a", "echo")));
-  CHECK(is(start_child(sup, child("a", "echo")).error(), error::already_started));
+  CHECK(is(error_of(start_child(sup, child("a", "echo"))), error::already_started));
   CHECK_FALSE(terminate_child(sup, "a"));
-  CHECK(is(start_child(sup, child("a", "echo")).error(), error::already_present));
+  CHECK(is(error_of(start_child(sup, child("a", "echo"))), error::already_present));
 }
 
 TEST_CASE("terminate_child stops a child but keeps its spec; restart_child starts it again") {
@@ -54,11 +57,11 @@ TEST_CASE("terminate_child stops a child but keeps its spec; restart_child start
   REQUIRE(children);
   CHECK(children->at(0).status == child_status::stopped);
   CHECK_FALSE(children->at(0).handle);
-  CHECK(is(restart_child(sup, "nope").error(), error::not_found));
+  CHECK(is(error_of(restart_child(sup, "nope")), error::not_found));
   auto again = restart_child(sup, "a");
   REQUIRE(again);
   CHECK(f.ping(*again, 2) == 2);
-  CHECK(is(restart_child(sup, "a").error(), error::running));
+  CHECK(is(error_of(restart_child(sup, "a")), error::running));
 }
 
 TEST_CASE("delete_child removes only a stopped child's spec") {

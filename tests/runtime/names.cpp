@@ -3,7 +3,10 @@
 
 #include "strata/names.hpp"
 
+#include "error_of.hpp"
 #include "test_workers.hpp"
+
+using strata::test::error_of;
 
 using namespace strata;
 using namespace strata::test;
@@ -17,7 +20,7 @@ TEST_CASE("a registered name resolves to its actor until it is unregistered") {
   REQUIRE(found);
   CHECK(*found == echo);
   REQUIRE_FALSE(unregister_name(f.sys->actors(), "echo"));
-  CHECK(is(whereis(f.sys->actors(), "echo").error(), error::name_not_found));
+  CHECK(is(error_of(whereis(f.sys->actors(), "echo")), error::name_not_found));
   CHECK(is(unregister_name(f.sys->actors(), "echo"), error::name_not_found));
   caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
 }
@@ -39,9 +42,9 @@ TEST_CASE("a name held by a live actor cannot be taken, and frees itself when it
   // The server sees the exit through its own monitor; a round trip orders us after it.
   caf::error err;
   for (int i = 0; i < 1000 && !is(err, error::name_not_found); ++i)
-    err = whereis(f.sys->actors(), "svc").error();
+    err = error_of(whereis(f.sys->actors(), "svc"));
   CHECK(is(err, error::name_not_found));
-  CHECK(is(whereis(f.sys->actors(), "alias").error(), error::name_not_found));
+  CHECK(is(error_of(whereis(f.sys->actors(), "alias")), error::name_not_found));
   CHECK_FALSE(register_name(f.sys->actors(), "svc", second));
   caf::anon_send_exit(second, caf::exit_reason::user_shutdown);
 }

@@ -5,7 +5,10 @@
 #include <future>
 #include <sstream>
 
+#include "error_of.hpp"
 #include "test_workers.hpp"
+
+using strata::test::error_of;
 
 using namespace strata;
 using namespace strata::test;
@@ -123,5 +126,5 @@ TEST_CASE("process placement without strata::nodes fails the start with a clear 
   c.placement = placement::process;
   auto res = start_child(*sup, c);
   REQUIRE_FALSE(res);
-  CHECK_THAT(to_text(res.error()), Catch::Contains("placement_unavailable"));
+  CHECK_THAT(to_text(error_of(res)), Catch::Contains("placement_unavailable"));
 }

@@ -5,7 +5,10 @@
 
 #include <caf/scoped_execution_unit.hpp>
 
+#include "error_of.hpp"
 #include "test_workers.hpp"
+
+using strata::test::error_of;
 
 using namespace strata;
 using namespace strata::test;
@@ -115,7 +118,7 @@ TEST_CASE("a provider that fails to start disables process placement with its re
   REQUIRE(sup);
   auto res = start_child(*sup, in_process("remote"));
   REQUIRE_FALSE(res);
-  CHECK_THAT(to_text(res.error()),
+  CHECK_THAT(to_text(error_of(res)),
              Catch::Contains("placement_unavailable") && Catch::Contains("no zygote today"));
   CHECK(provider->calls() == std::vector<std::string>{"before_start"});
 }

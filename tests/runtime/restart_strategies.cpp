@@ -1,6 +1,9 @@
 // one_for_one, one_for_all, rest_for_one, simple_one_for_one.
 
+#include "error_of.hpp"
 #include "test_workers.hpp"
+
+using strata::test::error_of;
 
 using namespace strata;
 using namespace strata::test;
@@ -116,7 +119,7 @@ TEST_CASE("simple_one_for_one terminates a child by its handle and removes it") 
   CHECK(count_children(*sup)->active == 0);
   CHECK(is(terminate_child(*sup, *kid), error::not_found));
   CHECK(is(terminate_child(*sup, "e"), error::simple_one_for_one));
-  CHECK(is(start_child(*sup, child("z", "echo")).error(), error::simple_one_for_one));
+  CHECK(is(error_of(start_child(*sup, child("z", "echo"))), error::simple_one_for_one));
 }
 
 TEST_CASE("simple_one_for_one stops all its children at once when it stops") {

@@ -1,6 +1,9 @@
 // Starting a tree: order, failures, exceptions.
 
+#include "error_of.hpp"
 #include "test_workers.hpp"
+
+using strata::test::error_of;
 
 using namespace strata;
 using namespace strata::test;
@@ -23,8 +26,8 @@ TEST_CASE("a failing start stops the started children right to left and names th
                    child("d", "echo")};
   auto sup = f.sys->start_supervisor("root", spec);
   REQUIRE_FALSE(sup);
-  CHECK(is(sup.error(), error::start_failed));
-  auto text = to_text(sup.error());
+  CHECK(is(error_of(sup), error::start_failed));
+  auto text = to_text(error_of(sup));
   CHECK_THAT(text, Catch::Contains("bad") && Catch::Contains("init exploded"));
   CHECK(f.next_events(6)
         == std::vector<std::string>{"started a", "started b", "start_failed bad", "exited b",
@@ -53,7 +56,7 @@ TEST_CASE("an exception in a child's init fails its start with the child and the
   REQUIRE(sup);
   auto res = start_child(*sup, child("x", "failing_init"));
   REQUIRE_FALSE(res);
-  CHECK(to_text(res.error()) == "start_failed: x: exception: init exploded");
+  CHECK(to_text(error_of(res)) == "start_failed: x: exception: init exploded");
   // OTP keeps no spec of a child that failed to start.
   auto counts = count_children(*sup);
   REQUIRE(counts);
@@ -69,7 +72,7 @@ TEST_CASE("an exception in a supervisor's spec function fails its start") {
   spec.children = {child("a", "echo"), child("nested", "broken")};
   auto sup = f.sys->start_supervisor("root", spec);
   REQUIRE_FALSE(sup);
-  CHECK_THAT(to_text(sup.error()), Catch::Contains("nested") && Catch::Contains("no spec today"));
+  CHECK_THAT(to_text(error_of(sup)), Catch::Contains("nested") && Catch::Contains("no spec today"));
 }
 
 TEST_CASE("an unknown factory or wrong arguments fail the start with a clear error") {
@@ -79,11 +82,11 @@ TEST_CASE("an unknown factory or wrong arguments fail the start with a clear err
   REQUIRE(sup);
   auto unknown = start_child(*sup, child("x", "no_such_factory"));
   REQUIRE_FALSE(unknown);
-  CHECK_THAT(to_text(unknown.error()),
+  CHECK_THAT(to_text(error_of(unknown)),
              Catch::Contains("unknown_factory") && Catch::Contains("no_such_factory"));
   auto wrong = start_child(*sup, child("y", "echo_tagged", 42));
   REQUIRE_FALSE(wrong);
-  CHECK_THAT(to_text(wrong.error()), Catch::Contains("bad_arguments"));
+  CHECK_THAT(to_text(error_of(wrong)), Catch::Contains("bad_arguments"));
   auto right = start_child(*sup, child("z", "echo_tagged", std::string{"t"}));
   CHECK(right);
 }
@@ -94,7 +97,7 @@ TEST_CASE("an invalid spec is refused before anything starts") {
   spec.children = {child("a", "echo"), child("a", "echo")};
   auto sup = f.sys->start_supervisor("root", spec);
   REQUIRE_FALSE(sup);
-  CHECK(is(sup.error(), error::invalid_spec));
+  CHECK(is(error_of(sup), error::invalid_spec));
 }
 
 TEST_CASE("nested supervisors start their own children and report paths") {
