@@ -19,10 +19,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <caf/actor_companion.hpp>
-#include <caf/scoped_execution_unit.hpp>
 #include <caf/all.hpp>
+#include <caf/scoped_execution_unit.hpp>
 
 #include "actors.hpp"
+#include "corked_socket.hpp"
 #include "protocol.hpp"
 
 namespace chat {
@@ -75,6 +76,9 @@ uint64_t next_session_id() {
   auto base = static_cast<uint64_t>(::getpid()) << 28;
   return base | (++count & ((uint64_t{1} << 28) - 1));
 }
+
+// Bytes of frames gathered for one write, at most (see `ws_session::do_write`).
+constexpr size_t max_gathered = 64 * 1024;
 
 // How long a connection being closed may take to finish its close handshake.
 constexpr auto close_grace = std::chrono::seconds(5);
@@ -229,8 +233,29 @@ private:
       do_write();
   }
 
+  // Frames queued together leave together: the socket is corked while the queue has frames,
+  // and uncorked (one write for all of them) once it is empty. Past `max_gathered` bytes the
+  // next frame waits for the kernel to take them, so a client that does not read fills the
+  // queue, and the rule in `send` closes it.
   void do_write() {
     writing_ = true;
+    auto& out = ws_.next_layer();
+    if (out.buffered() < max_gathered) {
+      write_front();
+      return;
+    }
+    out.async_flush([self = shared_from_this()](beast::error_code ec) {
+      if (ec) {
+        self->writing_ = false;
+        self->gone();
+        return;
+      }
+      self->write_front();
+    });
+  }
+
+  void write_front() {
+    ws_.next_layer().cork();
     ws_.text(true);
     ws_.async_write(net::buffer(frame_of(outq_.front())),
                     beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
@@ -243,9 +268,12 @@ private:
       return;
     }
     outq_.pop_front();
-    if (!outq_.empty())
+    if (!outq_.empty()) {
       do_write();
-    else if (close_code_)
+      return;
+    }
+    ws_.next_layer().uncork();
+    if (close_code_)
       do_close();
   }
 
@@ -295,9 +323,10 @@ private:
     }
   }
 
-  // On the bare socket, not a beast::tcp_stream: the WebSocket stream has timeouts of its own
-  // (`run`), and tcp_stream's timer bookkeeping would be paid on every read and write.
-  websocket::stream<tcp::socket> ws_;
+  // On a bare socket, not a beast::tcp_stream: the WebSocket stream has timeouts of its own
+  // (`run`), and tcp_stream's timer bookkeeping would be paid on every read and write. The
+  // socket gathers the frames of a burst into one write (`do_write`).
+  websocket::stream<corked_socket> ws_;
   std::shared_ptr<server_state> st_;
   beast::flat_buffer buffer_;
   std::deque<caf::message> outq_; // (out_atom, frame)
