@@ -24,7 +24,6 @@
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -34,10 +33,11 @@
 
 namespace chat {
 
+template <class Socket>
 class corked_socket {
 public:
-  using socket_type = boost::asio::ip::tcp::socket;
-  using executor_type = socket_type::executor_type;
+  using socket_type = Socket;
+  using executor_type = typename socket_type::executor_type;
   using next_layer_type = socket_type;
 
   explicit corked_socket(socket_type&& socket) : st_(std::make_shared<state>(std::move(socket))) {
@@ -194,8 +194,9 @@ private:
 
 // Beast's close handshake ends with a teardown of the next layer: after the gathered bytes
 // (the close frame among them) are sent, the socket's own teardown.
-template <class Handler>
-void async_teardown(boost::beast::role_type role, corked_socket& stream, Handler&& handler) {
+template <class Socket, class Handler>
+void async_teardown(boost::beast::role_type role, corked_socket<Socket>& stream,
+                    Handler&& handler) {
   stream.async_flush(
     [&stream, role, h = std::forward<Handler>(handler)](boost::beast::error_code) mutable {
       boost::beast::websocket::async_teardown(role, stream.next_layer(), std::move(h));
