@@ -285,9 +285,9 @@ for suite in "${suites[@]}"; do
       ;;
     gateway)
       # Each run: a fresh server on a free port, chat_loadgen on it, the server stopped.
-      # chat_gateway with an I/O thread per core (its default, one, is the bottleneck past
-      # ~75,000 messages a second here: docs/design/bench.md). The hold part leaves
-      # strata-thread out: 10,000 connections would be 10,000 threads.
+      # chat_gateway with an I/O thread per core (its default; said anyway, so that the
+      # notes state it). The hold part leaves strata-thread out: 10,000 connections would be
+      # 10,000 threads.
       gateway_bin="$build_dir/examples/chat_gateway/chat_gateway --port=0 --io-threads=$(nproc)"
       for part in load hold; do
         systems=("strata|$gateway_bin")

@@ -4,6 +4,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <pthread.h>
 #include <set>
 #include <shared_mutex>
 #include <sys/socket.h>
@@ -11,9 +12,9 @@
 #include <utility>
 #include <vector>
 
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
@@ -473,7 +474,11 @@ server::server(caf::actor_system& sys, caf::actor directory, server_options opts
   st.port = st.acceptor->local_endpoint().port();
   do_accept(state_);
   for (auto& ioc : st.iocs)
-    threads_.emplace_back([ioc = ioc.get()] { ioc->run(); });
+    threads_.emplace_back([ioc = ioc.get()] {
+      // Named for top -H and perf; else they inherit the name of the thread that started them.
+      pthread_setname_np(pthread_self(), "chat.io");
+      ioc->run();
+    });
 }
 
 server::~server() {
