@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <pthread.h>
@@ -81,6 +82,101 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 
 using reuse_port_option = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+// Messages an actor handles on an I/O thread before the thread does I/O again.
+constexpr size_t io_thread_throughput = 64;
+
+// An I/O thread's CAF execution unit: an actor made runnable on that thread (a session by a
+// frame its connection read, a room by a session running here) runs on it, after the
+// handler at hand, instead of waking a CAF worker. A frame then goes from the socket through
+// its session and room to the members' queues on one thread, with no hand-off; rooms shared
+// by connections of several I/O threads run on whichever woke them (CAF runs an actor on one
+// thread at a time). Made runnable elsewhere, an actor goes to CAF's scheduler as usual.
+//
+// Actors keep a pointer to the unit they last ran on and may use it later from any thread
+// (a response promise does), so units are never freed: a server takes them from `pool` and
+// gives them back when it stops.
+class io_unit : public caf::execution_unit {
+public:
+  explicit io_unit(caf::actor_system* sys) : caf::execution_unit(sys) {
+    // nop
+  }
+
+  void exec_later(caf::resumable* job) override {
+    if (current != this || ioc_ == nullptr || job->subtype() == caf::resumable::io_actor) {
+      system().scheduler().enqueue(job);
+      return;
+    }
+    jobs_.push_back(job);
+    if (!run_posted_) {
+      run_posted_ = true;
+      net::post(*ioc_, [this] { run_jobs(); });
+    }
+  }
+
+  /// The unit of the I/O thread calling, or null.
+  static thread_local io_unit* current;
+
+  /// A unit of `sys` not in use by any thread.
+  static io_unit* take(caf::actor_system& sys) {
+    std::lock_guard<std::mutex> guard{pool_mtx()};
+    auto& free = pool()[&sys];
+    if (free.empty())
+      return new io_unit(&sys); // never freed: see above
+    auto* unit = free.back();
+    free.pop_back();
+    return unit;
+  }
+
+  /// Runs `ioc` on the calling thread with this unit; afterwards, hands the actors still
+  /// queued here to CAF's scheduler and returns the unit to the pool.
+  void run(net::io_context& ioc) {
+    ioc_ = &ioc;
+    current = this;
+    ioc.run();
+    current = nullptr;
+    ioc_ = nullptr;
+    run_posted_ = false;
+    for (auto* job : jobs_)
+      system().scheduler().enqueue(job);
+    jobs_.clear();
+    std::lock_guard<std::mutex> guard{pool_mtx()};
+    pool()[&system()].push_back(this);
+  }
+
+private:
+  void run_jobs() {
+    run_posted_ = false;
+    for (auto n = jobs_.size(); n > 0 && !jobs_.empty(); --n) {
+      auto* job = jobs_.front();
+      jobs_.pop_front();
+      if (job->resume(this, io_thread_throughput) == caf::resumable::resume_later)
+        jobs_.push_back(job);
+      else
+        intrusive_ptr_release(job); // done or waiting: the reference taken when scheduled
+    }
+    if (!jobs_.empty() && !run_posted_) {
+      run_posted_ = true;
+      net::post(*ioc_, [this] { run_jobs(); });
+    }
+  }
+
+  static std::mutex& pool_mtx() {
+    static std::mutex mtx;
+    return mtx;
+  }
+
+  static std::map<caf::actor_system*, std::vector<io_unit*>>& pool() {
+    static auto* units = new std::map<caf::actor_system*, std::vector<io_unit*>>;
+    return *units;
+  }
+
+  net::io_context* ioc_ = nullptr; // while a thread runs it
+  std::deque<caf::resumable*> jobs_; // that thread's only
+  bool run_posted_ = false;
+};
+
+thread_local io_unit* io_unit::current = nullptr;
 
 // Session ids: unique in a cluster of gateways, each process's pid in the high bits and a
 // count below them (2^28 sessions per process life), all under 2^53: exact in JavaScript.
@@ -197,7 +293,11 @@ private:
       }
     } else {
       refused_ = 0;
-      caf::anon_send(session_, in_atom::value, beast::buffers_to_string(buffer_.data()));
+      // With this thread's unit: the session runs here (`io_unit`).
+      session_->enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {},
+                                                  in_atom::value,
+                                                  beast::buffers_to_string(buffer_.data())),
+                        io_unit::current);
     }
     buffer_.consume(buffer_.size());
     do_read();
@@ -474,10 +574,10 @@ server::server(caf::actor_system& sys, caf::actor directory, server_options opts
   st.port = st.acceptor->local_endpoint().port();
   do_accept(state_);
   for (auto& ioc : st.iocs)
-    threads_.emplace_back([ioc = ioc.get()] {
+    threads_.emplace_back([ioc = ioc.get(), unit = io_unit::take(st.sys)] {
       // Named for top -H and perf; else they inherit the name of the thread that started them.
       pthread_setname_np(pthread_self(), "chat.io");
-      ioc->run();
+      unit->run(*ioc);
     });
 }
 
