@@ -6,15 +6,15 @@
 // bare socket, one `send` system call per frame. A connection that has several frames queued
 // (a burst of room traffic, or any load near saturation) then pays a system call, and on
 // loopback the peer's whole receive path, for every frame. While corked, this layer appends
-// what Beast writes to a buffer and reports it written at once; `uncork` sends everything
-// gathered with one write. Uncorked, each write is sent as soon as the previous send is done,
-// and what arrives meanwhile goes out with the next one (Beast's own frames: the handshake
-// answer, pongs, the close frame). Reads go straight to the socket.
+// what is written to a buffer (what Beast writes, reported written at once, and the frames
+// its owner `append`s itself); `uncork` sends everything gathered with one write. Uncorked,
+// each write is sent as soon as the previous send is done, and what arrives meanwhile goes
+// out with the next one. Reads go straight to the socket.
 //
-// The owner bounds the buffer: it looks at `buffered()` before each message and, over its
-// limit, uncorks and waits for `async_flush` (so a client that does not read backs the
-// frames up into the owner's queue, where its slow-consumer rule sees them). Everything runs
-// on the socket's executor (a strand), as Beast's own operations do.
+// The owner bounds the buffer: it looks at `buffered()` after each frame and, over its limit,
+// waits for `async_flush` (so a client that does not read backs the frames up into the
+// owner's queue, where its slow-consumer rule sees them). Everything runs on the socket's
+// executor, on one thread, as Beast's own operations do.
 
 #include <cstddef>
 #include <memory>
@@ -98,6 +98,19 @@ public:
       token);
   }
 
+  /// Appends `head` and then `body` as written (sent at once unless corked).
+  void append(boost::asio::const_buffer head, boost::asio::const_buffer body) {
+    auto& st = *st_;
+    if (st.error)
+      return; // the socket failed: the owner hears of it from its next read or flush
+    for (auto b : {head, body}) {
+      auto p = static_cast<const char*>(b.data());
+      st.gathered.insert(st.gathered.end(), p, p + b.size());
+    }
+    if (!st.corked && !st.sending)
+      send_gathered(st_);
+  }
+
   template <class Buffers, class Token>
   auto async_read_some(const Buffers& buffers, Token&& token) {
     return st_->socket.async_read_some(buffers, std::forward<Token>(token));
@@ -108,13 +121,15 @@ public:
     return boost::asio::async_initiate<Token, void(boost::beast::error_code, size_t)>(
       [this](auto handler, const Buffers& buffers) {
         auto& st = *st_;
-        auto n = boost::asio::buffer_size(buffers);
-        if (st.error) {
-          n = 0;
-        } else {
-          auto at = st.gathered.size();
-          st.gathered.resize(at + n);
-          boost::asio::buffer_copy(boost::asio::buffer(st.gathered.data() + at, n), buffers);
+        size_t n = 0;
+        if (!st.error) {
+          for (auto i = boost::asio::buffer_sequence_begin(buffers);
+               i != boost::asio::buffer_sequence_end(buffers); ++i) {
+            boost::asio::const_buffer b = *i;
+            auto p = static_cast<const char*>(b.data());
+            st.gathered.insert(st.gathered.end(), p, p + b.size());
+            n += b.size();
+          }
           if (!st.corked && !st.sending)
             send_gathered(st_);
         }
