@@ -171,11 +171,19 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   strata::system sys{cfg};
-  if (sys.provider_error())
-    bad("process placement is unavailable: " + strata::to_text(sys.provider_error()));
+  // From here on failures return, not exit: the system's destructor must run (it stops the
+  // actors and the nodes; exit() would run static destructors under CAF's running threads).
+  if (sys.provider_error()) {
+    std::fprintf(stderr, "chat_gateway: process placement is unavailable: %s\n",
+                 strata::to_text(sys.provider_error()).c_str());
+    return 1;
+  }
   auto rooms = sys.start_supervisor("rooms", chat::rooms_spec());
-  if (!rooms)
-    bad("the rooms supervisor did not start: " + strata::to_text(rooms.error()));
+  if (!rooms) {
+    std::fprintf(stderr, "chat_gateway: the rooms supervisor did not start: %s\n",
+                 strata::to_text(rooms.error()).c_str());
+    return 1;
+  }
   auto directory = sys.actors().spawn(chat::directory, *rooms);
   auto gateways = sys.start_supervisor("gateways",
                                        chat::gateways_spec(std::max<size_t>(1, opts.gateway_nodes),
