@@ -206,8 +206,9 @@ const std::string& frame_of(const caf::message& msg) {
 
 } // namespace
 
-/// One WebSocket connection: reads frames into its session actor, writes the session's
-/// frames from a bounded queue, one write at a time, on its strand.
+/// One WebSocket connection, on one I/O thread: reads frames into its session actor, and
+/// writes the frames sent to it, those that arrived together in one write, with a bounded
+/// queue behind a client that does not keep up.
 class ws_session : public std::enable_shared_from_this<ws_session> {
 public:
   ws_session(socket_type&& socket, std::shared_ptr<server_state> st)
@@ -222,7 +223,7 @@ public:
   }
 
   // From any thread, holding `io_mtx` shared (see `connection_actor`): queues `msg`, an
-  // `(out_atom, frame)`, for the client. One post to the strand drains every frame that
+  // `(out_atom, frame)`, for the client. One post to its thread drains every frame that
   // arrives before it runs: under load, a burst of frames costs one handler, not one each.
   // A room's frame is one `caf::message` shared by all its members' queues, never copied.
   void post(caf::message msg) {
@@ -341,7 +342,8 @@ private:
   // follows what was gathered; if the client does not read even that, the socket is closed
   // after `close_grace`.
   void send(caf::message frame) {
-    if (closing_ || ended_ || close_code_)
+    // Not after a close frame: ours (`close`), or Beast's answer to the client's.
+    if (closing_ || ended_ || close_code_ || !ws_.is_open())
       return;
     if (waiting_ || !outq_.empty()) {
       if (outq_.size() >= st_->opts.max_outbound) {
@@ -455,7 +457,7 @@ private:
   std::deque<caf::message> outq_; // (out_atom, frame): waiting for room in the gathered bytes
   std::mutex inbox_mtx_;
   std::vector<caf::message> inbox_; // guarded by inbox_mtx_: posted, not drained yet
-  std::vector<caf::message> draining_; // strand only
+  std::vector<caf::message> draining_; // the connection's thread only
   bool waiting_ = false; // for the kernel to take gathered bytes (`wait_for_kernel`)
   bool closing_ = false;
   bool ended_ = false;
