@@ -2,15 +2,18 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 
 #include <caf/actor_system.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/logger.hpp>
 
 #include "strata/detail/guarded_init.hpp"
 #include "strata/error.hpp"
 #include "strata/events.hpp"
 
 #include "internal/events_channel.hpp"
+#include "internal/inline_run.hpp"
 
 namespace strata {
 
@@ -146,11 +149,13 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
   auto i = stopping_.find(msg.source);
   if (i == stopping_.end())
     return;
+  auto key = i->second.key;
   auto done = std::move(i->second.done);
   if (i->second.deadline)
     deadlines_.erase({*i->second.deadline, msg.source});
   stopping_.erase(i);
-  done(msg.reason);
+  child_stopped(key, msg.reason);
+  done();
 }
 
 void supervisor_actor::child_exited(const caf::actor_addr& source, const caf::error& reason) {
@@ -213,7 +218,7 @@ void supervisor_actor::restart(uint64_t key) {
                              std::uniform_real_distribution<double>{0.0, 1.0}(rng_));
   busy_ = true;
   c->status = child_status::restarting;
-  stop_in_order(std::move(stop), [this, key, start, delay]() mutable {
+  stop_in_order(std::move(stop), [this, key, start = std::move(start), delay]() mutable {
     // Temporary siblings were removed when stopped; the rest wait for their restart.
     start.erase(std::remove_if(start.begin(), start.end(),
                                [this](uint64_t k) { return find(k) == nullptr; }),
@@ -272,53 +277,100 @@ shutdown_spec supervisor_actor::effective_shutdown(const child& c) const {
 }
 
 void supervisor_actor::stop_one(uint64_t key, done_fn done) {
+  if (auto hdl = begin_stop(key))
+    await_stop(key, std::move(hdl), std::move(done));
+  else
+    done();
+}
+
+caf::actor supervisor_actor::begin_stop(uint64_t key) {
   auto c = find(key);
   if (c == nullptr || !c->handle) {
     if (c != nullptr)
       c->status = child_status::stopped;
-    done();
-    return;
+    return nullptr;
   }
   auto hdl = std::move(c->handle);
   c->handle = nullptr;
   c->status = child_status::stopped;
   running_.erase(hdl.address());
-  // OTP's shutdown/2 watches with a monitor: a child that died meanwhile is noticed at once
-  // (monitoring a dead actor yields a down_msg right away). It also unlinks, so the exit it
-  // causes is not taken for a crash; here that holds without it: the child is no longer in
-  // `running_`, so its exit_msg, if any, is ignored, and a CAF actor removes the link itself
-  // when our exit reaches it. Unlinking first would make that removal search our whole
-  // list of links in vain: O(children) per child stopped, measured as 20% of a one_for_all
-  // restart of 1,000.
+  // OTP's shutdown/2 unlinks first, so the exit it causes is not taken for a crash; here
+  // that holds without it: the child is no longer in `running_`, so its exit_msg, if any, is
+  // ignored, and a CAF actor removes the link itself when our exit reaches it. Unlinking
+  // first would make that removal search our whole list of links in vain: O(children) per
+  // child stopped, measured as 20% of a one_for_all restart of 1,000.
+  auto reason = effective_shutdown(*c).how == shutdown_spec::kind::brutal_kill
+                  ? caf::exit_reason::kill
+                  : caf::exit_reason::user_shutdown;
+  if (c->where != placement::task) {
+    send_exit(hdl, reason);
+    return hdl;
+  }
+  auto gone = exit_inline(hdl, reason);
+  if (!gone)
+    return hdl;
+  child_stopped(key, *gone);
+  return nullptr;
+}
+
+std::optional<caf::error> supervisor_actor::exit_inline(const caf::actor& hdl,
+                                                        caf::exit_reason reason) {
+  // Enqueued through `unit`, the exit makes an idle child hand its run to us. If it does not
+  // trap exits (or is killed), the exit ends it with no code of its own to run (CAF's
+  // default handler), so we run that here, at once: the stop is over when this returns, with
+  // no message back (the child unlinks from us on our exit, and nobody monitors it), where
+  // through the scheduler it took two actor switches, a monitor and a down_msg. A child that
+  // traps exits runs its handler through the scheduler as before: that handler is user code,
+  // which may take its shutdown time. A child that is running or queued gets the exit as any
+  // message.
+  inline_unit unit{context()};
+  caf::actor_cast<caf::abstract_actor*>(hdl)->enqueue(
+    caf::make_mailbox_element(ctrl(), caf::make_message_id(), {},
+                              caf::exit_msg{address(), caf::error{reason}}),
+    &unit);
+  auto job = unit.take();
+  if (job == nullptr)
+    return std::nullopt;
+  // Only a scheduled actor hands itself over (a task child; `thread` and `process` children
+  // never come here).
+  auto child = static_cast<caf::scheduled_actor*>(job);
+  if (reason != caf::exit_reason::kill && !has_default_exit_handler(child)) {
+    context()->exec_later(job);
+    return std::nullopt;
+  }
+  if (run_inline(job, context()) != caf::resumable::done)
+    return std::nullopt; // another message came first: the child goes on, and we wait
+  // Ours to read: the child has terminated, and `hdl` keeps it in memory.
+  return child->fail_state();
+}
+
+void supervisor_actor::await_stop(uint64_t key, caf::actor hdl, done_fn done) {
+  // OTP's shutdown/2 watches with a monitor: a child that died meanwhile, even before this
+  // monitor, is noticed at once (monitoring a dead actor yields a down_msg right away).
   monitor(hdl);
-  auto how = effective_shutdown(*c);
-  stopping_[hdl.address()] = pending_stop{
-    hdl,
-    [this, key, done](const caf::error& reason) {
-      if (auto c = find(key)) {
-        emit(event_kind::exited, c, reason);
-        if (c->spec.restart == restart_type::temporary)
-          erase(key);
-      }
-      done();
-    },
-    false,
-    std::nullopt,
-  };
+  auto how = effective_shutdown(*find(key));
+  auto& entry = stopping_[hdl.address()];
+  entry.handle = hdl;
+  entry.key = key;
+  entry.done = std::move(done);
   switch (how.how) {
-    case shutdown_spec::kind::brutal_kill:
-      stopping_[hdl.address()].killed = true;
-      send_exit(hdl, caf::exit_reason::kill);
-      break;
+    case shutdown_spec::kind::brutal_kill: entry.killed = true; break;
     case shutdown_spec::kind::timeout: {
       auto deadline = clock::now() + how.timeout;
-      stopping_[hdl.address()].deadline = deadline;
+      entry.deadline = deadline;
       deadlines_.emplace(deadline, hdl.address());
       arm_shutdown_timer();
-      send_exit(hdl, caf::exit_reason::user_shutdown);
       break;
     }
-    default: send_exit(hdl, caf::exit_reason::user_shutdown); break;
+    default: break;
+  }
+}
+
+void supervisor_actor::child_stopped(uint64_t key, const caf::error& reason) {
+  if (auto c = find(key)) {
+    emit(event_kind::exited, c, reason);
+    if (c->spec.restart == restart_type::temporary)
+      erase(key);
   }
 }
 
@@ -350,19 +402,25 @@ void supervisor_actor::kill_overdue() {
 }
 
 void supervisor_actor::stop_in_order(std::vector<uint64_t> keys, done_fn done) {
-  stop_from(std::make_shared<std::vector<uint64_t>>(std::move(keys)), 0, std::move(done));
+  auto seq = std::make_shared<stop_sequence>();
+  seq->keys = std::move(keys);
+  seq->done = std::move(done);
+  continue_stop(std::move(seq));
 }
 
-void supervisor_actor::stop_from(std::shared_ptr<std::vector<uint64_t>> keys, size_t pos,
-                                 done_fn done) {
-  if (pos == keys->size()) {
-    done();
-    return;
+// A child that is gone at once (not running, or stopped on our thread) continues this loop,
+// not a callback: a long sequence does not nest calls. Callbacks hold the sequence, shared,
+// not copied: a copy per step made a restart of n children O(n^2).
+void supervisor_actor::continue_stop(std::shared_ptr<stop_sequence> seq) {
+  while (seq->next < seq->keys.size()) {
+    auto key = seq->keys[seq->next++];
+    if (auto hdl = begin_stop(key)) {
+      await_stop(key, std::move(hdl), [this, seq]() mutable { continue_stop(std::move(seq)); });
+      return;
+    }
   }
-  auto key = (*keys)[pos];
-  stop_one(key, [this, keys = std::move(keys), pos, done = std::move(done)]() mutable {
-    stop_from(std::move(keys), pos + 1, std::move(done));
-  });
+  auto done = std::move(seq->done);
+  done();
 }
 
 void supervisor_actor::stop_all_at_once(std::vector<uint64_t> keys, done_fn done) {
@@ -379,34 +437,70 @@ void supervisor_actor::stop_all_at_once(std::vector<uint64_t> keys, done_fn done
     });
 }
 
-void supervisor_actor::spawn_child(uint64_t key,
-                                   std::function<void(caf::expected<caf::actor>)> then) {
-  auto& c = *find(key);
-  auto where = cfg_->placement_for(c.spec.id, c.spec.placement);
+void supervisor_actor::start_one(uint64_t key, bool is_restart,
+                                 std::function<void(caf::error)> done) {
+  start_in_order({key}, 0, is_restart,
+                 [done = std::move(done)](caf::error err, uint64_t) { done(std::move(err)); });
+}
+
+void supervisor_actor::start_in_order(std::vector<uint64_t> keys, size_t pos, bool is_restart,
+                                      start_done_fn done) {
+  auto seq = std::make_shared<start_sequence>();
+  seq->keys = std::move(keys);
+  seq->next = pos;
+  seq->is_restart = is_restart;
+  seq->done = std::move(done);
+  continue_start(std::move(seq));
+}
+
+void supervisor_actor::continue_start(std::shared_ptr<start_sequence> seq) {
+  while (seq->next < seq->keys.size() && find(seq->keys[seq->next]) == nullptr)
+    ++seq->next;
+  if (seq->next == seq->keys.size()) {
+    auto done = std::move(seq->done);
+    done(caf::none, 0);
+    return;
+  }
+  start_step(std::move(seq));
+}
+
+void supervisor_actor::start_step(std::shared_ptr<start_sequence> seq) {
+  auto& c = *find(seq->keys[seq->next]);
+  if (!c.resolved_where)
+    c.resolved_where = cfg_->placement_for(c.spec.id, c.spec.placement);
+  const auto& where = *c.resolved_where;
   if (!where) {
-    then(where.error());
+    start_failed(std::move(seq), where.error());
     return;
   }
   c.where = *where;
-  auto f = cfg_->factories().find(c.spec.start.name);
+  if (c.start_with == nullptr)
+    c.start_with = cfg_->factories().find(c.spec.start.name);
+  auto f = c.start_with;
   if (f == nullptr) {
-    then(make_error(error::unknown_factory, c.spec.start.name));
+    start_failed(std::move(seq), make_error(error::unknown_factory, c.spec.start.name));
     return;
   }
   c.type = f->type;
   if (c.where == placement::process) {
     auto provider = cfg_->provider();
     if (provider == nullptr) {
-      then(make_error(error::placement_unavailable,
-                      "process placement needs strata::nodes linked and installed"));
+      start_failed(std::move(seq),
+                   make_error(error::placement_unavailable,
+                              "process placement needs strata::nodes linked and installed"));
       return;
     }
     // Asynchronous: a supervisor never blocks, and the node's answer can then run this
     // supervisor on the thread that receives it.
-    provider->start(this, c.spec, c.type, std::move(then));
+    provider->start(this, c.spec, c.type, [this, seq](caf::expected<caf::actor> hdl) mutable {
+      init_child(std::move(seq), std::move(hdl), nullptr);
+    });
     return;
   }
-  caf::actor_config acfg{context()};
+  // A task child launched through `unit` hands its first run to us instead of the
+  // scheduler: init_child runs it once the init request is in its mailbox.
+  inline_unit unit{context()};
+  caf::actor_config acfg{&unit};
   if (c.where == placement::thread)
     acfg.flags |= caf::abstract_actor::is_detached_flag;
   auto args = c.spec.start.args;
@@ -417,69 +511,61 @@ void supervisor_actor::spawn_child(uint64_t key,
   } catch (...) {
     hdl = detail::current_exception_error();
   }
-  then(std::move(hdl));
+  caf::resumable* first_run = nullptr;
+  if (hdl && c.where == placement::task)
+    first_run = unit.take(); // launching the actor is the last thing a spawn does
+  unit.forward();
+  // CAF's spawn gives this thread a logger, which makes every actor run record its id in a
+  // map under a lock (docs/design/scheduler.md); our workers clear it after each job, and
+  // so do we before running the child's init here.
+  caf::logger::set_current_actor_system(nullptr);
+  init_child(std::move(seq), std::move(hdl), first_run);
 }
 
-void supervisor_actor::start_one(uint64_t key, bool is_restart,
-                                 std::function<void(caf::error)> done) {
-  auto fail = [this, key, done](const caf::error& reason) {
-    auto c = find(key);
-    emit(event_kind::start_failed, c, reason);
-    done(make_error(error::start_failed, c->display_id, to_text(reason)));
-  };
-  spawn_child(key, [this, key, is_restart, done, fail](caf::expected<caf::actor> hdl) {
-    if (!hdl) {
-      fail(hdl.error());
-      return;
-    }
-    link_to(*hdl);
-    auto path = path_ + "/" + find(key)->display_id;
-    request(*hdl, caf::infinite, init_atom::value, caf::actor_cast<caf::actor>(this), path)
-      .then(
-        [this, key, is_restart, done, hdl = *hdl](ok_atom) {
-          auto c = find(key);
-          c->handle = hdl;
-          c->status = child_status::running;
-          c->started_at = clock::now();
-          running_[hdl.address()] = key;
-          if (is_restart)
-            ++c->restarts;
-          emit(is_restart ? event_kind::restarted : event_kind::started, c, std::string{});
-          done(caf::none);
-        },
-        [this, fail, hdl = *hdl](caf::error& err) {
-          // The child is gone (it quit with `err`); its exit_msg will find no running child.
-          unlink_from(hdl);
-          fail(err);
-        });
-  });
-}
-
-void supervisor_actor::start_in_order(std::vector<uint64_t> keys, size_t pos, bool is_restart,
-                                      start_done_fn done) {
-  start_from(std::make_shared<std::vector<uint64_t>>(std::move(keys)), pos, is_restart,
-             std::move(done));
-}
-
-// The keys are shared, not copied: every step's callbacks hold them, and a copy per step
-// made a restart of n children O(n^2).
-void supervisor_actor::start_from(std::shared_ptr<std::vector<uint64_t>> keys, size_t pos,
-                                  bool is_restart, start_done_fn done) {
-  while (pos < keys->size() && find((*keys)[pos]) == nullptr)
-    ++pos;
-  if (pos == keys->size()) {
-    done(caf::none, 0);
+void supervisor_actor::init_child(std::shared_ptr<start_sequence> seq,
+                                  caf::expected<caf::actor> hdl, caf::resumable* first_run) {
+  if (!hdl) {
+    start_failed(std::move(seq), hdl.error());
     return;
   }
-  auto key = (*keys)[pos];
-  start_one(key, is_restart,
-            [this, keys = std::move(keys), pos, is_restart,
-             done = std::move(done)](caf::error err) mutable {
-              if (err)
-                done(std::move(err), (*keys)[pos]);
-              else
-                start_from(std::move(keys), pos + 1, is_restart, std::move(done));
-            });
+  link_to(*hdl);
+  auto& c = *find(seq->keys[seq->next]);
+  if (c.path.empty())
+    c.path = path_ + "/" + c.display_id;
+  request(*hdl, caf::infinite, init_atom::value, caf::actor_cast<caf::actor>(this), c.path)
+    .then(
+      [this, seq, hdl = *hdl](ok_atom) mutable {
+        auto key = seq->keys[seq->next];
+        auto c = find(key);
+        c->handle = hdl;
+        c->status = child_status::running;
+        c->started_at = clock::now();
+        running_[hdl.address()] = key;
+        if (seq->is_restart)
+          ++c->restarts;
+        emit(seq->is_restart ? event_kind::restarted : event_kind::started, c, std::string{});
+        ++seq->next;
+        continue_start(std::move(seq));
+      },
+      [this, seq, hdl = *hdl](caf::error& err) mutable {
+        // The child is gone (it quit with `err`); its exit_msg will find no running child.
+        unlink_from(hdl);
+        start_failed(std::move(seq), err);
+      });
+  // OTP's start_link waits for the child's init_ack doing nothing else: the child's init runs
+  // here, on our thread, and its answer waits in our mailbox for this run's next round.
+  // Through the scheduler it cost two actor switches per child.
+  if (first_run != nullptr)
+    run_inline(first_run, context());
+}
+
+void supervisor_actor::start_failed(std::shared_ptr<start_sequence> seq, const caf::error& reason) {
+  auto key = seq->keys[seq->next];
+  auto c = find(key);
+  emit(event_kind::start_failed, c, reason);
+  auto err = make_error(error::start_failed, c->display_id, to_text(reason));
+  auto done = std::move(seq->done);
+  done(std::move(err), key);
 }
 
 // -- serialisation --------------------------------------------------------------------------

@@ -15,9 +15,11 @@
 
 #include <caf/actor.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
 #include <caf/group.hpp>
 #include <caf/invoke_message_result.hpp>
 #include <caf/mailbox_element.hpp>
+#include <caf/resumable.hpp>
 #include <caf/typed_response_promise.hpp>
 
 #include "strata/atoms.hpp"
@@ -69,13 +71,34 @@ private:
     uint32_t consecutive = 0; // restarts in a row, for backoff
     clock::time_point started_at;
     std::string display_id; // id, or id#serial for dynamic children
+    // Resolved at the first start and kept for restarts: the spec, the configuration and the
+    // factory registry do not change while the system runs.
+    std::optional<caf::expected<strata::placement>> resolved_where;
+    const factory* start_with = nullptr;
+    std::string path; // our path + "/" + display_id, sent to the child at each start
   };
 
   struct pending_stop {
     caf::actor handle;
-    std::function<void(const caf::error&)> done;
+    uint64_t key = 0;
+    done_fn done;
     bool killed = false;
     std::optional<clock::time_point> deadline; // for a shutdown timeout
+  };
+
+  // Children stopped one after the other; `next` is the next to stop.
+  struct stop_sequence {
+    std::vector<uint64_t> keys;
+    size_t next = 0;
+    done_fn done;
+  };
+
+  // Children started one after the other; `next` is the one starting (or to start).
+  struct start_sequence {
+    std::vector<uint64_t> keys;
+    size_t next = 0;
+    bool is_restart = false;
+    start_done_fn done;
   };
 
   // -- init and the API (supervisor_api.cpp) ---------------------------------------------
@@ -100,19 +123,37 @@ private:
   void shutdown(caf::error reason);
 
   // -- operations: stopping and starting children ----------------------------------------
+  /// Stops the child of `key` and calls `done` once it is gone (at once if it is not running
+  /// or ends on our thread).
   void stop_one(uint64_t key, done_fn done);
+  /// Sends the child of `key` its exit; returns its handle if we must wait for it to end, or
+  /// null if it is gone already (its exit event emitted).
+  caf::actor begin_stop(uint64_t key);
+  /// Sends `hdl`, a task child, the exit `reason`, and runs it at once on our thread if it is
+  /// idle and does not trap exits; returns its exit reason if it ended.
+  std::optional<caf::error> exit_inline(const caf::actor& hdl, caf::exit_reason reason);
+  /// Waits for `hdl`, the child of `key`, to end (monitor, shutdown deadline), then `done`.
+  void await_stop(uint64_t key, caf::actor hdl, done_fn done);
+  /// Bookkeeping once the child of `key` ended with `reason`: its exit event; a temporary
+  /// child is forgotten.
+  void child_stopped(uint64_t key, const caf::error& reason);
   void arm_shutdown_timer();
   void kill_overdue(); // kills the children past their shutdown deadline
   void stop_in_order(std::vector<uint64_t> keys, done_fn done);
-  void stop_from(std::shared_ptr<std::vector<uint64_t>> keys, size_t pos, done_fn done);
+  void continue_stop(std::shared_ptr<stop_sequence> seq);
   void stop_all_at_once(std::vector<uint64_t> keys, done_fn done);
   void start_one(uint64_t key, bool is_restart, std::function<void(caf::error)> done);
   void start_in_order(std::vector<uint64_t> keys, size_t pos, bool is_restart, start_done_fn done);
-  void start_from(std::shared_ptr<std::vector<uint64_t>> keys, size_t pos, bool is_restart,
-                  start_done_fn done);
-  /// Spawns the child of `key` and calls `then` with its handle or error, at once or (a
-  /// `process` child) from a later handler.
-  void spawn_child(uint64_t key, std::function<void(caf::expected<caf::actor>)> then);
+  void continue_start(std::shared_ptr<start_sequence> seq);
+  /// Spawns the sequence's next child (for `process`, asynchronously) and hands it to
+  /// `init_child`.
+  void start_step(std::shared_ptr<start_sequence> seq);
+  /// Links the spawned child and runs its init handshake; `first_run` is the child's first
+  /// run if it is ours to run (a task child).
+  void init_child(std::shared_ptr<start_sequence> seq, caf::expected<caf::actor> hdl,
+                  caf::resumable* first_run);
+  /// Ends the sequence: its next child failed to start with `reason`.
+  void start_failed(std::shared_ptr<start_sequence> seq, const caf::error& reason);
 
   // -- serialisation: one operation at a time --------------------------------------------
   void run_or_defer(std::function<void()> fun);
