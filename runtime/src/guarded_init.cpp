@@ -6,6 +6,11 @@
 
 namespace strata::detail {
 
+inline_init_outcome*& inline_init_slot() noexcept {
+  thread_local inline_init_outcome* slot = nullptr;
+  return slot;
+}
+
 caf::error current_exception_error() {
   try {
     throw;

@@ -453,49 +453,57 @@ void supervisor_actor::start_in_order(std::vector<uint64_t> keys, size_t pos, bo
   continue_start(std::move(seq));
 }
 
+// A child that started at once (its init ran on our thread) continues this loop, not a
+// callback: a long sequence does not nest calls.
 void supervisor_actor::continue_start(std::shared_ptr<start_sequence> seq) {
-  while (seq->next < seq->keys.size() && find(seq->keys[seq->next]) == nullptr)
+  for (;;) {
+    while (seq->next < seq->keys.size() && find(seq->keys[seq->next]) == nullptr)
+      ++seq->next;
+    if (seq->next == seq->keys.size()) {
+      auto done = std::move(seq->done);
+      done(caf::none, 0);
+      return;
+    }
+    if (start_step(seq) != step::started)
+      return;
     ++seq->next;
-  if (seq->next == seq->keys.size()) {
-    auto done = std::move(seq->done);
-    done(caf::none, 0);
-    return;
   }
-  start_step(std::move(seq));
 }
 
-void supervisor_actor::start_step(std::shared_ptr<start_sequence> seq) {
+supervisor_actor::step supervisor_actor::start_step(const std::shared_ptr<start_sequence>& seq) {
   auto& c = *find(seq->keys[seq->next]);
   if (!c.resolved_where)
     c.resolved_where = cfg_->placement_for(c.spec.id, c.spec.placement);
   const auto& where = *c.resolved_where;
   if (!where) {
-    start_failed(std::move(seq), where.error());
-    return;
+    start_failed(seq, where.error());
+    return step::ended;
   }
   c.where = *where;
   if (c.start_with == nullptr)
     c.start_with = cfg_->factories().find(c.spec.start.name);
   auto f = c.start_with;
   if (f == nullptr) {
-    start_failed(std::move(seq), make_error(error::unknown_factory, c.spec.start.name));
-    return;
+    start_failed(seq, make_error(error::unknown_factory, c.spec.start.name));
+    return step::ended;
   }
   c.type = f->type;
   if (c.where == placement::process) {
     auto provider = cfg_->provider();
     if (provider == nullptr) {
-      start_failed(std::move(seq),
-                   make_error(error::placement_unavailable,
-                              "process placement needs strata::nodes linked and installed"));
-      return;
+      start_failed(seq, make_error(error::placement_unavailable,
+                                   "process placement needs strata::nodes linked and installed"));
+      return step::ended;
     }
     // Asynchronous: a supervisor never blocks, and the node's answer can then run this
     // supervisor on the thread that receives it.
     provider->start(this, c.spec, c.type, [this, seq](caf::expected<caf::actor> hdl) mutable {
-      init_child(std::move(seq), std::move(hdl), nullptr);
+      if (init_child(seq, std::move(hdl), nullptr) == step::started) {
+        ++seq->next;
+        continue_start(std::move(seq));
+      }
     });
-    return;
+    return step::pending;
   }
   // A task child launched through `unit` hands its first run to us instead of the
   // scheduler: init_child runs it once the init request is in its mailbox.
@@ -519,47 +527,72 @@ void supervisor_actor::start_step(std::shared_ptr<start_sequence> seq) {
   // map under a lock (docs/design/scheduler.md); our workers clear it after each job, and
   // so do we before running the child's init here.
   caf::logger::set_current_actor_system(nullptr);
-  init_child(std::move(seq), std::move(hdl), first_run);
+  return init_child(seq, std::move(hdl), first_run);
 }
 
-void supervisor_actor::init_child(std::shared_ptr<start_sequence> seq,
-                                  caf::expected<caf::actor> hdl, caf::resumable* first_run) {
+supervisor_actor::step supervisor_actor::init_child(const std::shared_ptr<start_sequence>& seq,
+                                                    caf::expected<caf::actor> hdl,
+                                                    caf::resumable* first_run) {
   if (!hdl) {
-    start_failed(std::move(seq), hdl.error());
-    return;
+    start_failed(seq, hdl.error());
+    return step::ended;
   }
   link_to(*hdl);
   auto& c = *find(seq->keys[seq->next]);
   if (c.path.empty())
     c.path = path_ + "/" + c.display_id;
-  request(*hdl, caf::infinite, init_atom::value, caf::actor_cast<caf::actor>(this), c.path)
-    .then(
-      [this, seq, hdl = *hdl](ok_atom) mutable {
-        auto key = seq->keys[seq->next];
-        auto c = find(key);
-        c->handle = hdl;
-        c->status = child_status::running;
-        c->started_at = clock::now();
-        running_[hdl.address()] = key;
-        if (seq->is_restart)
-          ++c->restarts;
-        emit(seq->is_restart ? event_kind::restarted : event_kind::started, c, std::string{});
-        ++seq->next;
-        continue_start(std::move(seq));
-      },
-      [this, seq, hdl = *hdl](caf::error& err) mutable {
-        // The child is gone (it quit with `err`); its exit_msg will find no running child.
-        unlink_from(hdl);
-        start_failed(std::move(seq), err);
-      });
-  // OTP's start_link waits for the child's init_ack doing nothing else: the child's init runs
-  // here, on our thread, and its answer waits in our mailbox for this run's next round.
-  // Through the scheduler it cost two actor switches per child.
-  if (first_run != nullptr)
+  auto answer = request(*hdl, caf::infinite, init_atom::value, caf::actor_cast<caf::actor>(this),
+                        c.path);
+  if (first_run != nullptr) {
+    // OTP's start_link waits for the child's init_ack doing nothing else: the child's init
+    // runs here, on our thread. A strata worker's init reports to `outcome` instead of
+    // answering (detail::inline_init_slot): no answer to send, register, receive and match,
+    // and the start is over when the run returns. Through the scheduler it cost two actor
+    // switches per child, and the answer a third message.
+    detail::inline_init_outcome outcome;
+    detail::inline_init_slot() = &outcome;
     run_inline(first_run, context());
+    detail::inline_init_slot() = nullptr;
+    if (outcome.done) {
+      if (!outcome.error)
+        return child_running(seq, *hdl);
+      unlink_from(*hdl);
+      start_failed(seq, outcome.error);
+      return step::ended;
+    }
+    // Not a strata worker (a supervisor answers once its own children run), or its init was
+    // not the message it ran: its answer comes as a message.
+  }
+  answer.then(
+    [this, seq, hdl = *hdl](ok_atom) mutable {
+      child_running(seq, hdl);
+      ++seq->next;
+      continue_start(std::move(seq));
+    },
+    [this, seq, hdl = *hdl](caf::error& err) mutable {
+      // The child is gone (it quit with `err`); its exit_msg will find no running child.
+      unlink_from(hdl);
+      start_failed(seq, err);
+    });
+  return step::pending;
 }
 
-void supervisor_actor::start_failed(std::shared_ptr<start_sequence> seq, const caf::error& reason) {
+supervisor_actor::step supervisor_actor::child_running(const std::shared_ptr<start_sequence>& seq,
+                                                       const caf::actor& hdl) {
+  auto key = seq->keys[seq->next];
+  auto c = find(key);
+  c->handle = hdl;
+  c->status = child_status::running;
+  c->started_at = clock::now();
+  running_[hdl.address()] = key;
+  if (seq->is_restart)
+    ++c->restarts;
+  emit(seq->is_restart ? event_kind::restarted : event_kind::started, c, std::string{});
+  return step::started;
+}
+
+void supervisor_actor::start_failed(const std::shared_ptr<start_sequence>& seq,
+                                    const caf::error& reason) {
   auto key = seq->keys[seq->next];
   auto c = find(key);
   emit(event_kind::start_failed, c, reason);

@@ -3,15 +3,17 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
 #include <caf/actor.hpp>
 #include <caf/actor_config.hpp>
-#include <caf/actor_factory.hpp>
+#include <caf/actor_system.hpp>
 #include <caf/detail/type_traits.hpp>
 #include <caf/expected.hpp>
 #include <caf/message.hpp>
+#include <caf/spawn_options.hpp>
 
 #include "strata/child_spec.hpp"
 #include "strata/detail/guarded_init.hpp"
@@ -32,6 +34,15 @@ namespace detail {
 
 /// Spawns a supervisor actor that builds its spec with `make_spec` during its init.
 caf::actor spawn_supervisor(caf::actor_config& cfg, std::function<supervisor_spec()> make_spec);
+
+/// The init behavior of a worker started from `fun` with the arguments in `args`.
+template <class... Args, class Self, class F, size_t... Is>
+caf::behavior guarded_worker_behavior(Self* self, const F& fun, const caf::message& args,
+                                      std::index_sequence<Is...>) {
+  return guarded_behavior(self, [fun, self, xs = std::make_tuple(args.get_as<Args>(Is)...)] {
+    return call_user_init(fun, self, std::get<Is>(xs)...);
+  });
+}
 
 template <class F, class... Args, size_t... Is>
 std::function<supervisor_spec()>
@@ -74,20 +85,22 @@ private:
   void add_worker_impl(std::string name, F fun, caf::detail::type_list<Self, Args...>) {
     static_assert(std::is_pointer<Self>::value, "a worker's first parameter is its self pointer");
     using self_type = std::remove_pointer_t<Self>;
-    auto wrapped = [fun](self_type* self, std::decay_t<Args>... xs) -> caf::behavior {
-      return detail::guarded_behavior(self, [fun, self, xs...] {
-        return detail::call_user_init(fun, self, xs...);
-      });
-    };
-    auto cfactory = caf::make_actor_factory(std::move(wrapped));
     factory f;
     f.type = child_type::worker;
-    f.spawn = [cfactory, name](caf::actor_config& cfg,
-                               caf::message& args) -> caf::expected<caf::actor> {
-      auto res = cfactory(cfg, args);
-      if (!res.first)
+    // What caf::make_actor_factory does for a function-based actor, minus what a restart
+    // does not need: the arguments are read from the (shared) message, not from a private
+    // copy of it (a non-const read of a message detaches it: one copy per spawn), and no set
+    // of the handle's message types is built per spawn.
+    f.spawn = [fun, name](caf::actor_config& cfg, caf::message& args) -> caf::expected<caf::actor> {
+      if (!args.match_elements<std::decay_t<Args>...>())
         return make_error(error::bad_arguments, name, caf::to_string(args));
-      return caf::actor_cast<caf::actor>(std::move(res.first));
+      cfg.init_fun
+        = caf::actor_config::init_fun_type{[fun, args](caf::local_actor* ptr) -> caf::behavior {
+            auto self = static_cast<self_type*>(ptr);
+            return detail::guarded_worker_behavior<std::decay_t<Args>...>(
+              self, fun, args, std::index_sequence_for<Args...>{});
+          }};
+      return cfg.host->system().spawn_class<self_type, caf::no_spawn_options>(cfg);
     };
     entries_[std::move(name)] = std::move(f);
   }

@@ -145,15 +145,20 @@ private:
   void start_one(uint64_t key, bool is_restart, std::function<void(caf::error)> done);
   void start_in_order(std::vector<uint64_t> keys, size_t pos, bool is_restart, start_done_fn done);
   void continue_start(std::shared_ptr<start_sequence> seq);
+  /// How a step of a start sequence went: the child runs; its answer will come (a callback
+  /// continues the sequence); the sequence ended (its completion was called).
+  enum class step { started, pending, ended };
   /// Spawns the sequence's next child (for `process`, asynchronously) and hands it to
   /// `init_child`.
-  void start_step(std::shared_ptr<start_sequence> seq);
+  step start_step(const std::shared_ptr<start_sequence>& seq);
   /// Links the spawned child and runs its init handshake; `first_run` is the child's first
   /// run if it is ours to run (a task child).
-  void init_child(std::shared_ptr<start_sequence> seq, caf::expected<caf::actor> hdl,
+  step init_child(const std::shared_ptr<start_sequence>& seq, caf::expected<caf::actor> hdl,
                   caf::resumable* first_run);
+  /// Bookkeeping once the sequence's next child, `hdl`, answered its init: it runs.
+  step child_running(const std::shared_ptr<start_sequence>& seq, const caf::actor& hdl);
   /// Ends the sequence: its next child failed to start with `reason`.
-  void start_failed(std::shared_ptr<start_sequence> seq, const caf::error& reason);
+  void start_failed(const std::shared_ptr<start_sequence>& seq, const caf::error& reason);
 
   // -- serialisation: one operation at a time --------------------------------------------
   void run_or_defer(std::function<void()> fun);

@@ -7,6 +7,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/behavior.hpp>
+#include <caf/delegated.hpp>
 #include <caf/error.hpp>
 #include <caf/result.hpp>
 #include <caf/scheduled_actor.hpp>
@@ -39,6 +40,18 @@ caf::behavior call_user_init(const F& fun, Self* self, const Ts&... xs) {
   }
 }
 
+/// Where a worker's init reports its outcome while a supervisor runs it on the supervisor's
+/// own thread: set by the supervisor around that run (src/internal/inline_run.hpp), taken by
+/// the init handler, which then answers no message.
+struct inline_init_outcome {
+  bool done = false; // the init ran
+  caf::error error; // why it failed, if it did
+};
+
+/// The calling thread's slot for an `inline_init_outcome`: null unless a supervisor is
+/// running a child's init on this thread.
+inline_init_outcome*& inline_init_slot() noexcept;
+
 /// The behavior every strata-started worker begins with: it waits for the supervisor's
 /// `(init_atom, parent, path)` — always the first message, since nobody else has the handle
 /// yet — runs the user's init `init()` under a try-block and answers `ok_atom`, or the
@@ -47,17 +60,26 @@ template <class Self, class Init>
 caf::behavior guarded_behavior(Self* self, Init init) {
   return {
     [self, init](init_atom, const caf::actor&, const std::string&) mutable -> caf::result<ok_atom> {
+      // Taken at once: it is for this init, not for any that the user's init may cause.
+      auto slot = std::exchange(inline_init_slot(), nullptr);
       install_exception_handler(self);
       // Pop this init behavior: the user's init installs its own, or none (the actor ends).
       self->unbecome();
+      caf::error err;
       try {
         if (auto bhvr = init())
           self->become(std::move(bhvr));
       } catch (...) {
-        auto err = current_exception_error();
+        err = current_exception_error();
         self->quit(err);
-        return err;
       }
+      if (slot != nullptr) {
+        slot->done = true;
+        slot->error = std::move(err);
+        return caf::delegated<ok_atom>{}; // no answer: the supervisor read `slot`
+      }
+      if (err)
+        return err;
       return ok_atom::value;
     },
   };
