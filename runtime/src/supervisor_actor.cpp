@@ -648,8 +648,16 @@ void supervisor_actor::finish_operation() {
 // -- bookkeeping ----------------------------------------------------------------------------
 
 supervisor_actor::child* supervisor_actor::find(uint64_t key) {
+  // A stop or start looks its child up several times in a row; a map's nodes stay where
+  // they are until erased, so the last one found is remembered.
+  if (key == last_found_key_)
+    return last_found_;
   auto i = children_.find(key);
-  return i == children_.end() ? nullptr : &i->second;
+  if (i == children_.end())
+    return nullptr;
+  last_found_key_ = key;
+  last_found_ = &i->second;
+  return last_found_;
 }
 
 supervisor_actor::child* supervisor_actor::find_id(const std::string& id) {
@@ -678,6 +686,10 @@ void supervisor_actor::erase(uint64_t key) {
     return;
   if (i->second.handle)
     running_.erase(i->second.handle.address());
+  if (key == last_found_key_) {
+    last_found_key_ = 0;
+    last_found_ = nullptr;
+  }
   children_.erase(i);
 }
 

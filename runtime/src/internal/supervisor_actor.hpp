@@ -193,6 +193,8 @@ private:
   const events_channel* events_channel_ = nullptr;
   std::optional<restart_intensity> intensity_;
   std::map<uint64_t, child> children_; // by key; keys grow, so this is start order
+  uint64_t last_found_key_ = 0; // keys start at 1
+  child* last_found_ = nullptr; // children_[last_found_key_], for `find`
   std::unordered_map<caf::actor_addr, uint64_t> running_; // handle -> key
   uint64_t next_key_ = 1;
   bool busy_ = false;
