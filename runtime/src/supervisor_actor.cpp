@@ -307,14 +307,15 @@ caf::actor supervisor_actor::begin_stop(uint64_t key) {
     return hdl;
   }
   auto gone = exit_inline(hdl, reason);
-  if (!gone)
+  if (gone == nullptr)
     return hdl;
-  child_stopped(key, *gone);
+  // Ours to read: the child has terminated, and `hdl` keeps it in memory.
+  child_stopped(key, gone->fail_state());
   return nullptr;
 }
 
-std::optional<caf::error> supervisor_actor::exit_inline(const caf::actor& hdl,
-                                                        caf::exit_reason reason) {
+caf::scheduled_actor* supervisor_actor::exit_inline(const caf::actor& hdl,
+                                                    caf::exit_reason reason) {
   // Enqueued through `unit`, the exit makes an idle child hand its run to us. If it does not
   // trap exits (or is killed), the exit ends it with no code of its own to run (CAF's
   // default handler), so we run that here, at once: the stop is over when this returns, with
@@ -330,18 +331,17 @@ std::optional<caf::error> supervisor_actor::exit_inline(const caf::actor& hdl,
     &unit);
   auto job = unit.take();
   if (job == nullptr)
-    return std::nullopt;
+    return nullptr;
   // Only a scheduled actor hands itself over (a task child; `thread` and `process` children
   // never come here).
   auto child = static_cast<caf::scheduled_actor*>(job);
   if (reason != caf::exit_reason::kill && !has_default_exit_handler(child)) {
     context()->exec_later(job);
-    return std::nullopt;
+    return nullptr;
   }
   if (run_inline(job, context()) != caf::resumable::done)
-    return std::nullopt; // another message came first: the child goes on, and we wait
-  // Ours to read: the child has terminated, and `hdl` keeps it in memory.
-  return child->fail_state();
+    return nullptr; // another message came first: the child goes on, and we wait
+  return child;
 }
 
 void supervisor_actor::await_stop(uint64_t key, caf::actor hdl, done_fn done) {

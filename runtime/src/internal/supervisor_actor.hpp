@@ -130,8 +130,9 @@ private:
   /// null if it is gone already (its exit event emitted).
   caf::actor begin_stop(uint64_t key);
   /// Sends `hdl`, a task child, the exit `reason`, and runs it at once on our thread if it is
-  /// idle and does not trap exits; returns its exit reason if it ended.
-  std::optional<caf::error> exit_inline(const caf::actor& hdl, caf::exit_reason reason);
+  /// idle and does not trap exits; returns the child if it ended (its `fail_state` is the
+  /// reason), else null.
+  caf::scheduled_actor* exit_inline(const caf::actor& hdl, caf::exit_reason reason);
   /// Waits for `hdl`, the child of `key`, to end (monitor, shutdown deadline), then `done`.
   void await_stop(uint64_t key, caf::actor hdl, done_fn done);
   /// Bookkeeping once the child of `key` ended with `reason`: its exit event; a temporary
