@@ -275,13 +275,19 @@ void start_next(caf::stateful_actor<dynamic_state>* self, const caf::actor& sup,
       [self](caf::error& err) { self->quit(err); });
 }
 
-// Starts `n` children one by one, each after the supervisor answered the last, as a
-// gen_server calling supervisor:start_child/2 does; then waits for their start reports.
-caf::behavior dynamic_driver(caf::stateful_actor<dynamic_state>* self, caf::actor sup, long long n,
+// Once given the supervisor, starts `n` children one by one, each after the supervisor
+// answered the last, as a gen_server calling supervisor:start_child/2 does; then waits for
+// their start reports. The supervisor comes as a message, not as an argument: the driver
+// is the workers' `observer`, which must be set before any worker starts (drive() sets it
+// once the driver is spawned: a driver that started children from its init raced with
+// that, and the reports of the workers started meanwhile went nowhere).
+caf::behavior dynamic_driver(caf::stateful_actor<dynamic_state>* self, long long n,
                              std::shared_ptr<double> us) {
-  self->state.start = clock::now();
-  start_next(self, sup, n, us);
   return {
+    [self, n, us](const caf::actor& sup) {
+      self->state.start = clock::now();
+      start_next(self, sup, n, us);
+    },
     [self, n](started_atom, int, const caf::actor&) {
       auto& st = self->state;
       if (++st.reported == n && st.started == n)
@@ -297,7 +303,8 @@ void dynamic_start(const arguments& args, long long n) {
   spec.children = {strata::child_spec{"w", strata::start("worker")}};
   auto sup = b.start("bench", spec);
   auto us = std::make_shared<double>(0);
-  b.drive(dynamic_driver, sup, n, us);
+  b.drive(dynamic_driver, n, us);
+  (*b.self)->send(observer, sup);
   b.await_driver();
   auto counts = strata::count_children(sup);
   expect(counts && static_cast<long long>(counts->active) == n, "every dynamic child runs");
