@@ -506,9 +506,10 @@ supervisor_actor::step supervisor_actor::start_step(const std::shared_ptr<start_
     return step::pending;
   }
   // A task child launched through `unit` hands its first run to us instead of the
-  // scheduler: init_child runs it once the init request is in its mailbox.
+  // scheduler: init_child runs it once the init request is in its mailbox. (A `thread`
+  // child's own thread runs it; it does not get `unit`, which ends with this call.)
   inline_unit unit{context()};
-  caf::actor_config acfg{&unit};
+  caf::actor_config acfg{c.where == placement::task ? &unit : context()};
   if (c.where == placement::thread)
     acfg.flags |= caf::abstract_actor::is_detached_flag;
   auto args = c.spec.start.args;
