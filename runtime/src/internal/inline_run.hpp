@@ -50,10 +50,6 @@ public:
       real_->exec_later(job);
   }
 
-  caf::execution_unit* real() const noexcept {
-    return real_;
-  }
-
 private:
   caf::execution_unit* real_;
   caf::resumable* job_ = nullptr;
