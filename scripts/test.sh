@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds strata and runs its tests; installs the Debian packages it needs first, if missing
-# (Chromium, Node.js and npm too, for the chat page's browser test).
+# (Chromium, Node.js and npm too, for the chat page's browser test; promtool, from Debian's
+# prometheus package, for the observer's metrics test).
 #
 #   scripts/test.sh                 # everything
 #   scripts/test.sh -L runtime      # arguments go to ctest
@@ -14,6 +15,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/lib/deps.sh
 source "$root/scripts/lib/deps.sh"
 strata_add_browser_test_deps
+strata_add_metrics_test_deps
 strata_install_deps
 
 cd "$root"

@@ -7,10 +7,12 @@
 #include <caf/settings.hpp>
 
 #include "strata/error.hpp"
+#include "strata/observe.hpp"
 #include "strata/supervision_event.hpp"
 #include "strata/supervisor.hpp"
 
 #include "internal/events_channel.hpp"
+#include "internal/observer_http.hpp"
 #include "internal/scheduler.hpp"
 
 namespace strata {
@@ -32,9 +34,12 @@ config::config() {
   add_message_type<child_info>("strata::child_info");
   add_message_type<std::vector<child_info>>("std::vector<strata::child_info>");
   add_message_type<child_counts>("strata::child_counts");
+  add_message_type<supervisor_report>("strata::supervisor_report");
   add_error_category(error_category, render_error);
   opt_group{custom_options_, "strata"}.add<std::string>(
     "event-log", "append every supervision event to this file as JSON lines");
+  opt_group{custom_options_, "strata.observer"}.add<std::string>(
+    "listen", "serve /tree and /metrics over HTTP on [HOST:]PORT (127.0.0.1 unless named)");
   opt_group{custom_options_, "strata.scheduler"}.add<bool>(
     "stock", "use CAF's own scheduler instead of strata's (docs/design/scheduler.md)");
   module_factories.push_back(internal::make_scheduler);
@@ -94,7 +99,16 @@ caf::error config::parse(string_list args, std::istream& ini) {
       return make_error(error::invalid_config, "strata.placement." + id, to_text(where.error()));
     set_placement(id, *where);
   }
-  return check_placements();
+  if (auto err = check_placements())
+    return err;
+  return check_observer();
+}
+
+caf::error config::check_observer() const {
+  if (auto listen = observer_listen(); !listen.empty())
+    if (auto where = internal::parse_listen(listen); !where)
+      return std::move(where.error());
+  return caf::none;
 }
 
 caf::error config::check_placements() const {
@@ -139,6 +153,15 @@ config& config::set_placement_provider(std::shared_ptr<placement_provider> provi
 
 std::string config::event_log_path() const {
   return caf::get_or(content, "strata.event-log", std::string{});
+}
+
+config& config::set_observer_listen(const std::string& listen) {
+  caf::put(content, "strata.observer.listen", listen);
+  return *this;
+}
+
+std::string config::observer_listen() const {
+  return caf::get_or(content, "strata.observer.listen", std::string{});
 }
 
 caf::group config::events_channel(caf::actor_system& sys) const {

@@ -72,6 +72,7 @@ caf::behavior supervisor_actor::make_behavior() {
     [this](count_children_atom) { return api_count_children(); },
     [this](get_spec_atom, const std::string& id) { return api_get_spec(id); },
     [this](stop_atom) { return api_stop(); },
+    [this](observe_atom) { return api_observe(); },
     [this](try_again_atom, uint64_t key) {
       run_or_defer([this, key] {
         auto c = find(key);
@@ -169,6 +170,7 @@ void supervisor_actor::child_exited(const caf::actor_addr& source, const caf::er
   auto c = find(key);
   c->handle = nullptr;
   c->status = child_status::stopped;
+  c->last_exit = reason;
   emit(event_kind::exited, c, reason);
   if (should_restart(c->spec.restart, classify(reason))) {
     restart(key);
@@ -368,6 +370,7 @@ void supervisor_actor::await_stop(uint64_t key, caf::actor hdl, done_fn done) {
 
 void supervisor_actor::child_stopped(uint64_t key, const caf::error& reason) {
   if (auto c = find(key)) {
+    c->last_exit = reason;
     emit(event_kind::exited, c, reason);
     if (c->spec.restart == restart_type::temporary)
       erase(key);

@@ -233,6 +233,24 @@ caf::result<std::vector<child_info>> supervisor_actor::api_which_children() {
   return rp;
 }
 
+supervisor_report supervisor_actor::api_observe() {
+  // Not deferred behind a running operation (see observe.hpp): every field read here is
+  // consistent between two steps of an operation, which is all an observer needs.
+  supervisor_report result;
+  result.path = path_;
+  result.strategy = to_string(spec_.strategy);
+  result.shutting_down = shutting_down_;
+  // Read from inside the actor, the only thread allowed to: fifo_inbox::size() moves
+  // messages from the lock-free stack into the consumer's queue as it counts.
+  result.mailbox = mailbox().size();
+  result.children.reserve(children_.size());
+  for (const auto& [key, c] : children_)
+    result.children.push_back(child_report{c.display_id, c.handle, c.status, c.type, c.where,
+                                           c.restarts,
+                                           c.last_exit ? to_text(*c.last_exit) : std::string{}});
+  return result;
+}
+
 caf::result<child_counts> supervisor_actor::api_count_children() {
   auto rp = make_response_promise<child_counts>();
   run_or_defer([this, rp]() mutable {

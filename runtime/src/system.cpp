@@ -1,6 +1,7 @@
 #include "strata/system.hpp"
 
 #include <algorithm>
+#include <iostream>
 #include <utility>
 
 #include <caf/scoped_actor.hpp>
@@ -9,6 +10,8 @@
 #include "strata/events.hpp"
 #include "strata/names.hpp"
 #include "strata/supervisor.hpp"
+
+#include "internal/observer.hpp"
 
 namespace strata {
 
@@ -54,6 +57,28 @@ system::system(config& cfg) : cfg_(cfg), provider_error_(start_provider(cfg)), s
     else
       event_log_error_ = std::move(log.error());
   }
+  start_observer();
+}
+
+void system::start_observer() {
+  auto listen = cfg_.observer_listen();
+  if (listen.empty())
+    return;
+  observer_ = std::make_unique<internal::observer>(sys_, [this] {
+    std::lock_guard<std::mutex> guard{roots_mtx_};
+    return roots_;
+  });
+  auto port = observer_->start(listen);
+  if (!port) {
+    observer_error_ = std::move(port.error());
+    observer_.reset();
+    std::clog << "strata: observer not started: " << to_text(observer_error_) << std::endl;
+    return;
+  }
+  observer_port_ = *port;
+  // For a person: where to look. Programs ask observer_port().
+  std::clog << "strata: observer on port " << observer_port_ << " (" << listen
+            << "): GET /tree, /metrics" << std::endl;
 }
 
 system::~system() {
@@ -86,6 +111,10 @@ caf::expected<caf::actor> system::start_supervisor(std::string name, supervisor_
 }
 
 void system::shutdown() {
+  // First, so that no page asks a tree that is going down (and its thread is gone before
+  // the actor system).
+  if (observer_)
+    observer_->stop();
   std::vector<caf::actor> roots;
   {
     std::lock_guard<std::mutex> guard{roots_mtx_};

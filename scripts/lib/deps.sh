@@ -25,6 +25,13 @@ strata_add_browser_test_deps() {
   command -v npm >/dev/null || STRATA_DEB_PACKAGES+=(npm)
 }
 
+# Adds promtool (Debian's prometheus package) to STRATA_DEB_PACKAGES; called by
+# scripts/test.sh only: the observer's /metrics must pass `promtool check metrics`
+# (tests/runtime/observer.cpp; the CTest entry runtime_observer_promtool is skipped without it).
+strata_add_metrics_test_deps() {
+  command -v promtool >/dev/null || STRATA_DEB_PACKAGES+=(prometheus)
+}
+
 # Returns 0 if Debian package $1 is installed (a removed package whose config files remain is
 # still known to `dpkg -s`, hence the check of its status line).
 strata_has_package() {

@@ -22,7 +22,10 @@ class events_module;
 /// config file and command-line flag keeps working) plus strata's factories and options:
 /// - `--strata.placement.<child-id>=task|thread|process` overrides a child's placement, on
 ///   the command line or in the config file (`[strata.placement]` then `<child-id>="thread"`);
-/// - `--strata.event-log=<file>` writes every supervision event to `file` as JSON lines.
+/// - `--strata.event-log=<file>` writes every supervision event to `file` as JSON lines;
+/// - `--strata.observer.listen=[HOST:]PORT` serves the live tree over HTTP (`/tree`,
+///   `/metrics`; docs/design/observer.md), on 127.0.0.1 unless a host is named; port 0
+///   takes any free port (`strata::system::observer_port()` tells which).
 /// Fill it (factories, options) on one thread before creating the `strata::system`.
 class config : public caf::actor_system_config {
 public:
@@ -74,6 +77,13 @@ public:
   /// Path of the JSON-lines event log (`strata.event-log`), empty when off.
   std::string event_log_path() const;
 
+  /// Serves the observer on `listen`, as `--strata.observer.listen` does (checked when the
+  /// system starts: a bad value is reported by `strata::system::observer_error()`).
+  config& set_observer_listen(const std::string& listen);
+
+  /// Where the observer listens (`strata.observer.listen`), empty when off.
+  std::string observer_listen() const;
+
   /// The channel of `sys`'s supervision events (`strata::events_group`). @threadsafe
   caf::group events_channel(caf::actor_system& sys) const;
 
@@ -83,6 +93,7 @@ public:
 
 private:
   caf::error check_placements() const;
+  caf::error check_observer() const;
 
   mutable std::mutex events_mtx_;
   mutable std::shared_ptr<internal::events_module> events_;

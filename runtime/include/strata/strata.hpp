@@ -9,6 +9,7 @@
 #include "strata/error.hpp"
 #include "strata/events.hpp"
 #include "strata/names.hpp"
+#include "strata/observe.hpp"
 #include "strata/placement.hpp"
 #include "strata/supervision_event.hpp"
 #include "strata/supervisor.hpp"

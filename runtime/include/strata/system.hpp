@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -13,6 +15,10 @@
 
 namespace strata {
 
+namespace internal {
+class observer;
+} // namespace internal
+
 /// A strata system: owns the `caf::actor_system` created from a `strata::config` and the
 /// top-level supervisors started through it.
 ///
@@ -23,7 +29,9 @@ class system {
 public:
   /// Starts the actor system. `cfg` must outlive this object (CAF keeps a reference).
   /// Opens the JSON-lines event log if `strata.event-log` is set; a log that cannot be
-  /// opened is reported by `event_log_error()`, and the system runs without it.
+  /// opened is reported by `event_log_error()`, and the system runs without it. Serves the
+  /// observer if `strata.observer.listen` is set (`observer_port()`; an observer that cannot
+  /// start is reported by `observer_error()`, and the system runs without it).
   explicit system(config& cfg);
 
   system(const system&) = delete;
@@ -62,7 +70,20 @@ public:
     return event_log_error_;
   }
 
+  /// The port the observer (`/tree`, `/metrics`; docs/design/observer.md) listens on, or 0
+  /// when it is off or could not start. @threadsafe
+  uint16_t observer_port() const noexcept {
+    return observer_port_;
+  }
+
+  /// Why the configured observer could not start, or an empty error.
+  const caf::error& observer_error() const noexcept {
+    return observer_error_;
+  }
+
 private:
+  void start_observer();
+
   config& cfg_;
   caf::error provider_error_; // before sys_: set before the actor system starts
   caf::actor_system sys_;
@@ -71,6 +92,10 @@ private:
   std::mutex roots_mtx_; // guards roots_ and stopped_
   std::vector<caf::actor> roots_;
   bool stopped_ = false; // shutdown ran its one-time part (provider->stopping)
+  // After sys_: it holds actors of sys_ and asks it for the tree until it stops.
+  std::unique_ptr<internal::observer> observer_;
+  uint16_t observer_port_ = 0;
+  caf::error observer_error_;
 };
 
 } // namespace strata

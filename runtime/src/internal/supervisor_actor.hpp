@@ -24,6 +24,7 @@
 
 #include "strata/atoms.hpp"
 #include "strata/config.hpp"
+#include "strata/observe.hpp"
 #include "strata/supervision_event.hpp"
 #include "strata/supervisor.hpp"
 
@@ -76,6 +77,8 @@ private:
     std::optional<caf::expected<strata::placement>> resolved_where;
     const factory* start_with = nullptr;
     std::string path; // our path + "/" + display_id, sent to the child at each start
+    // Why it last terminated, kept as the error and rendered only when an observer asks.
+    std::optional<caf::error> last_exit;
   };
 
   struct pending_stop {
@@ -113,6 +116,7 @@ private:
   caf::result<child_counts> api_count_children();
   caf::result<child_spec> api_get_spec(const std::string& id);
   caf::result<ok_atom> api_stop();
+  supervisor_report api_observe();
 
   // -- reacting to exits (supervisor_actor.cpp) -------------------------------------------
   void on_exit(caf::exit_msg& msg);

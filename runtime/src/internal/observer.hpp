@@ -1,0 +1,58 @@
+#pragma once
+
+// The observer (docs/design/observer.md): `strata.observer.listen` makes a strata system
+// serve its live tree over HTTP, `/tree` as JSON and `/metrics` as Prometheus text.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+
+#include "internal/observer_http.hpp"
+#include "internal/observer_tree.hpp"
+
+namespace strata::internal {
+
+class observer {
+public:
+  /// Returns the top-level supervisors, oldest first. @threadsafe
+  using roots_fn = std::function<std::vector<caf::actor>()>;
+
+  observer(caf::actor_system& sys, roots_fn roots);
+
+  observer(const observer&) = delete;
+  observer& operator=(const observer&) = delete;
+
+  ~observer();
+
+  /// Subscribes to the supervision events and serves on `listen` (see `parse_listen`).
+  /// @returns the bound port, or `error::invalid_config`. Owner thread only.
+  caf::expected<uint16_t> start(const std::string& listen);
+
+  /// Stops serving (a request being answered finishes first) and drops the subscription.
+  /// Idempotent. Owner thread only.
+  void stop();
+
+  /// Answers one request; called on the server's thread.
+  http_response handle(const http_request& req);
+
+private:
+  struct counters_box {
+    std::mutex mtx; // guards counters
+    event_counters counters;
+  };
+
+  caf::actor_system& sys_;
+  roots_fn roots_;
+  std::shared_ptr<counters_box> counters_;
+  caf::actor subscriber_;
+  http_server server_;
+};
+
+} // namespace strata::internal

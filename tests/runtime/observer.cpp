@@ -1,0 +1,383 @@
+// The observer: strata.observer.listen serves the live tree as JSON (/tree) and Prometheus
+// text (/metrics) over HTTP. These tests speak HTTP to it as a browser or a scraper would.
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include "error_of.hpp"
+#include "test_workers.hpp"
+
+using namespace strata;
+using namespace strata::test;
+using nlohmann::json;
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+struct reply {
+  unsigned status = 0;
+  std::string body;
+  std::string content_type;
+};
+
+reply request(uint16_t port, const std::string& target, http::verb method = http::verb::get) {
+  asio::io_context ioc;
+  tcp::socket sock{ioc};
+  sock.connect({asio::ip::make_address("127.0.0.1"), port});
+  http::request<http::string_body> req{method, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.keep_alive(false);
+  http::write(sock, req);
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(sock, buf, res);
+  return {res.result_int(), res.body(), std::string{res[http::field::content_type]}};
+}
+
+json get_tree(uint16_t port, const std::string& query = {}) {
+  auto res = request(port, "/tree" + query);
+  REQUIRE(res.status == 200);
+  CHECK(res.content_type == "application/json");
+  return json::parse(res.body);
+}
+
+// A strata system with the observer on a free loopback port.
+struct observed : fixture {
+  observed()
+    : fixture([](config& cfg) {
+        std::istringstream none;
+        REQUIRE_FALSE(cfg.parse({"--strata.observer.listen=127.0.0.1:0"}, none));
+      }) {
+    REQUIRE_FALSE(sys->observer_error());
+    REQUIRE(sys->observer_port() != 0);
+  }
+
+  uint16_t port() const {
+    return sys->observer_port();
+  }
+};
+
+const json* find_child(const json& sup, const std::string& id) {
+  for (const auto& c : sup.at("children"))
+    if (c.at("id") == id)
+      return &c;
+  return nullptr;
+}
+
+// Checks the /tree entry of every child of `sup` against which_children, recursively.
+void check_against_which_children(const caf::actor& sup, const json& doc) {
+  auto kids = which_children(sup);
+  REQUIRE(kids);
+  REQUIRE(doc.at("state") == "running");
+  REQUIRE(doc.at("children_total") == kids->size());
+  for (const auto& k : *kids) {
+    INFO(doc.at("path").get<std::string>() << "/" << k.id);
+    auto c = find_child(doc, k.id);
+    REQUIRE(c != nullptr);
+    CHECK(c->at("path") == doc.at("path").get<std::string>() + "/" + k.id);
+    CHECK(c->at("restarts") == k.restarts);
+    CHECK(c->at("state") == to_string(k.status));
+    CHECK(c->at("placement") == to_string(k.placement));
+    CHECK(c->at("type") == to_string(k.type));
+    if (k.handle)
+      CHECK(c->at("actor_id") == k.handle.id());
+    else
+      CHECK(c->at("actor_id").is_null());
+    if (k.type == child_type::supervisor && k.handle)
+      check_against_which_children(k.handle, c->at("supervisor"));
+  }
+}
+
+} // namespace
+
+TEST_CASE("the observer is off by default") {
+  fixture f;
+  CHECK(f.sys->observer_port() == 0);
+  CHECK_FALSE(f.sys->observer_error());
+}
+
+TEST_CASE("strata.observer.listen rejects malformed values as invalid_config") {
+  for (const char* bad : {"nonsense", "127.0.0.1:65536", "127.0.0.1:", "::1:9100", "[::1",
+                          "host.example:80", "127.0.0.1:-1", "1.2.3:80", ":12x"}) {
+    INFO(bad);
+    config cfg;
+    std::istringstream none;
+    auto err = cfg.parse({std::string{"--strata.observer.listen="} + bad}, none);
+    REQUIRE(err);
+    CHECK(err.category() == error_category);
+    CHECK(err.code() == static_cast<uint8_t>(error::invalid_config));
+    CHECK_THAT(to_text(err), Catch::Contains("strata.observer.listen"));
+  }
+  for (const char* good : {"0", ":0", "127.0.0.1:0", "[::1]:0", "localhost:9100"}) {
+    INFO(good);
+    config cfg;
+    std::istringstream none;
+    CHECK_FALSE(cfg.parse({std::string{"--strata.observer.listen="} + good}, none));
+  }
+}
+
+TEST_CASE("a port already taken is reported by observer_error and the system runs on") {
+  observed first;
+  fixture f(
+    [&](config& cfg) { cfg.set_observer_listen("127.0.0.1:" + std::to_string(first.port())); });
+  CHECK(f.sys->observer_port() == 0);
+  REQUIRE(f.sys->observer_error());
+  CHECK_THAT(to_text(f.sys->observer_error()), Catch::Contains("cannot bind"));
+  supervisor_spec spec;
+  spec.children = {child("a", "echo")};
+  CHECK(f.sys->start_supervisor("root", spec));
+}
+
+TEST_CASE("a malformed listen value set in code is reported by observer_error") {
+  fixture f([](config& cfg) { cfg.set_observer_listen("127.0.0.1:http"); });
+  CHECK(f.sys->observer_port() == 0);
+  REQUIRE(f.sys->observer_error());
+  CHECK(f.sys->observer_error().code() == static_cast<uint8_t>(error::invalid_config));
+}
+
+TEST_CASE("/tree matches the real tree after crashes, restarts and a terminated child") {
+  observed f;
+  supervisor_spec inner;
+  inner.intensity = 5;
+  inner.children = {child("c", "echo")};
+  supervisor_spec spec;
+  spec.intensity = 5;
+  spec.children = {child("a", "echo"), child("b", "echo"), child("sub", "sup", inner)};
+  auto sup = f.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  auto before = get_tree(f.port());
+  REQUIRE(before.at("roots").size() == 1);
+  CHECK(find_child(before.at("roots")[0], "a")->at("restarts") == 0);
+  CHECK(find_child(before.at("roots")[0], "a")->at("last_exit").is_null());
+  f.tell(f.child_of(*sup, "a"), crash_atom::value);
+  f.wait_for(event_kind::restarted, "a");
+  auto sub = f.child_of(*sup, "sub");
+  f.tell(f.child_of(sub, "c"), crash_atom::value);
+  f.wait_for(event_kind::restarted, "c");
+  f.tell(f.child_of(sub, "c"), quit_atom::value, static_cast<int>(how_to_quit::crash));
+  f.wait_for(event_kind::restarted, "c");
+  REQUIRE_FALSE(terminate_child(*sup, "b"));
+  auto doc = get_tree(f.port());
+  CHECK(doc.at("supervisors") == 2);
+  CHECK(doc.at("children").at("total") == 4);
+  CHECK(doc.at("children").at("by_state").at("running") == 3);
+  CHECK(doc.at("children").at("by_state").at("stopped") == 1);
+  const auto& root = doc.at("roots")[0];
+  CHECK(root.at("path") == "root");
+  CHECK(root.at("strategy") == "one_for_one");
+  CHECK(root.at("mailbox").is_number());
+  check_against_which_children(*sup, root);
+  auto a = find_child(root, "a");
+  CHECK(a->at("restarts") == 1);
+  CHECK(a->at("last_exit") == "exception: boom");
+  CHECK(a->at("mailbox").is_null()); // a worker's mailbox is not readable from outside
+  auto b = find_child(root, "b");
+  CHECK(b->at("state") == "stopped");
+  CHECK(b->at("last_exit") == "shutdown");
+  auto s = find_child(root, "sub");
+  CHECK(s->at("type") == "supervisor");
+  CHECK(s->at("mailbox").is_number());
+  const auto& nested = s->at("supervisor");
+  CHECK(nested.at("path") == "root/sub");
+  auto c = find_child(nested, "c");
+  CHECK(c->at("path") == "root/sub/c");
+  CHECK(c->at("restarts") == 2);
+  CHECK(c->at("last_exit") == "unknown");
+  // ?path= shows one subtree.
+  auto only = get_tree(f.port(), "?path=root%2Fsub");
+  REQUIRE(only.at("roots").size() == 1);
+  CHECK(only.at("roots")[0].at("path") == "root/sub");
+}
+
+namespace {
+
+// The samples of a Prometheus text exposition, by series ("name{labels}"), checking on the
+// way that every series appears once and after its family's HELP and TYPE lines.
+std::map<std::string, double> parse_exposition(const std::string& text) {
+  std::map<std::string, double> result;
+  std::set<std::string> helped;
+  std::set<std::string> typed;
+  std::istringstream in{text};
+  for (std::string line; std::getline(in, line);) {
+    REQUIRE_FALSE(line.empty());
+    if (line.rfind("# HELP ", 0) == 0) {
+      CHECK(helped.insert(line.substr(7, line.find(' ', 7) - 7)).second);
+      continue;
+    }
+    if (line.rfind("# TYPE ", 0) == 0) {
+      CHECK(typed.insert(line.substr(7, line.find(' ', 7) - 7)).second);
+      continue;
+    }
+    auto space = line.rfind(' ');
+    auto series = line.substr(0, space);
+    auto name = series.substr(0, series.find('{'));
+    INFO(line);
+    CHECK(helped.count(name) == 1);
+    CHECK(typed.count(name) == 1);
+    CHECK(result.emplace(series, std::stod(line.substr(space + 1))).second);
+  }
+  return result;
+}
+
+} // namespace
+
+TEST_CASE("/metrics counts restarts, exits by reason and children by state and placement") {
+  observed f;
+  supervisor_spec spec;
+  spec.intensity = 5;
+  spec.children = {child("a", "echo"), child("b", "echo")};
+  // A quote and a backslash in a path must come out escaped in the labels.
+  auto sup = f.sys->start_supervisor("ro\"o\\t", spec);
+  REQUIRE(sup);
+  f.tell(f.child_of(*sup, "a"), crash_atom::value);
+  f.wait_for(event_kind::restarted, "a");
+  f.tell(f.child_of(*sup, "a"), crash_atom::value);
+  f.wait_for(event_kind::restarted, "a");
+  REQUIRE_FALSE(terminate_child(*sup, "b"));
+  const std::string sup_label = R"(supervisor="ro\"o\\t")";
+  // The counters come from the event stream, which reaches the observer on its own time:
+  // wait for the last event to be counted, not for a fixed time.
+  std::map<std::string, double> m;
+  for (int i = 0; i < 500; ++i) {
+    auto res = request(f.port(), "/metrics");
+    REQUIRE(res.status == 200);
+    CHECK(res.content_type == "text/plain; version=0.0.4; charset=utf-8");
+    m = parse_exposition(res.body);
+    if (m["strata_exits_total{" + sup_label + ",reason=\"shutdown\"}"] == 1)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10)); // polling with a deadline
+  }
+  CHECK(m.at("strata_restarts_total{" + sup_label + "}") == 2);
+  CHECK(m.at("strata_exits_total{" + sup_label + ",reason=\"exception\"}") == 2);
+  CHECK(m.at("strata_exits_total{" + sup_label + ",reason=\"shutdown\"}") == 1);
+  CHECK(m.at("strata_supervisor_child_restarts{" + sup_label + "}") == 2);
+  CHECK(m.at("strata_supervisor_children{" + sup_label + ",state=\"running\"}") == 1);
+  CHECK(m.at("strata_supervisor_children{" + sup_label + ",state=\"stopped\"}") == 1);
+  CHECK(m.at(R"(strata_children{state="running",placement="task"})") == 1);
+  CHECK(m.at(R"(strata_children{state="stopped",placement="task"})") == 1);
+  CHECK(m.at(R"(strata_children{state="running",placement="process"})") == 0);
+  CHECK(m.at(R"(strata_supervisors{state="running"})") == 1);
+  CHECK(m.count("strata_supervisor_mailbox_messages{" + sup_label + "}") == 1);
+}
+
+TEST_CASE("/metrics passes promtool check metrics", "[.promtool]") {
+  // Run by the CTest entry runtime_observer_promtool, skipped (not passed) without promtool.
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
+    WARN("promtool not found: install Debian's prometheus package (scripts/test.sh does)");
+    return;
+  }
+  observed f;
+  supervisor_spec inner;
+  inner.strategy = strategy::simple_one_for_one;
+  inner.children = {child("w", "echo")};
+  supervisor_spec spec;
+  spec.intensity = 5;
+  spec.children = {child("a", "echo"), child("pool", "sup", inner)};
+  auto sup = f.sys->start_supervisor("ro\"o\\t\nx", spec);
+  REQUIRE(sup);
+  auto pool = f.child_of(*sup, "pool");
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(start_child(pool, caf::make_message()));
+  f.tell(f.child_of(*sup, "a"), crash_atom::value);
+  f.wait_for(event_kind::restarted, "a");
+  auto res = request(f.port(), "/metrics");
+  REQUIRE(res.status == 200);
+  auto path = "/tmp/strata-metrics-" + std::to_string(::getpid()) + ".prom";
+  {
+    std::ofstream out{path};
+    out << res.body;
+  }
+  auto cmd = "promtool check metrics < " + path + " 2>&1";
+  std::string output;
+  auto pipe = ::popen(cmd.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buf[512];
+  while (auto n = std::fread(buf, 1, sizeof(buf), pipe))
+    output.append(buf, n);
+  auto status = ::pclose(pipe);
+  std::remove(path.c_str());
+  INFO(res.body);
+  INFO(output);
+  CHECK(status == 0);
+  CHECK(output.empty()); // promtool prints lint problems even when it exits 0
+}
+
+TEST_CASE("bad requests get a clear 4xx and the observer keeps serving") {
+  observed f;
+  supervisor_spec spec;
+  spec.children = {child("a", "echo")};
+  REQUIRE(f.sys->start_supervisor("root", spec));
+  auto p = f.port();
+  CHECK(request(p, "/nope").status == 404);
+  CHECK(request(p, "/tree?path=nowhere").status == 404);
+  for (const char* q : {"?limit=abc", "?offset=-1", "?limit=", "?limit=100001", "?bogus=1",
+                        "?limit=1&limit=2", "?path=%zz", "?path=%4"}) {
+    INFO(q);
+    auto res = request(p, std::string{"/tree"} + q);
+    CHECK(res.status == 400);
+    CHECK_THAT(res.body, Catch::StartsWith("bad query"));
+  }
+  CHECK(request(p, "/metrics?x=1").status == 400);
+  auto post = request(p, "/tree", http::verb::post);
+  CHECK(post.status == 405);
+  CHECK(request(p, "/metrics", http::verb::delete_).status == 405);
+  {
+    // Not HTTP at all.
+    asio::io_context ioc;
+    tcp::socket sock{ioc};
+    sock.connect({asio::ip::make_address("127.0.0.1"), p});
+    asio::write(sock, asio::buffer(std::string{"HELLO\x01\x02 there\r\n\r\n"}));
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(sock, buf, res);
+    CHECK(res.result_int() == 400);
+  }
+  CHECK(request(p, "/").status == 200);
+  auto doc = get_tree(p);
+  CHECK(doc.at("roots")[0].at("children")[0].at("id") == "a");
+}
+
+TEST_CASE("10,000 children under one simple_one_for_one supervisor: /tree pages them") {
+  observed f;
+  supervisor_spec spec;
+  spec.strategy = strategy::simple_one_for_one;
+  spec.children = {child("w", "echo")};
+  auto sup = f.sys->start_supervisor("pool", spec);
+  REQUIRE(sup);
+  for (int i = 0; i < 10000; ++i)
+    REQUIRE(start_child(*sup, caf::make_message()));
+  auto page = get_tree(f.port(), "?offset=9950&limit=100");
+  const auto& root = page.at("roots")[0];
+  CHECK(root.at("children_total") == 10000);
+  CHECK(root.at("children_by_state").at("running") == 10000);
+  REQUIRE(root.at("children").size() == 50);
+  CHECK(root.at("children")[49].at("id") == "w#10000");
+  CHECK(page.at("children").at("total") == 10000);
+  // By default a page holds 1,000 children: a document a browser reads at once.
+  auto first = request(f.port(), "/tree");
+  CHECK(json::parse(first.body).at("roots")[0].at("children").size() == 1000);
+  CHECK(first.body.size() < 1000000);
+  // /metrics aggregates: no series per child.
+  auto metrics = request(f.port(), "/metrics");
+  CHECK(metrics.body.size() < 10000);
+  CHECK_THAT(metrics.body,
+             Catch::Contains(R"(strata_children{state="running",placement="task"} 10000)"));
+}
