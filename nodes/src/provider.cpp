@@ -565,6 +565,9 @@ private:
     // make a node quicker to start and to tear down when killed.
     cfg_->set("middleman.manual-multiplexing", true);
     cfg_->set("middleman.attach-utility-actors", true);
+    // The root's observer shows this node's subtree (it asks the supervisors here through
+    // their proxies); a node of its own would only take another port.
+    cfg_->set_observer_listen("");
     strata::system sys{*cfg_};
     // The inbox is made before the assignment: allocating its memory is most of what a
     // transport costs to start.

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -147,7 +148,8 @@ inline bool gone_within(pid_t pid, std::chrono::seconds patience) {
 /// A system with the test worker and `process` placement, and a subscriber to its events.
 /// Built while the test process is single-threaded (the zygote forks then).
 struct cluster {
-  explicit cluster(node_options opts = {}) {
+  /// `customize` may change `cfg` (e.g. turn the observer on) before the system starts.
+  explicit cluster(node_options opts = {}, std::function<void(config&)> customize = nullptr) {
     cfg.add_worker("victim", victim);
     // A subtree for a node: two workers under one_for_one.
     cfg.add_supervisor("team", [](int size) {
@@ -159,6 +161,8 @@ struct cluster {
     });
     cfg.set("scheduler.max-threads", 2);
     install(cfg, opts);
+    if (customize)
+      customize(cfg);
     sys = std::make_unique<strata::system>(cfg);
     if (auto& err = sys->provider_error())
       FAIL("process placement unavailable: " << nodes::to_text(err));

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "error_of.hpp"
+#include "http_client.hpp"
 #include "test_workers.hpp"
 
 using namespace strata;
@@ -32,24 +33,8 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-struct reply {
-  unsigned status = 0;
-  std::string body;
-  std::string content_type;
-};
-
-reply request(uint16_t port, const std::string& target, http::verb method = http::verb::get) {
-  asio::io_context ioc;
-  tcp::socket sock{ioc};
-  sock.connect({asio::ip::make_address("127.0.0.1"), port});
-  http::request<http::string_body> req{method, target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  req.keep_alive(false);
-  http::write(sock, req);
-  beast::flat_buffer buf;
-  http::response<http::string_body> res;
-  http::read(sock, buf, res);
-  return {res.result_int(), res.body(), std::string{res[http::field::content_type]}};
+http_reply request(uint16_t port, const std::string& target, http::verb method = http::verb::get) {
+  return http_request(port, target, method);
 }
 
 json get_tree(uint16_t port, const std::string& query = {}) {

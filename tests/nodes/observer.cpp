@@ -1,0 +1,79 @@
+// The observer across nodes: /tree shows `process` children with the node and pid they run
+// in, walks a process-placed supervisor's subtree through its node, and follows a node's
+// death and restart. Real forks, real signals.
+
+#include <nlohmann/json.hpp>
+
+#include "http_client.hpp"
+#include "process_test_support.hpp"
+
+using namespace strata;
+using namespace strata::nodes;
+using namespace strata::nodes::test;
+using nlohmann::json;
+using strata::test::http_request;
+
+namespace {
+
+json get_tree(const cluster& c) {
+  auto res = http_request(c.sys->observer_port(), "/tree");
+  REQUIRE(res.status == 200);
+  return json::parse(res.body);
+}
+
+const json& child_in(const json& sup, const std::string& id) {
+  for (const auto& c : sup.at("children"))
+    if (c.at("id") == id)
+      return c;
+  FAIL("no child " << id << " in " << sup.dump());
+  throw std::logic_error{"unreachable"};
+}
+
+} // namespace
+
+TEST_CASE("/tree shows process children with their node and pid, and their subtrees",
+          "[nodes][process][observer]") {
+  cluster c{{}, [](config& cfg) { cfg.set_observer_listen("127.0.0.1:0"); }};
+  REQUIRE(c.sys->observer_port() != 0);
+  supervisor_spec spec;
+  spec.intensity = 5;
+  child_spec worker{"worker", start("victim", 1)};
+  worker.placement = placement::process;
+  child_spec team{"team", start("team", 2)};
+  team.placement = placement::process;
+  spec.children = {worker, team};
+  auto sup = c.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  auto worker_pid = c.pid_of(c.child_of(*sup, "worker"));
+  auto team_pid = c.pid_of(c.child_of(c.child_of(*sup, "team"), "member1"));
+  auto doc = get_tree(c);
+  CHECK(doc.at("supervisors") == 2);
+  const auto& root = doc.at("roots")[0];
+  const auto& w = child_in(root, "worker");
+  CHECK(w.at("placement") == "process");
+  CHECK(w.at("state") == "running");
+  CHECK(w.at("pid") == worker_pid);
+  CHECK(w.at("node").is_string());
+  const auto& t = child_in(root, "team");
+  CHECK(t.at("pid") == team_pid);
+  const auto& nested = t.at("supervisor");
+  CHECK(nested.at("state") == "running");
+  CHECK(nested.at("path") == "root/team");
+  CHECK(nested.at("pid") == team_pid);
+  CHECK(nested.at("children_total") == 2);
+  CHECK(child_in(nested, "member2").at("path") == "root/team/member2");
+  // The worker's node dies of SIGKILL; the supervisor restarts it in a new one.
+  REQUIRE(::kill(worker_pid, SIGKILL) == 0);
+  c.wait_for(event_kind::restarted, "worker");
+  auto new_pid = c.pid_of(c.child_of(*sup, "worker"));
+  auto after = get_tree(c);
+  const auto& w2 = child_in(after.at("roots")[0], "worker");
+  CHECK(w2.at("restarts") == 1);
+  CHECK(w2.at("pid") == new_pid);
+  CHECK(w2.at("pid") != worker_pid);
+  CHECK_THAT(w2.at("last_exit").get<std::string>(),
+             Catch::Contains(expected_reason(fault::sigkill)));
+  auto metrics = http_request(c.sys->observer_port(), "/metrics");
+  CHECK_THAT(metrics.body,
+             Catch::Contains(R"(strata_children{state="running",placement="process"} 2)"));
+}
