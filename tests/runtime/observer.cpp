@@ -192,6 +192,27 @@ TEST_CASE("/tree matches the real tree after crashes, restarts and a terminated 
   CHECK(only.at("roots")[0].at("path") == "root/sub");
 }
 
+TEST_CASE("an exit reason that is not UTF-8 still makes valid JSON") {
+  fixture f([](config& cfg) {
+    cfg.set_observer_listen("127.0.0.1:0");
+    cfg.add_worker("latin1", [](caf::event_based_actor*) -> caf::behavior {
+      return {[](crash_atom) { throw std::runtime_error("caf\xe9 \xff"); }};
+    });
+  });
+  supervisor_spec spec;
+  spec.intensity = 5;
+  spec.children = {child("a", "latin1")};
+  auto sup = f.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  f.tell(f.child_of(*sup, "a"), crash_atom::value);
+  f.wait_for(event_kind::restarted, "a");
+  auto doc = get_tree(f.sys->observer_port());
+  auto a = find_child(doc.at("roots")[0], "a");
+  REQUIRE(a != nullptr);
+  CHECK(a->at("last_exit") == "exception: caf\uFFFD \uFFFD");
+  CHECK(request(f.sys->observer_port(), "/metrics").status == 200);
+}
+
 namespace {
 
 // The samples of a Prometheus text exposition, by series ("name{labels}"), checking on the

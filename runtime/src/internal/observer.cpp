@@ -147,6 +147,7 @@ caf::expected<uint16_t> observer::start(const std::string& listen) {
 }
 
 void observer::stop() {
+  std::lock_guard<std::mutex> guard{stop_mtx_};
   server_.stop();
   if (subscriber_) {
     caf::anon_send_exit(subscriber_, caf::exit_reason::user_shutdown);

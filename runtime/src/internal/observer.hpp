@@ -36,7 +36,7 @@ public:
   caf::expected<uint16_t> start(const std::string& listen);
 
   /// Stops serving (a request being answered finishes first) and drops the subscription.
-  /// Idempotent. Owner thread only.
+  /// Idempotent. @threadsafe (`system::shutdown` is).
   void stop();
 
   /// Answers one request; called on the server's thread.
@@ -51,6 +51,7 @@ private:
   caf::actor_system& sys_;
   roots_fn roots_;
   std::shared_ptr<counters_box> counters_;
+  std::mutex stop_mtx_; // guards subscriber_ and the server's stop
   caf::actor subscriber_;
   http_server server_;
 };

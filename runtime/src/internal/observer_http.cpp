@@ -1,6 +1,7 @@
 #include "internal/observer_http.hpp"
 
 #include <chrono>
+#include <exception>
 #include <optional>
 #include <utility>
 
@@ -70,7 +71,15 @@ private:
       return write(std::move(res));
     }
     auto req = parser_->release();
-    auto res = handler_(req);
+    http_response res;
+    try {
+      res = handler_(req);
+    } catch (const std::exception& e) {
+      // Thrown out of here, it would end the server's thread and the program with it.
+      res = http_response{http::status::internal_server_error, 11};
+      res.set(http::field::content_type, "text/plain; charset=utf-8");
+      res.body() = std::string{"internal error: "} + e.what() + "\n";
+    }
     res.version(req.version());
     res.keep_alive(req.keep_alive());
     write(std::move(res));

@@ -207,7 +207,9 @@ std::optional<std::string> render_tree(const tree_snapshot& tree, const tree_que
   for (auto idx : tops)
     list.push_back(render_supervisor(tree, idx, query));
   doc["roots"] = std::move(list);
-  return doc.dump(1);
+  // An exit reason carries user text (an exception's message) that need not be UTF-8: JSON
+  // gets U+FFFD in place of what is not, rather than an exception.
+  return doc.dump(1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string escape_label(const std::string& x) {
