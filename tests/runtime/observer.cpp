@@ -192,6 +192,37 @@ TEST_CASE("/tree matches the real tree after crashes, restarts and a terminated 
   CHECK(only.at("roots")[0].at("path") == "root/sub");
 }
 
+TEST_CASE("/tree answers while a supervisor waits for a child to stop") {
+  observed f;
+  auto slow = child("slow", "stubborn");
+  slow.shutdown = shutdown_spec::after(std::chrono::seconds(20));
+  supervisor_spec spec;
+  spec.children = {child("a", "echo"), slow};
+  auto sup = f.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  // The supervisor is busy until "slow" is killed, 20 s from now; which_children would wait
+  // that long, the observer does not.
+  auto slow_hdl = f.child_of(*sup, "slow");
+  f.tell(*sup, terminate_child_atom::value, std::string{"slow"});
+  // "slow" shown stopped while it still runs (it ignores the shutdown) means the supervisor
+  // is in the middle of stopping it.
+  auto t0 = std::chrono::steady_clock::now();
+  for (;;) {
+    auto doc = get_tree(f.port());
+    const auto& root = doc.at("roots")[0];
+    REQUIRE(root.at("state") == "running"); // it answered, though busy
+    auto s = find_child(root, "slow");
+    REQUIRE(s != nullptr);
+    if (s->at("state") == "stopped") {
+      CHECK(find_child(root, "a")->at("state") == "running");
+      break;
+    }
+    REQUIRE(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+  }
+  // Let the test end without waiting for the kill timer.
+  caf::anon_send_exit(slow_hdl, caf::exit_reason::kill);
+}
+
 TEST_CASE("an exit reason that is not UTF-8 still makes valid JSON") {
   fixture f([](config& cfg) {
     cfg.set_observer_listen("127.0.0.1:0");

@@ -76,18 +76,23 @@ tree_snapshot take_snapshot(caf::actor_system& sys, const std::vector<caf::actor
         [&](caf::error& err) {
           result.supervisors[static_cast<size_t>(idx)].error = to_text(err);
         });
-    auto& s = result.supervisors[static_cast<size_t>(idx)];
-    if (!s.answered)
+    auto at = [&]() -> observed_supervisor& {
+      return result.supervisors[static_cast<size_t>(idx)];
+    };
+    if (!at().answered)
       continue;
-    s.nested.assign(s.report.children.size(), -1);
-    for (size_t i = 0; i < s.report.children.size(); ++i) {
-      // `s` may move as `add` grows the vector: index it again each time.
-      auto& c = result.supervisors[static_cast<size_t>(idx)].report.children[i];
-      if (c.type == child_type::supervisor && c.handle) {
-        auto path = result.supervisors[static_cast<size_t>(idx)].report.path + "/" + c.id;
-        auto nested = add(c.handle, std::move(path));
-        result.supervisors[static_cast<size_t>(idx)].nested[i] = nested;
-      }
+    auto n = at().report.children.size();
+    at().nested.assign(n, -1);
+    for (size_t i = 0; i < n; ++i) {
+      // `add` grows `result.supervisors` and may move them: no reference into it is held
+      // across the call, and the handle and path are copies.
+      const auto& c = at().report.children[i];
+      if (c.type != child_type::supervisor || !c.handle)
+        continue;
+      auto hdl = c.handle;
+      auto path = at().report.path + "/" + c.id;
+      auto nested = add(hdl, std::move(path));
+      at().nested[i] = nested;
     }
   }
   result.local = sys.node();
