@@ -392,6 +392,29 @@ TEST_CASE("bad requests get a clear 4xx and the observer keeps serving") {
   CHECK(doc.at("roots")[0].at("children")[0].at("id") == "a");
 }
 
+TEST_CASE("the system shuts down at once with clients connected to the observer") {
+  auto f = std::make_unique<observed>();
+  supervisor_spec spec;
+  spec.children = {child("a", "echo")};
+  REQUIRE(f->sys->start_supervisor("root", spec));
+  asio::io_context ioc;
+  // One client idle, one halfway through a request: the server waits 30 s for either.
+  tcp::socket idle{ioc};
+  idle.connect({asio::ip::make_address("127.0.0.1"), f->port()});
+  tcp::socket half{ioc};
+  half.connect({asio::ip::make_address("127.0.0.1"), f->port()});
+  asio::write(half, asio::buffer(std::string{"GET /tree HTTP/1.1\r\nHost: x\r\n"}));
+  CHECK(request(f->port(), "/tree").status == 200);
+  auto t0 = std::chrono::steady_clock::now();
+  f.reset();
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+  // Their connections were closed, not left open.
+  char byte = 0;
+  boost::system::error_code ec;
+  idle.read_some(asio::buffer(&byte, 1), ec);
+  CHECK(ec);
+}
+
 TEST_CASE("10,000 children under one simple_one_for_one supervisor: /tree pages them") {
   observed f;
   supervisor_spec spec;
