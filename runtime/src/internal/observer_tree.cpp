@@ -50,22 +50,22 @@ tree_snapshot take_snapshot(caf::actor_system& sys, const std::vector<caf::actor
                             caf::timespan timeout) {
   tree_snapshot result;
   caf::scoped_actor self{sys};
-  std::deque<std::pair<caf::actor, int>> todo;
+  std::deque<std::pair<caf::actor, int>> pending;
   auto add = [&](const caf::actor& hdl, std::string path) {
     auto idx = static_cast<int>(result.supervisors.size());
     auto& s = result.supervisors.emplace_back();
     s.report.path = std::move(path);
     where(sys.node(), hdl, s.node, s.pid);
-    todo.emplace_back(hdl, idx);
+    pending.emplace_back(hdl, idx);
     return idx;
   };
   for (const auto& root : roots)
     result.roots.push_back(add(root, "?"));
   // Breadth first, one supervisor at a time: a supervisor answers from its own state at
   // once (observe_atom is never deferred), so the walk costs one round trip per supervisor.
-  while (!todo.empty()) {
-    auto [hdl, idx] = std::move(todo.front());
-    todo.pop_front();
+  while (!pending.empty()) {
+    auto [hdl, idx] = std::move(pending.front());
+    pending.pop_front();
     self->request(hdl, timeout, observe_atom::value)
       .receive(
         [&](supervisor_report& rep) {
