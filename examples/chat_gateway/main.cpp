@@ -34,10 +34,10 @@ constexpr const char* usage = R"(usage: chat_gateway [options]
 
   --port=N             TCP port to listen on (default 8080; 0 picks a free one)
   --address=A          address to bind (default 0.0.0.0)
-  --io-threads=N       threads for network I/O, per gateway (default: one per core); the
-                       actors get half as many CAF workers, at least one, unless
-                       --scheduler.max-threads says otherwise (measured best on 2 cores:
-                       2 I/O threads and 1 worker)
+  --io-threads=N       threads for network I/O, per gateway (default: one per core); each
+                       also runs the session and room actors its connections wake; CAF
+                       gets half as many workers, at least one, for the rest, unless
+                       --scheduler.max-threads says otherwise
   --gateway-nodes=N    0 (default): the gateway runs in this process; N: N gateways, each a
                        node of its own (another OS process) holding its connections and their
                        sessions, all on one port; kill one and only its connections drop,
