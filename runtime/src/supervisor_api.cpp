@@ -245,9 +245,9 @@ supervisor_report supervisor_actor::api_observe() {
   result.mailbox = mailbox().size();
   result.children.reserve(children_.size());
   for (const auto& [key, c] : children_)
-    result.children.push_back(child_report{c.display_id, c.handle, c.status, c.type, c.where,
-                                           c.restarts,
-                                           c.last_exit ? to_text(*c.last_exit) : std::string{}});
+    result.children.push_back(
+      child_report{{c.display_id, c.handle, c.status, c.type, c.where, c.restarts},
+                   c.last_exit ? to_text(*c.last_exit) : std::string{}});
   return result;
 }
 

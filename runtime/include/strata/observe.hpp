@@ -25,17 +25,10 @@ namespace strata {
 /// child that takes its time to stop.
 using observe_atom = caf::atom_constant<caf::atom("s_observe")>;
 
-/// One child as its supervisor sees it.
-struct child_report {
-  /// The child's id; for `simple_one_for_one`, the template's id and `#<n>`, as in events.
-  std::string id;
-  /// Invalid unless the child runs.
-  caf::actor handle;
-  child_status status = child_status::stopped;
-  child_type type = child_type::worker;
-  strata::placement placement = placement::task;
-  uint64_t restarts = 0;
-  /// Why the child last terminated (`to_text` of the reason); empty when it never has.
+/// One child as its supervisor sees it: what `which_children` reports (`id` as in events:
+/// for `simple_one_for_one`, the template's id and `#<n>`), and why it last terminated.
+struct child_report : child_info {
+  /// `to_text` of the reason it last terminated; empty when it never has.
   std::string last_exit;
 };
 
