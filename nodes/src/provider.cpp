@@ -219,6 +219,32 @@ public:
     return zygote_ != nullptr;
   }
 
+  std::vector<node_traffic> traffic() const override {
+    std::vector<node_traffic> result;
+    transport* t = nullptr;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      t = transport_.get();
+      for (uint32_t slot = 1; slot < slots_.size(); ++slot) {
+        auto& s = slots_[slot];
+        if (s.phase == slot_phase::running && !s.exited && !s.down && s.pid != 0)
+          result.push_back({slot, static_cast<int32_t>(s.pid), 0, 0});
+      }
+    }
+    // Outside mtx_, as node_dying does: the transport lives until `stopping`, and the
+    // observer, the caller, is stopped before that.
+    if (t == nullptr)
+      return {};
+    auto counts = t->traffic();
+    for (auto& node : result)
+      for (auto& peer : counts)
+        if (peer.peer == node.node) {
+          node.sent = peer.sent;
+          node.received = peer.received;
+        }
+    return result;
+  }
+
 private:
   enum class slot_phase {
     free,
@@ -637,8 +663,8 @@ private:
   cluster_token token_;
   std::mutex zygote_mtx_; // guards the use of zygote_ against its reset; taken before mtx_
   std::unique_ptr<zygote> zygote_;
-  std::mutex mtx_; // guards slots_, transport_, service_, failure_, spare_payload_,
-                   // spare_failure_, spare_failures_
+  mutable std::mutex mtx_; // guards slots_, transport_, service_, failure_, spare_payload_,
+                           // spare_failure_, spare_failures_
   std::condition_variable cv_; // signalled when a spare is ready or failed, and at shut-down
   std::vector<slot_state> slots_;
   std::unique_ptr<transport> transport_;

@@ -122,7 +122,8 @@ transport::impl::impl(caf::actor_system& sys, transport_options options, inbox b
     own_registry_(sys, *this),
     inbox_(std::move(box)),
     state_(options_.ring_count),
-    seen_(options_.ring_count) {
+    seen_(options_.ring_count),
+    received_(options_.ring_count) {
   senders_.reserve(options_.ring_count);
   for (uint32_t i = 0; i < options_.ring_count; ++i)
     senders_.push_back(std::make_unique<sender>());
@@ -488,8 +489,10 @@ void transport::impl::forward(uint32_t peer, const caf::node_id& target, caf::ac
                                       msg);
   if (!err)
     err = send(peer, buf);
-  if (!err)
+  if (!err) {
+    senders_[peer]->sent.fetch_add(1, std::memory_order_relaxed);
     return;
+  }
   if (tracked) {
     std::lock_guard<std::mutex> guard{state_mtx_};
     state_[peer].requests.erase(key());
@@ -634,6 +637,9 @@ void transport::impl::run_releases() {
       state_[peer] = peer_state{};
       peers_version_.fetch_add(1, std::memory_order_release); // SYNC POINT WRITE: handle()
     }
+    // The slot's next node is counted from zero (nothing is sent to a lost peer).
+    senders_[peer]->sent.store(0, std::memory_order_relaxed);
+    received_[peer].n.store(0, std::memory_order_relaxed);
     if (done)
       done();
   }
@@ -792,6 +798,9 @@ void transport::impl::handle(uint32_t slot, const std::vector<char>& buf,
 }
 
 void transport::impl::deliver(uint32_t slot, frame& f, caf::execution_unit* unit) {
+  // Receive role holder only: a load and a store, no read-modify-write.
+  auto& received = received_[slot].n;
+  received.store(received.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   if (f.mid.is_response()) {
     std::lock_guard<std::mutex> guard{state_mtx_};
     state_[slot].requests.erase(
@@ -1025,6 +1034,20 @@ void transport::peer_lost(const caf::node_id& node, const caf::error& reason) {
   auto index = impl_->index_of(node);
   if (index >= 0)
     impl_->peer_lost(static_cast<uint32_t>(index), reason);
+}
+
+std::vector<peer_traffic> transport::traffic() const {
+  return impl_->traffic();
+}
+
+std::vector<peer_traffic> transport::impl::traffic() const {
+  std::vector<peer_traffic> result;
+  std::lock_guard<std::mutex> guard{state_mtx_};
+  for (uint32_t peer = 0; peer < state_.size(); ++peer)
+    if (state_[peer].node != caf::none && !state_[peer].lost)
+      result.push_back({peer, senders_[peer]->sent.load(std::memory_order_relaxed),
+                        received_[peer].n.load(std::memory_order_relaxed)});
+  return result;
 }
 
 const caf::node_id& transport::node() const noexcept {

@@ -205,4 +205,8 @@ void placement_provider::start(caf::event_based_actor* self, const child_spec& c
   done(spawn(self->system(), child, type));
 }
 
+std::vector<placement_provider::node_traffic> placement_provider::traffic() const {
+  return {};
+}
+
 } // namespace strata

@@ -77,3 +77,40 @@ TEST_CASE("/tree shows process children with their node and pid, and their subtr
   CHECK_THAT(metrics.body,
              Catch::Contains(R"(strata_children{state="running",placement="process"} 2)"));
 }
+
+TEST_CASE("/metrics counts the messages exchanged with each node", "[nodes][process][observer]") {
+  cluster c{{}, [](config& cfg) { cfg.set_observer_listen("127.0.0.1:0"); }};
+  REQUIRE(c.sys->observer_port() != 0);
+  supervisor_spec spec;
+  child_spec worker{"worker", start("victim", 1)};
+  worker.placement = placement::process;
+  spec.children = {worker};
+  auto sup = c.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  auto hdl = c.child_of(*sup, "worker");
+  auto pid = c.pid_of(hdl);
+  // Counted from here: what the start exchanged is in the counts too, so compare growth.
+  auto count = [&](const std::string& direction) -> long long {
+    auto body = http_request(c.sys->observer_port(), "/metrics").body;
+    auto key = "pid=\"" + std::to_string(pid) + "\",direction=\"" + direction + "\"} ";
+    auto at = body.find(key);
+    if (at == std::string::npos)
+      return -1;
+    return std::stoll(body.substr(at + key.size()));
+  };
+  auto sent = count("sent");
+  auto received = count("received");
+  REQUIRE(sent >= 0);
+  REQUIRE(received >= 0);
+  caf::scoped_actor self{c.sys->actors()};
+  for (int i = 0; i < 50; ++i)
+    self->request(hdl, std::chrono::seconds{10}, add_atom::value, i, 1)
+      .receive([i](int sum) { CHECK(sum == i + 1); },
+               [](caf::error& err) { FAIL(nodes::to_text(err)); });
+  CHECK(count("sent") - sent >= 50);
+  CHECK(count("received") - received >= 50);
+  // The node goes: its series go with it (a restarted child's node is counted anew).
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  c.wait_for(event_kind::restarted, "worker");
+  CHECK(count("sent") == -1);
+}

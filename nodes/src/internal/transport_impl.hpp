@@ -112,6 +112,7 @@ public:
 
   /// The node id of peer `peer` (none before its hello). @threadsafe
   caf::node_id node_of(uint32_t peer) const;
+  std::vector<peer_traffic> traffic() const;
 
   /// Starts the receive thread (once, after construction).
   void start();
@@ -147,6 +148,17 @@ private:
     std::optional<outbox> out;
     std::deque<std::vector<char>> backlog;
     uint64_t backlog_bytes = 0;
+    // Message frames sent (or queued in the backlog) to the peer. Any sender thread adds to
+    // it after its write, outside `mtx`; the observer reads it (relaxed: a statistic, it
+    // orders nothing).
+    std::atomic<uint64_t> sent{0};
+  };
+
+  // Message frames delivered from one peer. Written by the receive role holder only (the
+  // role's hand-over orders successive holders), read by any thread (relaxed: a statistic).
+  // A cache line each: the receive thread writes one while senders write `sender::sent`.
+  struct alignas(64) received_count {
+    std::atomic<uint64_t> n{0};
   };
 
   // What we know of a peer, guarded by state_mtx_.
@@ -226,6 +238,7 @@ private:
     internal::actor_cache senders;
   };
   std::vector<peer_view> seen_;
+  std::vector<received_count> received_; // by peer index; fixed size
   // The last local actor a message was delivered to. Receive role holder only.
   internal::actor_cache receiver_cache_;
   struct monitor_request {

@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
@@ -51,6 +52,18 @@ public:
   /// outlive it. The default calls `spawn` and `done` at once. @threadsafe
   virtual void start(caf::event_based_actor* self, const child_spec& child, child_type type,
                      start_handler done);
+
+  /// The messages this process exchanged with one node since that node connected.
+  struct node_traffic {
+    uint32_t node = 0; // the node's index in the cluster
+    int32_t pid = 0; // its OS process
+    uint64_t sent = 0; // messages this process sent to it
+    uint64_t received = 0; // messages this process received from it
+  };
+
+  /// The messages exchanged with every live node, for the observer's `/metrics`. The
+  /// default has no nodes. @threadsafe
+  virtual std::vector<node_traffic> traffic() const;
 };
 
 } // namespace strata

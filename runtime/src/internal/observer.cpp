@@ -9,6 +9,7 @@
 #include <caf/send.hpp>
 
 #include "strata/atoms.hpp"
+#include "strata/config.hpp"
 #include "strata/error.hpp"
 #include "strata/events.hpp"
 
@@ -208,7 +209,10 @@ http_response observer::handle(const http_request& req) {
       std::lock_guard<std::mutex> guard{counters_->mtx};
       counters = counters_->counters;
     }
-    auto res = text(http::status::ok, render_metrics(tree, counters));
+    std::vector<placement_provider::node_traffic> nodes;
+    if (auto cfg = strata_config(sys_); cfg && (*cfg)->provider() != nullptr)
+      nodes = (*cfg)->provider()->traffic();
+    auto res = text(http::status::ok, render_metrics(tree, counters, nodes));
     res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     return res;
   }

@@ -283,7 +283,8 @@ private:
 
 } // namespace
 
-std::string render_metrics(const tree_snapshot& tree, const event_counters& counters) {
+std::string render_metrics(const tree_snapshot& tree, const event_counters& counters,
+                           const std::vector<placement_provider::node_traffic>& nodes) {
   exposition out;
   out.declare("strata_supervisors", "gauge",
               "Supervisors in the tree by state (undefined: did not answer the observer).");
@@ -339,6 +340,15 @@ std::string render_metrics(const tree_snapshot& tree, const event_counters& coun
               "Times a supervisor gave up: more restarts than its intensity within its period.");
   for (const auto& [sup, n] : counters.intensity_reached)
     out.add({{"supervisor", sup}}, n);
+  out.declare("strata_node_messages_total", "counter",
+              "Messages this process sent to and received from each live node (a `process` "
+              "child's), counted by the shared-memory transport since the node connected.");
+  for (const auto& node : nodes) {
+    auto index = std::to_string(node.node);
+    auto pid = std::to_string(node.pid);
+    out.add({{"node", index}, {"pid", pid}, {"direction", "sent"}}, node.sent);
+    out.add({{"node", index}, {"pid", pid}, {"direction", "received"}}, node.received);
+  }
   return out.str();
 }
 

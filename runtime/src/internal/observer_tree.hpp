@@ -16,6 +16,7 @@
 #include <caf/timespan.hpp>
 
 #include "strata/observe.hpp"
+#include "strata/placement_provider.hpp"
 #include "strata/supervision_event.hpp"
 
 namespace strata::internal {
@@ -70,7 +71,9 @@ struct tree_query {
 std::optional<std::string> render_tree(const tree_snapshot& tree, const tree_query& query);
 
 /// The `/metrics` document, in Prometheus' text exposition format 0.0.4.
-std::string render_metrics(const tree_snapshot& tree, const event_counters& counters);
+/// `nodes`: the messages exchanged with each node (`placement_provider::traffic`).
+std::string render_metrics(const tree_snapshot& tree, const event_counters& counters,
+                           const std::vector<placement_provider::node_traffic>& nodes = {});
 
 /// Prometheus' escaping of a label value: backslash, double quote and line feed.
 std::string escape_label(const std::string& x);

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
@@ -97,6 +98,13 @@ inbox_options inbox_options_for(const transport_options& options);
 /// The actor system must load `caf::io::middleman` (`cfg.load<caf::io::middleman>()`, or
 /// `load_middleman` for `join_basp`): only then does each process have its own node id. Destroy the
 /// transport before the actor system.
+/// The messages a transport exchanged with one connected peer since it connected.
+struct peer_traffic {
+  uint32_t peer = 0; // its index
+  uint64_t sent = 0; // message frames written to its ring
+  uint64_t received = 0; // message frames read from it and delivered
+};
+
 class transport {
 public:
   /// Creates the inbox and starts the receive thread.
@@ -154,6 +162,10 @@ public:
   /// `peer_lost`): the receive thread empties and reopens our inbox's ring of that slot and
   /// forgets the old node, then calls `done` (on the receive thread). @threadsafe
   void release(uint32_t peer, std::function<void()> done);
+
+  /// The messages exchanged with each peer that said hello (and is not lost), by index.
+  /// Counted per message, not per control frame (monitors, exits, hellos). @threadsafe
+  std::vector<peer_traffic> traffic() const;
 
   /// This node's id. @threadsafe
   const caf::node_id& node() const noexcept;
