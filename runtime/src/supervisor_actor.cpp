@@ -166,7 +166,7 @@ void supervisor_actor::child_exited(const caf::actor_addr& source, const caf::er
   if (i == running_.end())
     return; // a child we already stopped or replaced
   auto key = i->second;
-  running_.erase(i);
+  forget_running(running_.extract(i));
   auto c = find(key);
   c->handle = nullptr;
   c->status = child_status::stopped;
@@ -295,7 +295,7 @@ caf::actor supervisor_actor::begin_stop(uint64_t key) {
   auto hdl = std::move(c->handle);
   c->handle = nullptr;
   c->status = child_status::stopped;
-  running_.erase(hdl.address());
+  forget_running(running_.extract(hdl.address()));
   // OTP's shutdown/2 unlinks first, so the exit it causes is not taken for a crash; here
   // that holds without it: the child is no longer in `running_`, so its exit_msg, if any, is
   // ignored, and a CAF actor removes the link itself when our exit reaches it. Unlinking
@@ -587,8 +587,9 @@ supervisor_actor::step supervisor_actor::child_running(const std::shared_ptr<sta
   auto c = find(key);
   c->handle = hdl;
   c->status = child_status::running;
-  c->started_at = clock::now();
-  running_[hdl.address()] = key;
+  if (c->spec.backoff.enabled())
+    c->started_at = clock::now(); // only backoff asks how long a child ran
+  add_running(hdl.address(), key);
   if (seq->is_restart)
     ++c->restarts;
   emit(seq->is_restart ? event_kind::restarted : event_kind::started, c, std::string{});
@@ -664,6 +665,26 @@ supervisor_actor::child* supervisor_actor::find(uint64_t key) {
   return last_found_;
 }
 
+void supervisor_actor::add_running(caf::actor_addr addr, uint64_t key) {
+  if (spare_running_.empty()) {
+    running_.emplace(std::move(addr), key);
+    return;
+  }
+  auto node = std::move(spare_running_.back());
+  spare_running_.pop_back();
+  node.key() = std::move(addr);
+  node.mapped() = key;
+  running_.insert(std::move(node));
+}
+
+void supervisor_actor::forget_running(running_map::node_type node) {
+  if (node.empty())
+    return;
+  // The address would keep the dead child's memory (its control block) until reused.
+  node.key() = caf::actor_addr{};
+  spare_running_.push_back(std::move(node));
+}
+
 supervisor_actor::child* supervisor_actor::find_id(const std::string& id) {
   for (auto& [key, c] : children_)
     if (c.spec.id == id)
@@ -689,7 +710,7 @@ void supervisor_actor::erase(uint64_t key) {
   if (i == children_.end())
     return;
   if (i->second.handle)
-    running_.erase(i->second.handle.address());
+    forget_running(running_.extract(i->second.handle.address()));
   if (key == last_found_key_) {
     last_found_key_ = 0;
     last_found_ = nullptr;

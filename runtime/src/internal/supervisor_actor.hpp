@@ -59,6 +59,7 @@ protected:
 private:
   using clock = std::chrono::steady_clock;
   using done_fn = std::function<void()>;
+  using running_map = std::unordered_map<caf::actor_addr, uint64_t>;
   using start_done_fn = std::function<void(caf::error err, uint64_t failed_key)>;
 
   struct child {
@@ -175,6 +176,10 @@ private:
   child* find(uint64_t key);
   child* find_id(const std::string& id);
   uint64_t add_child(child_spec spec);
+  /// Adds `addr` → `key` to running_, in a spare node if there is one.
+  void add_running(caf::actor_addr addr, uint64_t key);
+  /// Keeps a node taken out of running_ as a spare (nothing if it is empty).
+  void forget_running(running_map::node_type node);
   void erase(uint64_t key);
   std::vector<uint64_t> keys_in_order() const;
   std::vector<uint64_t> running_keys_reversed() const;
@@ -200,7 +205,10 @@ private:
   std::map<uint64_t, child> children_; // by key; keys grow, so this is start order
   uint64_t last_found_key_ = 0; // keys start at 1
   child* last_found_ = nullptr; // children_[last_found_key_], for `find`
-  std::unordered_map<caf::actor_addr, uint64_t> running_; // handle -> key
+  running_map running_; // handle -> key
+  // Nodes taken out of running_, kept for the next child that runs: a restart of n children
+  // then allocates no map node (at most as many as children ever ran at once).
+  std::vector<running_map::node_type> spare_running_;
   uint64_t next_key_ = 1;
   bool busy_ = false;
   bool draining_ = false;
