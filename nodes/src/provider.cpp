@@ -26,6 +26,7 @@
 #include "strata/nodes/zygote.hpp"
 #include "strata/system.hpp"
 
+#include "internal/errno_text.hpp"
 #include "internal/proc_stat.hpp"
 #include "internal/segment.hpp"
 
@@ -151,6 +152,23 @@ public:
       return; // a later node in the same slot, or already gone
     s.hung = true;
     (void)signal_pidfd(s.pidfd, SIGKILL); // its exit report tells the supervisor
+  }
+
+  caf::expected<int> signal_process(const caf::actor& child, int sig) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (uint32_t i = 1; i < slots_.size(); ++i) {
+      auto& s = slots_[i];
+      // A child id is unique within its node only: the keeper's node tells which node.
+      if (s.pidfd < 0 || s.exited || s.keeper == nullptr || s.child != child.id()
+          || s.keeper.node() != child.node())
+        continue;
+      // Through the pidfd: never a process that reused the node's pid.
+      if (signal_pidfd(s.pidfd, sig) != 0)
+        return make_error(strata::error::not_found,
+                          "node pid " + std::to_string(s.pid) + ": " + internal::errno_text(errno));
+      return static_cast<int>(s.pid);
+    }
+    return make_error(strata::error::not_found, "no running node runs this child");
   }
 
   caf::expected<caf::actor> spawn(caf::actor_system& sys, const child_spec& child,

@@ -7,6 +7,7 @@
 #include <caf/settings.hpp>
 
 #include "strata/error.hpp"
+#include "strata/fault.hpp"
 #include "strata/observe.hpp"
 #include "strata/supervision_event.hpp"
 #include "strata/supervisor.hpp"
@@ -35,11 +36,14 @@ config::config() {
   add_message_type<std::vector<child_info>>("std::vector<strata::child_info>");
   add_message_type<child_counts>("strata::child_counts");
   add_message_type<supervisor_report>("strata::supervisor_report");
+  add_message_type<fault_request>("strata::fault_request");
   add_error_category(error_category, render_error);
   opt_group{custom_options_, "strata"}.add<std::string>(
     "event-log", "append every supervision event to this file as JSON lines");
   opt_group{custom_options_, "strata.observer"}.add<std::string>(
     "listen", "serve /tree and /metrics over HTTP on [HOST:]PORT (127.0.0.1 unless named)");
+  opt_group{custom_options_, "strata.observer"}.add<bool>(
+    "faults", "let the observer inject faults (POST /fault, the chaos tool)");
   opt_group{custom_options_, "strata.scheduler"}.add<bool>(
     "stock", "use CAF's own scheduler instead of strata's (docs/design/scheduler.md)");
   module_factories.push_back(internal::make_scheduler);
@@ -164,6 +168,15 @@ std::string config::observer_listen() const {
   return caf::get_or(content, "strata.observer.listen", std::string{});
 }
 
+config& config::set_observer_faults(bool enabled) {
+  caf::put(content, "strata.observer.faults", enabled);
+  return *this;
+}
+
+bool config::observer_faults() const {
+  return caf::get_or(content, "strata.observer.faults", false);
+}
+
 caf::group config::events_channel(caf::actor_system& sys) const {
   std::lock_guard<std::mutex> guard{events_mtx_};
   if (!events_ || events_sys_ != &sys) {
@@ -207,6 +220,10 @@ void placement_provider::start(caf::event_based_actor* self, const child_spec& c
 
 std::vector<placement_provider::node_traffic> placement_provider::traffic() const {
   return {};
+}
+
+caf::expected<int> placement_provider::signal_process(const caf::actor&, int) {
+  return make_error(error::placement_unavailable, "this placement provider signals no process");
 }
 
 } // namespace strata

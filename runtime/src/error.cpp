@@ -30,6 +30,7 @@ std::string to_string(error x) {
     case error::timeout: return "timeout";
     case error::name_taken: return "name_taken";
     case error::name_not_found: return "name_not_found";
+    case error::fault_refused: return "fault_refused";
   }
   return "error(" + std::to_string(static_cast<int>(x)) + ")";
 }

@@ -27,6 +27,8 @@ std::string to_json_line(const supervision_event& x) {
   j["event"] = to_string(x.kind);
   j["reason"] = x.reason;
   j["restarts"] = x.restarts;
+  if (!x.fault.empty())
+    j["fault"] = x.fault;
   // Reasons carry user text (exception messages): replace invalid UTF-8 instead of throwing.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

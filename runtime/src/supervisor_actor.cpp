@@ -1,6 +1,7 @@
 #include "internal/supervisor_actor.hpp"
 
 #include <algorithm>
+#include <csignal>
 #include <memory>
 #include <optional>
 
@@ -73,6 +74,12 @@ caf::behavior supervisor_actor::make_behavior() {
     [this](get_spec_atom, const std::string& id) { return api_get_spec(id); },
     [this](stop_atom) { return api_stop(); },
     [this](observe_atom) { return api_observe(); },
+    [this](inject_fault_atom, const fault_request& req) { return api_inject_fault(req); },
+    [this](fault_resume_atom, const caf::actor& hdl) {
+      // The end of a `hang` of a process child whose node the heartbeat did not kill.
+      if (auto provider = cfg_->provider())
+        (void)provider->signal_process(hdl, SIGCONT);
+    },
     [this](try_again_atom, uint64_t key) {
       run_or_defer([this, key] {
         auto c = find(key);
@@ -118,6 +125,11 @@ caf::invoke_message_result supervisor_actor::consume(caf::mailbox_element& x) {
   // `kill` from one of our children goes to our exit handling, as CAF's would go for any
   // other reason. A `kill` from anyone else (the parent, a user) stays fatal.
   auto& content = x.content();
+  if (content.match_elements<detail::fault_atom, uint8_t, int64_t>()) {
+    // A supervisor child fails from inside as a worker does (detail::fault_injectable).
+    detail::carry_out_fault(content.get_as<uint8_t>(1), content.get_as<int64_t>(2));
+    return caf::invoke_message_result::consumed;
+  }
   if (content.match_elements<caf::exit_msg>()) {
     auto& em = content.get_as<caf::exit_msg>(0);
     if (em.reason == caf::exit_reason::kill
@@ -593,6 +605,7 @@ supervisor_actor::step supervisor_actor::child_running(const std::shared_ptr<sta
   if (seq->is_restart)
     ++c->restarts;
   emit(seq->is_restart ? event_kind::restarted : event_kind::started, c, std::string{});
+  c->fault.clear(); // it runs again: what follows is not the fault's doing
   return step::started;
 }
 
@@ -759,6 +772,7 @@ void supervisor_actor::emit(event_kind kind, const child* c, const std::string& 
     ev.child = c->display_id;
     ev.placement = c->where;
     ev.restarts = c->restarts;
+    ev.fault = c->fault;
   }
   ev.reason = reason;
   ev.mono_ns = steady_ns();

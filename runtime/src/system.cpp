@@ -64,10 +64,13 @@ void system::start_observer() {
   auto listen = cfg_.observer_listen();
   if (listen.empty())
     return;
-  observer_ = std::make_unique<internal::observer>(sys_, [this] {
-    std::lock_guard<std::mutex> guard{roots_mtx_};
-    return roots_;
-  });
+  observer_ = std::make_unique<internal::observer>(
+    sys_,
+    [this] {
+      std::lock_guard<std::mutex> guard{roots_mtx_};
+      return roots_;
+    },
+    cfg_.observer_faults());
   auto port = observer_->start(listen);
   if (!port) {
     observer_error_ = std::move(port.error());
@@ -78,7 +81,8 @@ void system::start_observer() {
   observer_port_ = *port;
   // For a person: where to look. Programs ask observer_port().
   std::clog << "strata: observer on port " << observer_port_ << " (" << listen
-            << "): GET /tree, /metrics" << std::endl;
+            << "): GET /tree, /metrics" << (cfg_.observer_faults() ? ", POST /fault" : "")
+            << std::endl;
 }
 
 system::~system() {

@@ -21,7 +21,8 @@ struct http_reply {
 /// Sends `method target` to 127.0.0.1:`port` and returns the answer; throws on a network
 /// error (Catch reports it as the test's failure).
 inline http_reply http_request(uint16_t port, const std::string& target,
-                               boost::beast::http::verb method = boost::beast::http::verb::get) {
+                               boost::beast::http::verb method = boost::beast::http::verb::get,
+                               const std::string& body = {}) {
   namespace http = boost::beast::http;
   boost::asio::io_context ioc;
   boost::asio::ip::tcp::socket sock{ioc};
@@ -29,6 +30,11 @@ inline http_reply http_request(uint16_t port, const std::string& target,
   http::request<http::string_body> req{method, target, 11};
   req.set(http::field::host, "127.0.0.1");
   req.keep_alive(false);
+  if (!body.empty()) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+    req.prepare_payload();
+  }
   http::write(sock, req);
   boost::beast::flat_buffer buf;
   http::response<http::string_body> res;

@@ -25,7 +25,10 @@ class events_module;
 /// - `--strata.event-log=<file>` writes every supervision event to `file` as JSON lines;
 /// - `--strata.observer.listen=[HOST:]PORT` serves the live tree over HTTP (`/tree`,
 ///   `/metrics`; docs/design/observer.md), on 127.0.0.1 unless a host is named; port 0
-///   takes any free port (`strata::system::observer_port()` tells which).
+///   takes any free port (`strata::system::observer_port()` tells which);
+/// - `--strata.observer.faults` lets the observer inject faults (`POST /fault`, the chaos
+///   tool: docs/design/chaos.md). Off by default: with it, any local user who can reach the
+///   port can crash children, and with `allow_process_exit` the process itself.
 /// Fill it (factories, options) on one thread before creating the `strata::system`.
 class config : public caf::actor_system_config {
 public:
@@ -83,6 +86,12 @@ public:
 
   /// Where the observer listens (`strata.observer.listen`), empty when off.
   std::string observer_listen() const;
+
+  /// Lets the observer inject faults (`POST /fault`), as `--strata.observer.faults` does.
+  config& set_observer_faults(bool enabled);
+
+  /// Whether the observer injects faults (`strata.observer.faults`); false by default.
+  bool observer_faults() const;
 
   /// The channel of `sys`'s supervision events (`strata::events_group`). @threadsafe
   caf::group events_channel(caf::actor_system& sys) const;

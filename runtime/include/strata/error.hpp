@@ -56,6 +56,8 @@ enum class error : uint8_t {
   /// whereis / unregister_name: no live actor is registered under the name (OTP: undefined)
   /// (context: the name).
   name_not_found,
+  /// inject_fault: the fault cannot be injected as asked (context: the child and why).
+  fault_refused,
 };
 
 /// Returns the name of `x`, e.g. `"start_failed"`.

@@ -18,6 +18,7 @@
 #include "strata/child_spec.hpp"
 #include "strata/detail/guarded_init.hpp"
 #include "strata/error.hpp"
+#include "strata/fault.hpp"
 #include "strata/supervisor_spec.hpp"
 
 namespace strata {
@@ -100,7 +101,10 @@ private:
             return detail::guarded_worker_behavior<std::decay_t<Args>...>(
               self, fun, args, std::index_sequence_for<Args...>{});
           }};
-      return cfg.host->system().spawn_class<self_type, caf::no_spawn_options>(cfg);
+      // Spawned as fault_injectable so that a supervisor can inject faults (fault.hpp); the
+      // init function sees it as `self_type`, its base.
+      return cfg.host->system()
+        .spawn_class<detail::fault_injectable<self_type>, caf::no_spawn_options>(cfg);
     };
     entries_[std::move(name)] = std::move(f);
   }

@@ -64,6 +64,13 @@ public:
   /// The messages exchanged with every live node, for the observer's `/metrics`. The
   /// default has no nodes. @threadsafe
   virtual std::vector<node_traffic> traffic() const;
+
+  /// Sends signal `sig` to the OS process running `child`, a handle this provider returned
+  /// (fault injection, fault.hpp: SIGKILL, SIGSEGV, SIGABRT, SIGSTOP, SIGCONT).
+  /// @returns the process id signalled; `error::not_found` when `child` runs in no process
+  /// of this provider (any more); `placement_unavailable` from the default, which signals
+  /// nothing. @threadsafe
+  [[nodiscard]] virtual caf::expected<int> signal_process(const caf::actor& child, int sig);
 };
 
 } // namespace strata

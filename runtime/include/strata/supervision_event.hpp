@@ -44,17 +44,21 @@ struct supervision_event {
   /// since the epoch (for people), both taken when the event happened.
   int64_t mono_ns = 0;
   int64_t wall_ms = 0;
+  /// The injected fault that caused this event (`fault_request::tag`, fault.hpp); empty
+  /// for the events of a tree left alone. Set on the child's `exited` and on what follows
+  /// it (`restarted`, `start_failed`, `intensity_reached`).
+  std::string fault;
 };
 
 /// Renders `x` as one line of JSON (no trailing newline):
 /// `{"mono_ns":..,"wall_ms":..,"supervisor":..,"child":..,"placement":..,"event":..,
-///   "reason":..,"restarts":..}`.
+///   "reason":..,"restarts":..}`, and `"fault":..` last when the event has one.
 std::string to_json_line(const supervision_event& x);
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, supervision_event& x) {
   return f(caf::meta::type_name("strata::supervision_event"), x.kind, x.supervisor, x.child,
-           x.placement, x.reason, x.restarts, x.mono_ns, x.wall_ms);
+           x.placement, x.reason, x.restarts, x.mono_ns, x.wall_ms, x.fault);
 }
 
 } // namespace strata

@@ -13,6 +13,8 @@
 #include "strata/error.hpp"
 #include "strata/events.hpp"
 
+#include "internal/observer_fault.hpp"
+
 namespace strata::internal {
 
 namespace {
@@ -106,9 +108,10 @@ std::optional<uint64_t> parse_count(const std::string& x, uint64_t max) {
 
 } // namespace
 
-observer::observer(caf::actor_system& sys, roots_fn roots)
+observer::observer(caf::actor_system& sys, roots_fn roots, bool faults)
   : sys_(sys),
     roots_(std::move(roots)),
+    faults_(faults),
     counters_(std::make_shared<counters_box>()),
     server_([this](const http_request& req) { return handle(req); }) {
   // nop
@@ -157,6 +160,9 @@ void observer::stop() {
 }
 
 http_response observer::handle(const http_request& req) {
+  if (auto target = caf::string_view{req.target().data(), req.target().size()};
+      is_fault_route(target.substr(0, target.find('?'))))
+    return handle_fault(sys_, roots_(), faults_, req);
   if (req.method() != http::verb::get) {
     auto res = text(http::status::method_not_allowed,
                     "method not allowed: only GET is served here\n");

@@ -24,7 +24,8 @@ public:
   /// Returns the top-level supervisors, oldest first. @threadsafe
   using roots_fn = std::function<std::vector<caf::actor>()>;
 
-  observer(caf::actor_system& sys, roots_fn roots);
+  /// `faults`: whether `POST /fault` injects faults (`strata.observer.faults`).
+  observer(caf::actor_system& sys, roots_fn roots, bool faults = false);
 
   observer(const observer&) = delete;
   observer& operator=(const observer&) = delete;
@@ -50,6 +51,7 @@ private:
 
   caf::actor_system& sys_;
   roots_fn roots_;
+  bool faults_;
   std::shared_ptr<counters_box> counters_;
   std::mutex stop_mtx_; // guards subscriber_ and the server's stop
   caf::actor subscriber_;

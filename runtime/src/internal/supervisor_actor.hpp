@@ -24,6 +24,7 @@
 
 #include "strata/atoms.hpp"
 #include "strata/config.hpp"
+#include "strata/fault.hpp"
 #include "strata/observe.hpp"
 #include "strata/supervision_event.hpp"
 #include "strata/supervisor.hpp"
@@ -38,6 +39,7 @@ class events_channel;
 using try_again_atom = caf::atom_constant<caf::atom("s_tryagain")>;
 using backoff_done_atom = caf::atom_constant<caf::atom("s_backoff")>;
 using kill_timeout_atom = caf::atom_constant<caf::atom("s_killtmo")>;
+using fault_resume_atom = caf::atom_constant<caf::atom("s_faultcnt")>;
 
 /// The supervisor actor; supervisor.hpp holds the semantics it implements. Its decisions
 /// come from supervision_logic.hpp; this class carries them out asynchronously, one
@@ -80,6 +82,8 @@ private:
     std::string path; // our path + "/" + display_id, sent to the child at each start
     // Why it last terminated, kept as the error and rendered only when an observer asks.
     std::optional<caf::error> last_exit;
+    // The tag of the fault last injected into it, carried by its events until it runs again.
+    std::string fault;
   };
 
   struct pending_stop {
@@ -118,6 +122,7 @@ private:
   caf::result<child_spec> api_get_spec(const std::string& id);
   caf::result<ok_atom> api_stop();
   supervisor_report api_observe();
+  caf::result<std::string> api_inject_fault(const fault_request& req);
 
   // -- reacting to exits (supervisor_actor.cpp) -------------------------------------------
   void on_exit(caf::exit_msg& msg);
