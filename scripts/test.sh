@@ -16,6 +16,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/lib/deps.sh"
 strata_add_browser_test_deps
 strata_add_metrics_test_deps
+strata_add_timeline_test_deps
 strata_install_deps
 
 cd "$root"

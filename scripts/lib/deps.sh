@@ -32,6 +32,12 @@ strata_add_metrics_test_deps() {
   command -v promtool >/dev/null || STRATA_DEB_PACKAGES+=(prometheus)
 }
 
+# Adds gnuplot (Debian's gnuplot-nox) to STRATA_DEB_PACKAGES; called by scripts/test.sh only:
+# strata-timeline draws with it (tests/runtime/timeline_tool.cpp renders a PNG).
+strata_add_timeline_test_deps() {
+  command -v gnuplot >/dev/null || STRATA_DEB_PACKAGES+=(gnuplot-nox)
+}
+
 # Returns 0 if Debian package $1 is installed (a removed package whose config files remain is
 # still known to `dpkg -s`, hence the check of its status line).
 strata_has_package() {
