@@ -228,6 +228,9 @@ void supervisor_actor::restart(uint64_t key) {
     for (auto i : plan.start)
       start.push_back(keys[i]);
   }
+  if (!c->fault.empty())
+    for (auto k : start)
+      find(k)->fault = c->fault; // the siblings it takes along go down for the same fault
   auto delay = backoff_delay(c->spec.backoff, c->consecutive,
                              std::uniform_real_distribution<double>{0.0, 1.0}(rng_));
   busy_ = true;

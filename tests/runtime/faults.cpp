@@ -83,6 +83,19 @@ TEST_CASE("an injected exception ends a task or thread child and its events carr
   }
 }
 
+TEST_CASE("under one_for_all the siblings stopped and restarted for a fault carry it too") {
+  observed f{true};
+  auto spec = echo_children(placement::task);
+  spec.strategy = strategy::one_for_all;
+  auto sup = f.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  REQUIRE(f.fault({{"path", "root/a"}, {"kind", "exception"}, {"tag", "all"}}).status == 200);
+  auto b_exited = f.wait_for(event_kind::exited, "b");
+  CHECK(b_exited.reason == "shutdown");
+  CHECK(b_exited.fault == "all");
+  CHECK(f.wait_for(event_kind::restarted, "b").fault == "all");
+}
+
 TEST_CASE("an injected kill ends a task child with killed and its event carries the fault") {
   observed f{true};
   auto sup = f.sys->start_supervisor("root", echo_children(placement::task));

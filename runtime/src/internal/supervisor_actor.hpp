@@ -82,7 +82,8 @@ private:
     std::string path; // our path + "/" + display_id, sent to the child at each start
     // Why it last terminated, kept as the error and rendered only when an observer asks.
     std::optional<caf::error> last_exit;
-    // The tag of the fault last injected into it, carried by its events until it runs again.
+    // The tag of the fault last injected into it (or into the sibling whose restart took it
+    // along), carried by its events until it runs again.
     std::string fault;
   };
 
