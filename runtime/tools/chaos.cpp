@@ -298,8 +298,10 @@ std::optional<std::vector<candidate>> read_candidates(const options& opts, std::
     }
   } else {
     auto pid = opts.target_kind == "node" ? parse_number(opts.target) : std::nullopt;
+    // A node's pid is shown on every child inside it too; the node is its process child.
     for (auto& c : all)
-      if (pid ? c.pid == static_cast<int64_t>(*pid) : c.path == opts.target)
+      if (pid ? c.pid == static_cast<int64_t>(*pid) && c.placement == "process"
+              : c.path == opts.target)
         result.push_back(c);
     if (result.empty()) {
       why = pid ? "no child runs in a node with pid " + opts.target

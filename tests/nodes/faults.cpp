@@ -3,6 +3,8 @@
 // that the heartbeat must catch), or the child throws inside its node; the supervisor restarts
 // it in a new node, and the exit and restart events carry the fault. Real forks, real signals.
 
+#include <cstdio>
+
 #include <nlohmann/json.hpp>
 
 #include "http_client.hpp"
@@ -60,4 +62,37 @@ TEST_CASE("faults injected into a process child get it restarted and tag its eve
     CHECK(restarted.fault == tag);
     CHECK(c.pid_of(c.child_of(*sup, "worker")) != pid);
   }
+}
+
+TEST_CASE("strata-chaos kills the node of a process child named by its pid",
+          "[nodes][process][observer]") {
+  cluster c{{}, [](config& cfg) {
+              cfg.set_observer_listen("127.0.0.1:0");
+              cfg.set_observer_faults(true);
+            }};
+  supervisor_spec spec;
+  child_spec worker{"worker", start("victim", 1)};
+  worker.placement = placement::process;
+  spec.children = {worker};
+  auto sup = c.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  auto pid = c.pid_of(c.child_of(*sup, "worker"));
+  auto cmd = std::string{STRATA_CHAOS}
+             + " --connect=127.0.0.1:" + std::to_string(c.sys->observer_port())
+             + " --target=node:" + std::to_string(pid) + " --count=1 --seed=7 2>&1";
+  std::string out;
+  auto pipe = ::popen(cmd.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0)
+    out.append(buf, n);
+  CHECK(::pclose(pipe) == 0);
+  INFO(out);
+  CHECK_THAT(out, Catch::Contains("root/worker  kill  -> ok: SIGKILL sent to its node, pid "
+                                  + std::to_string(pid)));
+  auto exited = c.wait_for(event_kind::exited, "worker");
+  CHECK_THAT(exited.reason, Catch::Contains(expected_reason(fault::sigkill)));
+  CHECK(exited.fault == "chaos-7#1 kill");
+  c.wait_for(event_kind::restarted, "worker");
 }
