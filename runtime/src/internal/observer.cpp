@@ -14,6 +14,7 @@
 #include "strata/events.hpp"
 
 #include "internal/observer_fault.hpp"
+#include "internal/observer_page.hpp"
 
 namespace strata::internal {
 
@@ -26,10 +27,10 @@ constexpr auto supervisor_timeout = std::chrono::seconds(2);
 // The most children of one supervisor a `/tree` lists at once (`limit`).
 constexpr uint64_t max_limit = 100000;
 
-const char* index_page = "strata observer\n"
-                         "GET /tree      the live supervision tree as JSON "
-                         "(?path=SUPERVISOR&offset=N&limit=N)\n"
-                         "GET /metrics   Prometheus text exposition 0.0.4\n";
+// The most children of one supervisor a live page's snapshot lists (`/live?limit=`), and
+// how many by default: the page shows the others a page at a time, through `/tree`.
+constexpr uint64_t max_live_limit = 1000;
+constexpr uint64_t default_live_limit = 100;
 
 http_response text(http::status status, std::string body) {
   http_response res{status, 11};
@@ -106,6 +107,46 @@ std::optional<uint64_t> parse_count(const std::string& x, uint64_t max) {
   return n;
 }
 
+// Reads `path`, `offset` and `limit` into `query`; returns why not (empty when it could).
+std::string parse_tree_query(const std::map<std::string, std::string>& params, uint64_t limit_max,
+                             tree_query& query) {
+  for (const auto& [key, value] : params) {
+    if (key == "path") {
+      query.path = value;
+    } else if (key == "offset" || key == "limit") {
+      auto n = parse_count(value, key == "limit" ? limit_max : max_limit * 1000);
+      if (!n)
+        return key + " must be a whole number from 0 to "
+               + std::to_string(key == "limit" ? limit_max : max_limit * 1000);
+      (key == "limit" ? query.limit : query.offset) = *n;
+    } else {
+      return "unknown parameter '" + key + "' (path, offset, limit)";
+    }
+  }
+  return {};
+}
+
+// Splits a target into its path and parameters; nullopt (and `why`) for a bad query.
+std::optional<std::map<std::string, std::string>>
+parse_target(const http_request& req, caf::string_view& path, std::string& why) {
+  auto target = caf::string_view{req.target().data(), req.target().size()};
+  auto qmark = target.find('?');
+  path = target.substr(0, qmark);
+  return parse_query(
+    qmark == caf::string_view::npos ? caf::string_view{} : target.substr(qmark + 1), why);
+}
+
+// A WebSocket from a page of another site would let that site read the tree: a browser
+// names the page's origin, which must be this server (as the page at `/` is).
+bool same_origin(const http_request& req) {
+  auto origin = req[http::field::origin];
+  if (origin.empty())
+    return true; // not a browser: no page to protect from
+  auto host = req[http::field::host];
+  return !host.empty()
+         && (origin == "http://" + std::string{host} || origin == "https://" + std::string{host});
+}
+
 } // namespace
 
 observer::observer(caf::actor_system& sys, roots_fn roots, bool faults)
@@ -113,8 +154,14 @@ observer::observer(caf::actor_system& sys, roots_fn roots, bool faults)
     roots_(std::move(roots)),
     faults_(faults),
     counters_(std::make_shared<counters_box>()),
-    server_([this](const http_request& req) { return handle(req); }) {
-  // nop
+    feed_(std::make_shared<live_feed>()),
+    server_([this](const http_request& req) { return handle(req); }),
+    live_(server_.context(), feed_, [this](const tree_query& query) { return tree(query, -1); }) {
+  server_.set_upgrader(
+    [this](http_request& req, boost::asio::ip::tcp::socket& socket) {
+      return upgrade(req, socket);
+    },
+    [this](std::function<void()> done) { live_.close_all(std::move(done)); });
 }
 
 observer::~observer() {
@@ -125,20 +172,24 @@ caf::expected<uint16_t> observer::start(const std::string& listen) {
   auto where = parse_listen(listen);
   if (!where)
     return std::move(where.error());
-  auto count = [](caf::event_based_actor* self,
-                  std::shared_ptr<counters_box> box) -> caf::behavior {
+  auto count = [](caf::event_based_actor* self, std::shared_ptr<counters_box> box,
+                  std::shared_ptr<live_feed> feed) -> caf::behavior {
     subscribe(self);
     return {
-      [box](const supervision_event& ev) {
-        std::lock_guard<std::mutex> guard{box->mtx};
-        box->counters.add(ev);
+      [box, feed](const supervision_event& ev) {
+        {
+          std::lock_guard<std::mutex> guard{box->mtx};
+          box->counters.add(ev);
+        }
+        if (feed->watched())
+          feed->push(ev);
       },
       [](ok_atom) { return ok_atom::value; },
     };
   };
   // Hidden, as the event log: infrastructure, not one of the user's actors. The round trip
   // makes sure it has joined the events before the first page is served.
-  subscriber_ = sys_.spawn<caf::hidden>(count, counters_);
+  subscriber_ = sys_.spawn<caf::hidden>(count, counters_, feed_);
   caf::scoped_actor self{sys_};
   self->request(subscriber_, caf::infinite, ok_atom::value)
     .receive([](ok_atom) {}, [](caf::error&) {});
@@ -169,37 +220,26 @@ http_response observer::handle(const http_request& req) {
     res.set(http::field::allow, "GET");
     return res;
   }
-  auto target = caf::string_view{req.target().data(), req.target().size()};
-  auto qmark = target.find('?');
-  auto path = target.substr(0, qmark);
+  caf::string_view path;
   std::string why;
-  auto params = parse_query(
-    qmark == caf::string_view::npos ? caf::string_view{} : target.substr(qmark + 1), why);
+  auto params = parse_target(req, path, why);
   if (!params)
     return text(http::status::bad_request, "bad query: " + why + "\n");
   if (path == "/") {
     if (!params->empty())
       return text(http::status::bad_request, "bad query: / takes no parameters\n");
-    return text(http::status::ok, index_page);
+    auto res = text(http::status::ok, live_page());
+    res.set(http::field::content_type, "text/html; charset=utf-8");
+    return res;
   }
+  if (path == "/live")
+    return text(http::status::upgrade_required,
+                "upgrade required: /live is a WebSocket (open / in a browser)\n");
   if (path == "/tree") {
     tree_query query;
-    for (const auto& [key, value] : *params) {
-      if (key == "path") {
-        query.path = value;
-      } else if (key == "offset" || key == "limit") {
-        auto n = parse_count(value, key == "limit" ? max_limit : max_limit * 1000);
-        if (!n)
-          return text(http::status::bad_request,
-                      "bad query: " + key + " must be a whole number from 0 to "
-                        + std::to_string(key == "limit" ? max_limit : max_limit * 1000) + "\n");
-        (key == "limit" ? query.limit : query.offset) = *n;
-      } else {
-        return text(http::status::bad_request,
-                    "bad query: unknown parameter '" + key + "' (path, offset, limit)\n");
-      }
-    }
-    auto doc = render_tree(take_snapshot(sys_, roots_(), supervisor_timeout), query);
+    if (auto bad = parse_tree_query(*params, max_limit, query); !bad.empty())
+      return text(http::status::bad_request, "bad query: " + bad + "\n");
+    auto doc = tree(query, 1);
     if (!doc)
       return text(http::status::not_found, "no supervisor at path '" + query.path + "'\n");
     auto res = text(http::status::ok, std::move(*doc));
@@ -222,8 +262,32 @@ http_response observer::handle(const http_request& req) {
     res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     return res;
   }
-  return text(http::status::not_found,
-              "not found: " + std::string{path.data(), path.size()} + " (try /tree or /metrics)\n");
+  return text(http::status::not_found, "not found: " + std::string{path.data(), path.size()}
+                                         + " (try /, /tree or /metrics)\n");
+}
+
+std::optional<http_response> observer::upgrade(http_request& req,
+                                               boost::asio::ip::tcp::socket& socket) {
+  caf::string_view path;
+  std::string why;
+  auto params = parse_target(req, path, why);
+  if (path != "/live")
+    return text(http::status::not_found, "not found: no WebSocket here (try /live)\n");
+  if (!params)
+    return text(http::status::bad_request, "bad query: " + why + "\n");
+  tree_query query;
+  query.limit = default_live_limit;
+  if (auto bad = parse_tree_query(*params, max_live_limit, query); !bad.empty())
+    return text(http::status::bad_request, "bad query: " + bad + "\n");
+  if (!same_origin(req))
+    return text(http::status::forbidden,
+                "forbidden: a page of another origin may not watch this tree\n");
+  live_.accept(std::move(socket), std::move(req), std::move(query));
+  return std::nullopt;
+}
+
+std::optional<std::string> observer::tree(const tree_query& query, int indent) {
+  return render_tree(take_snapshot(sys_, roots_(), supervisor_timeout), query, indent);
 }
 
 } // namespace strata::internal

@@ -1,12 +1,14 @@
 #pragma once
 
 // The observer (docs/design/observer.md): `strata.observer.listen` makes a strata system
-// serve its live tree over HTTP, `/tree` as JSON and `/metrics` as Prometheus text.
+// serve its live tree over HTTP, `/tree` as JSON and `/metrics` as Prometheus text, and the
+// live page (`/`) with its WebSocket (`/live`).
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,7 @@
 #include <caf/expected.hpp>
 
 #include "internal/observer_http.hpp"
+#include "internal/observer_live.hpp"
 #include "internal/observer_tree.hpp"
 
 namespace strata::internal {
@@ -44,6 +47,12 @@ public:
   http_response handle(const http_request& req);
 
 private:
+  /// `/live`: takes the connection for the live view, or answers why not (404, 400, 403).
+  std::optional<http_response> upgrade(http_request& req, boost::asio::ip::tcp::socket& socket);
+
+  /// `/tree`'s document for `query` (nullopt: no supervisor at its path). Server's thread.
+  std::optional<std::string> tree(const tree_query& query, int indent);
+
   struct counters_box {
     std::mutex mtx; // guards counters
     event_counters counters;
@@ -53,9 +62,12 @@ private:
   roots_fn roots_;
   bool faults_;
   std::shared_ptr<counters_box> counters_;
+  std::shared_ptr<live_feed> feed_;
   std::mutex stop_mtx_; // guards subscriber_ and the server's stop
   caf::actor subscriber_;
   http_server server_;
+  // After server_: its timer belongs to server_'s context, and goes first.
+  live_hub live_;
 };
 
 } // namespace strata::internal

@@ -7,11 +7,13 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include "strata/error.hpp"
 
@@ -40,8 +42,8 @@ caf::error bad_listen(const std::string& text, const std::string& why) {
 // One connection: read a request, answer it, and again while the client keeps it alive.
 class session : public std::enable_shared_from_this<session> {
 public:
-  session(tcp::socket socket, const http_server::handler& fun)
-    : stream_(std::move(socket)), handler_(fun) {
+  session(tcp::socket socket, const http_server::handler& fun, const http_server::upgrader& up)
+    : stream_(std::move(socket)), handler_(fun), upgrader_(up) {
     // nop
   }
 
@@ -73,6 +75,17 @@ private:
     auto req = parser_->release();
     http_response res;
     try {
+      if (upgrader_ && beast::websocket::is_upgrade(req)) {
+        // The connection is no longer HTTP once taken: this session ends here.
+        stream_.expires_never();
+        auto answer = upgrader_(req, stream_.socket());
+        if (!answer)
+          return;
+        // A refused upgrade: the client expected to stop speaking HTTP, so close.
+        answer->version(req.version());
+        answer->keep_alive(false);
+        return write(std::move(*answer));
+      }
       res = handler_(req);
     } catch (const std::exception& e) {
       // Thrown out of here, it would end the server's thread and the program with it.
@@ -107,6 +120,7 @@ private:
   std::optional<http::request_parser<http::string_body>> parser_;
   http_response response_;
   const http_server::handler& handler_; // the server's, which outlives every session
+  const http_server::upgrader& upgrader_; // likewise
 };
 
 } // namespace
@@ -175,7 +189,7 @@ void http_server::accept() {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open())
       return; // closed by stop()
     if (!ec)
-      std::make_shared<session>(std::move(socket), handler_)->read();
+      std::make_shared<session>(std::move(socket), handler_, upgrader_)->read();
     accept();
   });
 }
@@ -184,13 +198,24 @@ void http_server::stop() {
   if (!thread_.joinable())
     return;
   // The acceptor belongs to the server's thread: close it there. Stopping the context then
-  // leaves the pending reads and writes undone; their sessions go with ioc_.
+  // leaves the pending reads and writes undone; their sessions go with ioc_. WebSockets are
+  // closed first (1001, going away), for at most stop_grace: a page that does not answer
+  // its close frame does not hold up the system's shutdown.
   asio::post(ioc_, [this] {
     beast::error_code ignored;
     acceptor_.close(ignored);
-    ioc_.stop();
+    if (!closer_)
+      return ioc_.stop();
+    auto grace = std::make_shared<asio::steady_timer>(ioc_, stop_grace);
+    grace->async_wait([this, grace](beast::error_code) { ioc_.stop(); });
+    closer_([this] { ioc_.stop(); });
   });
   thread_.join();
+}
+
+void http_server::set_upgrader(upgrader up, closer close) {
+  upgrader_ = std::move(up);
+  closer_ = std::move(close);
 }
 
 } // namespace strata::internal

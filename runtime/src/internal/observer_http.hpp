@@ -3,9 +3,11 @@
 // The observer's HTTP server: Boost.Beast on one Asio thread of its own, so that serving a
 // page never takes a CAF scheduler thread and a slow client never holds up an actor.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -35,6 +37,15 @@ class http_server {
 public:
   using handler = std::function<http_response(const http_request&)>;
 
+  /// Answers a request that asks for a WebSocket upgrade: a response to send over HTTP, or
+  /// nullopt when it took the connection (moved `socket` away). Called on the server's thread.
+  using upgrader
+    = std::function<std::optional<http_response>(http_request& req, boost::asio::ip::tcp::socket&)>;
+
+  /// Called on the server's thread as it stops, to close the connections an `upgrader` took;
+  /// it calls its argument once they are closed.
+  using closer = std::function<void(std::function<void()> done)>;
+
   explicit http_server(handler fun);
 
   http_server(const http_server&) = delete;
@@ -49,8 +60,20 @@ public:
   caf::expected<boost::asio::ip::tcp::endpoint> start(const boost::asio::ip::tcp::endpoint& where);
 
   /// Closes the listener and every connection, and joins the thread; a request being
-  /// handled is finished first. Idempotent. Owner thread only.
+  /// handled is finished first, and the connections an `upgrader` took are given a second
+  /// (`stop_grace`) to close. Idempotent. Owner thread only.
   void stop();
+
+  /// Routes WebSocket upgrades to `up`, and has `close` called on stop. Before `start` only.
+  void set_upgrader(upgrader up, closer close);
+
+  /// The context the server's thread runs, for timers and connections of an `upgrader`.
+  boost::asio::io_context& context() {
+    return ioc_;
+  }
+
+  /// How long `stop` waits for the connections an `upgrader` took to close.
+  static constexpr auto stop_grace = std::chrono::seconds(1);
 
 private:
   void accept();
@@ -59,6 +82,8 @@ private:
   boost::asio::io_context ioc_{1};
   boost::asio::ip::tcp::acceptor acceptor_{ioc_};
   handler handler_;
+  upgrader upgrader_;
+  closer closer_;
   std::thread thread_;
 };
 

@@ -164,8 +164,14 @@ json render_supervisor(const tree_snapshot& tree, int idx, const tree_query& que
     by_state[to_string(st)] = 0;
   for (const auto& c : children)
     by_state[to_string(c.status)] = by_state[to_string(c.status)].get<uint64_t>() + 1;
+  json by_placement;
+  for (auto pl : all_placements)
+    by_placement[to_string(pl)] = 0;
+  for (const auto& c : children)
+    by_placement[to_string(c.placement)] = by_placement[to_string(c.placement)].get<uint64_t>() + 1;
   j["children_total"] = children.size();
   j["children_by_state"] = std::move(by_state);
+  j["children_by_placement"] = std::move(by_placement);
   j["offset"] = query.offset;
   j["limit"] = query.limit;
   json list = json::array();
@@ -179,7 +185,8 @@ json render_supervisor(const tree_snapshot& tree, int idx, const tree_query& que
 
 } // namespace
 
-std::optional<std::string> render_tree(const tree_snapshot& tree, const tree_query& query) {
+std::optional<std::string> render_tree(const tree_snapshot& tree, const tree_query& query,
+                                       int indent) {
   std::vector<int> tops;
   if (query.path.empty()) {
     tops = tree.roots;
@@ -214,7 +221,7 @@ std::optional<std::string> render_tree(const tree_snapshot& tree, const tree_que
   doc["roots"] = std::move(list);
   // An exit reason carries user text (an exception's message) that need not be UTF-8: JSON
   // gets U+FFFD in place of what is not, rather than an exception.
-  return doc.dump(1, ' ', false, json::error_handler_t::replace);
+  return doc.dump(indent, ' ', false, json::error_handler_t::replace);
 }
 
 std::string escape_label(const std::string& x) {

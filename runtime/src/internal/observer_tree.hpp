@@ -67,8 +67,10 @@ struct tree_query {
   uint64_t limit = 1000;
 };
 
-/// The `/tree` document; nullopt when `query.path` names no supervisor of the snapshot.
-std::optional<std::string> render_tree(const tree_snapshot& tree, const tree_query& query);
+/// The `/tree` document, indented by `indent` (-1: on one line); nullopt when `query.path`
+/// names no supervisor of the snapshot.
+std::optional<std::string> render_tree(const tree_snapshot& tree, const tree_query& query,
+                                       int indent = 1);
 
 /// The `/metrics` document, in Prometheus' text exposition format 0.0.4.
 /// `nodes`: the messages exchanged with each node (`placement_provider::traffic`).

@@ -1,0 +1,415 @@
+// The observer's live view: `GET /` serves the page and `/live` is its WebSocket, which sends
+// a snapshot of the tree and then pushes the supervision events in batches. These tests speak
+// WebSocket to it as the page does, and as a broken or hostile client would.
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <nlohmann/json.hpp>
+
+#include "http_client.hpp"
+#include "test_workers.hpp"
+
+using namespace strata;
+using namespace strata::test;
+using nlohmann::json;
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto step = std::chrono::seconds(10);
+
+// A strata system with the observer on a free loopback port.
+struct observed : fixture {
+  observed()
+    : fixture([](config& cfg) {
+        std::istringstream none;
+        REQUIRE_FALSE(cfg.parse({"--strata.observer.listen=127.0.0.1:0"}, none));
+      }) {
+    REQUIRE(sys->observer_port() != 0);
+  }
+
+  uint16_t port() const {
+    return sys->observer_port();
+  }
+};
+
+// A blocking WebSocket client with a timeout on every read, so that a test fails instead of
+// hanging.
+struct live_client {
+  explicit live_client(uint16_t port, const std::string& target = "/live") : ws(ioc) {
+    lowest().expires_after(step);
+    lowest().connect(tcp::endpoint{asio::ip::make_address("127.0.0.1"), port});
+    ws.handshake("127.0.0.1:" + std::to_string(port), target);
+    lowest().expires_never();
+  }
+
+  beast::tcp_stream& lowest() {
+    return beast::get_lowest_layer(ws);
+  }
+
+  void send(const std::string& text, bool binary = false) {
+    ws.binary(binary);
+    ws.write(asio::buffer(text));
+  }
+
+  // The next message as text; throws system_error when the connection closed. Beast's
+  // timeouts apply to asynchronous operations only, hence an async read run here.
+  std::string next_text() {
+    beast::flat_buffer buf;
+    beast::error_code result = asio::error::timed_out;
+    bool done = false;
+    ws.async_read(buf, [&](beast::error_code ec, size_t) {
+      result = ec;
+      done = true;
+    });
+    ioc.restart();
+    ioc.run_for(step);
+    if (!done) {
+      lowest().cancel();
+      ioc.restart();
+      ioc.run_for(std::chrono::seconds(1));
+      FAIL("no message within 10 s");
+    }
+    if (result)
+      throw boost::system::system_error{result};
+    return beast::buffers_to_string(buf.data());
+  }
+
+  json next() {
+    return json::parse(next_text());
+  }
+
+  // The next message of `type`, skipping others.
+  json next(const std::string& type) {
+    for (int i = 0; i < 10000; ++i)
+      if (auto x = next(); x.at("type") == type)
+        return x;
+    FAIL("no " + type + " message");
+    return {};
+  }
+
+  // Reads until the server closes; the code of its close frame (0 when it sent none). A
+  // client that reads the close frame late may fail to answer it, the server having given
+  // up waiting: the frame's code still counts.
+  uint16_t close_code() {
+    for (int i = 0; i < 10000; ++i) {
+      try {
+        next_text();
+      } catch (const boost::system::system_error& e) {
+        if (e.code() != websocket::error::closed)
+          UNSCOPED_INFO("the connection ended with " << e.code().message());
+        return static_cast<uint16_t>(ws.reason().code);
+      }
+    }
+    return 0;
+  }
+
+  // Whether the server ends the connection (with a close frame or without).
+  bool ended() {
+    for (int i = 0; i < 10000; ++i) {
+      try {
+        next_text();
+      } catch (const boost::system::system_error&) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Events pushed but not yet looked at by `wait_pushed`.
+  std::deque<json> backlog;
+
+  asio::io_context ioc;
+  websocket::stream<beast::tcp_stream> ws;
+};
+
+// Reads events until one of `kind` for `child` (any child when empty) arrives; returns it.
+// Batches may hold several events: those after the one found stay in the client's backlog.
+json wait_pushed(live_client& c, const std::string& kind, const std::string& child) {
+  for (int i = 0; i < 100000; ++i) {
+    while (!c.backlog.empty()) {
+      auto ev = std::move(c.backlog.front());
+      c.backlog.pop_front();
+      if (ev.at("event") == kind && (child.empty() || ev.at("child") == child))
+        return ev;
+    }
+    auto msg = c.next();
+    if (msg.at("type") != "events")
+      continue;
+    for (auto& ev : msg.at("events"))
+      c.backlog.push_back(std::move(ev));
+  }
+  FAIL("no " + kind + " event for " + child);
+  return {};
+}
+
+// Sends raw bytes and returns what the server answers before it closes (or 64 KB of it).
+std::string raw_exchange(uint16_t port, const std::string& bytes) {
+  INFO("sending " << bytes);
+  asio::io_context ioc;
+  beast::tcp_stream stream{ioc};
+  stream.connect(tcp::endpoint{asio::ip::make_address("127.0.0.1"), port});
+  stream.expires_after(step);
+  asio::write(stream.socket(), asio::buffer(bytes));
+  std::string answer;
+  std::array<char, 4096> chunk{};
+  beast::error_code ec;
+  while (!ec && answer.size() < 65536) {
+    bool done = false;
+    size_t n = 0;
+    stream.async_read_some(asio::buffer(chunk), [&](beast::error_code e, size_t got) {
+      ec = e;
+      n = got;
+      done = true;
+    });
+    ioc.restart();
+    ioc.run();
+    REQUIRE(done);
+    answer.append(chunk.data(), n);
+  }
+  CHECK(ec != beast::error::timeout); // the server closed it, no timeout needed
+  return answer;
+}
+
+std::string upgrade_request(const std::string& target, const std::string& extra = {}) {
+  return "GET " + target
+         + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+           "Sec-WebSocket-Version: 13\r\n"
+         + extra + "\r\n";
+}
+
+const std::string good_key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+
+} // namespace
+
+TEST_CASE("GET / serves the live page, self-contained") {
+  observed f;
+  auto page = http_request(f.port(), "/");
+  CHECK(page.status == 200);
+  CHECK(page.content_type == "text/html; charset=utf-8");
+  CHECK_THAT(page.body, Catch::Contains("new WebSocket"));
+  // Nothing is loaded from elsewhere: no CDN, no external script or style sheet.
+  CHECK_THAT(page.body, !Catch::Contains("http://") && !Catch::Contains("https://")
+                          && !Catch::Contains("src="));
+  CHECK(http_request(f.port(), "/live").status == 426); // a WebSocket, not a page
+}
+
+TEST_CASE("a live page gets a snapshot, then a crash pushed as exited and restarted") {
+  observed f;
+  supervisor_spec spec;
+  spec.intensity = 5;
+  spec.children = {child("a", "echo"), child("b", "echo")};
+  auto sup = f.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  live_client page{f.port()};
+  auto snap = page.next();
+  REQUIRE(snap.at("type") == "snapshot");
+  const auto& root = snap.at("tree").at("roots").at(0);
+  CHECK(root.at("path") == "root");
+  CHECK(root.at("children_total") == 2);
+  CHECK(root.at("children_by_placement").at("task") == 2);
+  CHECK(root.at("children").at(0).at("id") == "a");
+  CHECK(root.at("children").at(0).at("restarts") == 0);
+  f.tell(f.child_of(*sup, "a"), crash_atom::value);
+  auto exited = wait_pushed(page, "exited", "a");
+  CHECK(exited.at("supervisor") == "root");
+  CHECK(exited.at("reason") == "exception: boom");
+  // In the same batch or a later one: the batch keeps the events' order.
+  auto restarted = wait_pushed(page, "restarted", "a");
+  CHECK(restarted.at("restarts") == 1);
+  // Asked again, it sends a snapshot with the restart in it.
+  page.send("snapshot");
+  auto again = page.next("snapshot");
+  CHECK(again.at("tree").at("roots").at(0).at("children").at(0).at("restarts") == 1);
+  CHECK(again.at("tree").at("roots").at(0).at("children").at(0).at("last_exit")
+        == "exception: boom");
+}
+
+TEST_CASE("a live page's snapshot follows /live's path, offset and limit") {
+  observed f;
+  supervisor_spec spec;
+  spec.strategy = strategy::simple_one_for_one;
+  spec.children = {child("w", "echo")};
+  auto sup = f.sys->start_supervisor("pool", spec);
+  REQUIRE(sup);
+  for (int i = 0; i < 30; ++i)
+    REQUIRE(start_child(*sup, caf::make_message()));
+  live_client page{f.port(), "/live?path=pool&offset=20&limit=5"};
+  auto snap = page.next("snapshot");
+  const auto& root = snap.at("tree").at("roots").at(0);
+  CHECK(root.at("children_total") == 30);
+  REQUIRE(root.at("children").size() == 5);
+  CHECK(root.at("children").at(0).at("id") == "w#21");
+}
+
+TEST_CASE("what a page sends other than 'snapshot' closes its connection, and only its") {
+  observed f;
+  supervisor_spec spec;
+  spec.children = {child("a", "echo")};
+  auto sup = f.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  live_client watcher{f.port()};
+  watcher.next("snapshot");
+  {
+    live_client c{f.port()};
+    c.next("snapshot");
+    c.send("hello");
+    CHECK(c.close_code() == static_cast<uint16_t>(websocket::close_code::policy_error));
+  }
+  {
+    live_client c{f.port()};
+    c.next("snapshot");
+    c.send(std::string{"\x01\x02\x03", 3}, true);
+    CHECK(c.close_code() == static_cast<uint16_t>(websocket::close_code::unknown_data));
+  }
+  {
+    live_client c{f.port()};
+    c.next("snapshot");
+    // Beast fails it with 1009 (too big) after reading 1 KB of it; the rest, unread, may
+    // turn the close into a reset.
+    try {
+      c.send(std::string(64 * 1024, 'x'));
+    } catch (const boost::system::system_error&) {
+      // Closed before all of it was sent: as good.
+    }
+    CHECK(c.ended());
+  }
+  {
+    // Not a WebSocket frame at all: the server fails the connection (1002).
+    live_client c{f.port()};
+    c.next("snapshot");
+    asio::write(c.lowest().socket(), asio::buffer(std::string{"GARBAGE\r\n\r\n\xff\xff\xff"}));
+    CHECK(c.ended());
+  }
+  // The observer and the other page are unharmed.
+  f.tell(f.child_of(*sup, "a"), crash_atom::value);
+  wait_pushed(watcher, "restarted", "a");
+  CHECK(http_request(f.port(), "/tree").status == 200);
+}
+
+TEST_CASE("a malformed or refused upgrade is answered over HTTP and closed") {
+  observed f;
+  // No Sec-WebSocket-Key: Beast answers 400.
+  CHECK_THAT(raw_exchange(f.port(), upgrade_request("/live")), Catch::StartsWith("HTTP/1.1 400"));
+  CHECK_THAT(raw_exchange(f.port(), upgrade_request("/nope", good_key)),
+             Catch::StartsWith("HTTP/1.1 404"));
+  CHECK_THAT(raw_exchange(f.port(), upgrade_request("/live?limit=5000", good_key)),
+             Catch::StartsWith("HTTP/1.1 400"));
+  CHECK_THAT(raw_exchange(f.port(), upgrade_request("/live?bogus=1", good_key)),
+             Catch::StartsWith("HTTP/1.1 400"));
+  // A page of another site may not watch the tree.
+  CHECK_THAT(raw_exchange(f.port(),
+                          upgrade_request("/live", good_key + "Origin: http://evil.example\r\n")),
+             Catch::StartsWith("HTTP/1.1 403"));
+  live_client c{f.port()};
+  CHECK(c.next().at("type") == "snapshot");
+}
+
+TEST_CASE("a page that reads nothing does not hold up the observer or the other pages") {
+  observed f;
+  supervisor_spec spec;
+  spec.strategy = strategy::simple_one_for_one;
+  spec.intensity = 100000;
+  spec.children = {child("w", "echo")};
+  auto sup = f.sys->start_supervisor("pool", spec);
+  REQUIRE(sup);
+  for (int i = 0; i < 2000; ++i)
+    REQUIRE(start_child(*sup, caf::make_message()));
+  // Asks for 1,000 children per snapshot, many times, and never reads: ~0.2 MB each, more
+  // than the socket buffers hold.
+  live_client stuck{f.port(), "/live?limit=1000"};
+  for (int i = 0; i < 200; ++i)
+    stuck.send("snapshot");
+  live_client page{f.port()};
+  page.next("snapshot");
+  auto kids = which_children(*sup);
+  REQUIRE(kids);
+  // 1,000 events: fewer than a batch holds, so none is dropped.
+  kids->resize(500);
+  for (const auto& k : *kids)
+    f.tell(k.handle, crash_atom::value);
+  for (int i = 1; i <= 500; ++i)
+    wait_pushed(page, "restarted", {});
+  CHECK(http_request(f.port(), "/tree?limit=1").status == 200);
+}
+
+TEST_CASE("the system shuts down at once with live pages connected, closing them with 1001") {
+  auto f = std::make_unique<observed>();
+  supervisor_spec spec;
+  spec.children = {child("a", "echo")};
+  REQUIRE(f->sys->start_supervisor("root", spec));
+  live_client one{f->port()};
+  live_client two{f->port()};
+  one.next("snapshot");
+  two.next("snapshot");
+  auto t0 = std::chrono::steady_clock::now();
+  f.reset();
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+  CHECK(one.close_code() == static_cast<uint16_t>(websocket::close_code::going_away));
+  CHECK(two.close_code() == static_cast<uint16_t>(websocket::close_code::going_away));
+}
+
+TEST_CASE("10,000 children under one supervisor: a small snapshot, bounded batches") {
+  observed f;
+  supervisor_spec spec;
+  spec.strategy = strategy::simple_one_for_one;
+  spec.intensity = 100000;
+  spec.children = {child("w", "echo")};
+  auto sup = f.sys->start_supervisor("pool", spec);
+  REQUIRE(sup);
+  for (int i = 0; i < 10000; ++i)
+    REQUIRE(start_child(*sup, caf::make_message()));
+  live_client page{f.port()};
+  auto snapshot = page.next_text();
+  auto snap = json::parse(snapshot);
+  REQUIRE(snap.at("type") == "snapshot");
+  CHECK(snap.at("tree").at("roots").at(0).at("children_total") == 10000);
+  CHECK(snap.at("tree").at("roots").at(0).at("children").size() == 100);
+  CHECK(snapshot.size() < 64 * 1024);
+  // Every child crashes and is restarted: 20,000 events. A batch holds 2,000 at most, and
+  // says how many it dropped; the page then asks for a snapshot.
+  auto kids = which_children(*sup);
+  REQUIRE(kids);
+  for (const auto& k : *kids)
+    f.tell(k.handle, crash_atom::value);
+  size_t events = 0;
+  size_t dropped = 0;
+  size_t largest = 0;
+  size_t batches = 0;
+  while (events + dropped < 20000) {
+    auto text = page.next_text();
+    auto msg = json::parse(text);
+    if (msg.at("type") != "events")
+      continue;
+    ++batches;
+    CHECK(msg.at("events").size() <= 2000);
+    events += msg.at("events").size();
+    dropped += msg.at("dropped").get<size_t>();
+    largest = std::max(largest, text.size());
+  }
+  CHECK(events + dropped == 20000);
+  CHECK(largest < 512 * 1024);
+  // The figures of docs/design/observer.md.
+  WARN("snapshot " << snapshot.size() << " B; " << batches << " batches, " << events
+                   << " events pushed, " << dropped << " dropped; largest batch " << largest
+                   << " B");
+}
