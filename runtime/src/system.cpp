@@ -81,8 +81,8 @@ void system::start_observer() {
   observer_port_ = *port;
   // For a person: where to look. Programs ask observer_port().
   std::clog << "strata: observer on port " << observer_port_ << " (" << listen
-            << "): GET /tree, /metrics" << (cfg_.observer_faults() ? ", POST /fault" : "")
-            << std::endl;
+            << "): the live page at /, GET /tree, /metrics"
+            << (cfg_.observer_faults() ? ", POST /fault" : "") << std::endl;
 }
 
 system::~system() {

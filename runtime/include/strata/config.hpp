@@ -23,9 +23,9 @@ class events_module;
 /// - `--strata.placement.<child-id>=task|thread|process` overrides a child's placement, on
 ///   the command line or in the config file (`[strata.placement]` then `<child-id>="thread"`);
 /// - `--strata.event-log=<file>` writes every supervision event to `file` as JSON lines;
-/// - `--strata.observer.listen=[HOST:]PORT` serves the live tree over HTTP (`/tree`,
-///   `/metrics`; docs/design/observer.md), on 127.0.0.1 unless a host is named; port 0
-///   takes any free port (`strata::system::observer_port()` tells which);
+/// - `--strata.observer.listen=[HOST:]PORT` serves the live tree over HTTP (the live page at
+///   `/`, `/tree`, `/metrics`; docs/design/observer.md), on 127.0.0.1 unless a host is named;
+///   port 0 takes any free port (`strata::system::observer_port()` tells which);
 /// - `--strata.observer.faults` lets the observer inject faults (`POST /fault`, the chaos
 ///   tool: docs/design/chaos.md). Off by default: with it, any local user who can reach the
 ///   port can crash children, and with `allow_process_exit` the process itself.
