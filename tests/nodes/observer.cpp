@@ -1,10 +1,11 @@
 // The observer across nodes: /tree shows `process` children with the node and pid they run
 // in, walks a process-placed supervisor's subtree through its node, and follows a node's
-// death and restart. Real forks, real signals.
+// death and restart; so does the live view (/live). Real forks, real signals.
 
 #include <nlohmann/json.hpp>
 
 #include "http_client.hpp"
+#include "live_client.hpp"
 #include "process_test_support.hpp"
 
 using namespace strata;
@@ -76,6 +77,38 @@ TEST_CASE("/tree shows process children with their node and pid, and their subtr
   auto metrics = http_request(c.sys->observer_port(), "/metrics");
   CHECK_THAT(metrics.body,
              Catch::Contains(R"(strata_children{state="running",placement="process"} 2)"));
+}
+
+TEST_CASE("a live page sees a process child's node die and come back, with its new pid",
+          "[nodes][process][observer]") {
+  cluster c{{}, [](config& cfg) { cfg.set_observer_listen("127.0.0.1:0"); }};
+  REQUIRE(c.sys->observer_port() != 0);
+  supervisor_spec spec;
+  spec.intensity = 5;
+  child_spec worker{"worker", start("victim", 1)};
+  worker.placement = placement::process;
+  spec.children = {worker};
+  auto sup = c.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  auto worker_pid = c.pid_of(c.child_of(*sup, "worker"));
+  strata::test::live_client page{c.sys->observer_port()};
+  auto snap = page.next("snapshot");
+  const auto& w = child_in(snap.at("tree").at("roots").at(0), "worker");
+  CHECK(w.at("placement") == "process");
+  CHECK(w.at("pid") == worker_pid);
+  REQUIRE(::kill(worker_pid, SIGKILL) == 0);
+  auto exited = strata::test::wait_pushed(page, "exited", "worker");
+  CHECK_THAT(exited.at("reason").get<std::string>(),
+             Catch::Contains(expected_reason(fault::sigkill)));
+  auto restarted = strata::test::wait_pushed(page, "restarted", "worker");
+  CHECK(restarted.at("restarts") == 1);
+  // The page asks for a snapshot when it sees a restart: the new node's pid is in it.
+  page.send("snapshot");
+  auto after = page.next("snapshot");
+  const auto& w2 = child_in(after.at("tree").at("roots").at(0), "worker");
+  CHECK(w2.at("restarts") == 1);
+  CHECK(w2.at("pid") == c.pid_of(c.child_of(*sup, "worker")));
+  CHECK(w2.at("pid") != worker_pid);
 }
 
 TEST_CASE("/metrics counts the messages exchanged with each node", "[nodes][process][observer]") {

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http_client.hpp"
+#include "live_client.hpp"
 #include "test_workers.hpp"
 
 using namespace strata;
@@ -51,116 +52,6 @@ struct observed : fixture {
     return sys->observer_port();
   }
 };
-
-// A blocking WebSocket client with a timeout on every read, so that a test fails instead of
-// hanging.
-struct live_client {
-  explicit live_client(uint16_t port, const std::string& target = "/live") : ws(ioc) {
-    lowest().expires_after(step);
-    lowest().connect(tcp::endpoint{asio::ip::make_address("127.0.0.1"), port});
-    ws.handshake("127.0.0.1:" + std::to_string(port), target);
-    lowest().expires_never();
-  }
-
-  beast::tcp_stream& lowest() {
-    return beast::get_lowest_layer(ws);
-  }
-
-  void send(const std::string& text, bool binary = false) {
-    ws.binary(binary);
-    ws.write(asio::buffer(text));
-  }
-
-  // The next message as text; throws system_error when the connection closed. Beast's
-  // timeouts apply to asynchronous operations only, hence an async read run here.
-  std::string next_text() {
-    beast::flat_buffer buf;
-    beast::error_code result = asio::error::timed_out;
-    bool done = false;
-    ws.async_read(buf, [&](beast::error_code ec, size_t) {
-      result = ec;
-      done = true;
-    });
-    ioc.restart();
-    ioc.run_for(step);
-    if (!done) {
-      lowest().cancel();
-      ioc.restart();
-      ioc.run_for(std::chrono::seconds(1));
-      FAIL("no message within 10 s");
-    }
-    if (result)
-      throw boost::system::system_error{result};
-    return beast::buffers_to_string(buf.data());
-  }
-
-  json next() {
-    return json::parse(next_text());
-  }
-
-  // The next message of `type`, skipping others.
-  json next(const std::string& type) {
-    for (int i = 0; i < 10000; ++i)
-      if (auto x = next(); x.at("type") == type)
-        return x;
-    FAIL("no " + type + " message");
-    return {};
-  }
-
-  // Reads until the server closes; the code of its close frame (0 when it sent none). A
-  // client that reads the close frame late may fail to answer it, the server having given
-  // up waiting: the frame's code still counts.
-  uint16_t close_code() {
-    for (int i = 0; i < 10000; ++i) {
-      try {
-        next_text();
-      } catch (const boost::system::system_error& e) {
-        if (e.code() != websocket::error::closed)
-          UNSCOPED_INFO("the connection ended with " << e.code().message());
-        return static_cast<uint16_t>(ws.reason().code);
-      }
-    }
-    return 0;
-  }
-
-  // Whether the server ends the connection (with a close frame or without).
-  bool ended() {
-    for (int i = 0; i < 10000; ++i) {
-      try {
-        next_text();
-      } catch (const boost::system::system_error&) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  // Events pushed but not yet looked at by `wait_pushed`.
-  std::deque<json> backlog;
-
-  asio::io_context ioc;
-  websocket::stream<beast::tcp_stream> ws;
-};
-
-// Reads events until one of `kind` for `child` (any child when empty) arrives; returns it.
-// Batches may hold several events: those after the one found stay in the client's backlog.
-json wait_pushed(live_client& c, const std::string& kind, const std::string& child) {
-  for (int i = 0; i < 100000; ++i) {
-    while (!c.backlog.empty()) {
-      auto ev = std::move(c.backlog.front());
-      c.backlog.pop_front();
-      if (ev.at("event") == kind && (child.empty() || ev.at("child") == child))
-        return ev;
-    }
-    auto msg = c.next();
-    if (msg.at("type") != "events")
-      continue;
-    for (auto& ev : msg.at("events"))
-      c.backlog.push_back(std::move(ev));
-  }
-  FAIL("no " + kind + " event for " + child);
-  return {};
-}
 
 // Sends raw bytes and returns what the server answers before it closes (or 64 KB of it).
 std::string raw_exchange(uint16_t port, const std::string& bytes) {
@@ -391,11 +282,15 @@ TEST_CASE("10,000 children under one supervisor: a small snapshot, bounded batch
   REQUIRE(kids);
   for (const auto& k : *kids)
     f.tell(k.handle, crash_atom::value);
+  // The starts of the 10,000 may still be on their way to the observer's subscriber as the
+  // page connects, and come first: the count is of the crashes' events only, with what was
+  // dropped (of any kind) as an upper bound.
   size_t events = 0;
+  size_t crash_events = 0;
   size_t dropped = 0;
   size_t largest = 0;
   size_t batches = 0;
-  while (events + dropped < 20000) {
+  while (crash_events + dropped < 20000) {
     auto text = page.next_text();
     auto msg = json::parse(text);
     if (msg.at("type") != "events")
@@ -403,10 +298,12 @@ TEST_CASE("10,000 children under one supervisor: a small snapshot, bounded batch
     ++batches;
     CHECK(msg.at("events").size() <= 2000);
     events += msg.at("events").size();
+    for (const auto& ev : msg.at("events"))
+      if (ev.at("event") == "exited" || ev.at("event") == "restarted")
+        ++crash_events;
     dropped += msg.at("dropped").get<size_t>();
     largest = std::max(largest, text.size());
   }
-  CHECK(events + dropped == 20000);
   CHECK(largest < 512 * 1024);
   // The figures of docs/design/observer.md.
   WARN("snapshot " << snapshot.size() << " B; " << batches << " batches, " << events
