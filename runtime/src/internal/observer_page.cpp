@@ -223,6 +223,8 @@ function draw() {
   for (const s of tree.roots) frag.appendChild(drawSupervisor(s));
   root.replaceChildren(frag);
   for (const [p] of gaveUp) paintSupervisor(p);
+  // Marks of children no longer on screen (removed, or paged away) would only go stale.
+  for (const [p] of marks) if (!rows.has(p)) marks.delete(p);
 }
 
 function drawSupervisor(s) {
@@ -281,6 +283,11 @@ function drawChild(ch) {
   tr.appendChild(el("td", "mailbox", dash(ch.mailbox)));
   const m = marks.get(ch.path);
   if (m && m.cls === "crashed" && m.reason) exit.textContent = m.reason;
+  // Running again, but its restart event was not seen (dropped in a burst): it recovered.
+  if (m && m.cls === "crashed" && m.recoverAt === undefined && ch.state === "running"
+      && Date.now() - m.crashedAt > RESNAPSHOT_MS) {
+    m.recoverAt = Date.now();
+  }
   paintMark(tr, ch.path);
   rows.set(ch.path, tr);
   return tr;
