@@ -2,14 +2,15 @@
 // to watch how supervision behaves when children crash (README, "Restart lab"):
 //
 //   lab          one_for_one
-//   ├── edge     simple_one_for_one   200 sessions (task)
+//   ├── edge     simple_one_for_one   20 sessions (task; --sessions=10000 for a wide one)
 //   ├── pipeline rest_for_one         source (task) → parser (thread) → sink (task)
 //   ├── storage  one_for_all          shard_a (process), shard_b (process), index (task)
 //   └── jobs     one_for_one          cruncher (thread), reporter (process),
 //                                     flaky (task, restarted with backoff)
 //
 // It serves the observer (live view, /tree, /metrics) on 127.0.0.1:9100 and accepts faults
-// from strata-chaos there; the supervision events go to restart_lab.events.jsonl for
+// from strata-chaos there (--strata.observer.faults is on by default here, unlike anywhere
+// else); the supervision events go to restart_lab.events.jsonl for
 // strata-timeline. Every placement can be changed on the command line, e.g.
 // --strata.placement.sink=process, and the port and the log path as any strata setting.
 //
@@ -35,16 +36,17 @@ namespace {
 class lab_config : public strata::config {
 public:
   size_t duration = 0;
-  int32_t sessions = 200;
+  int32_t sessions = 20;
   int32_t flaky_every = 7000;
 
   lab_config() {
     opt_group{custom_options_, "global"}
       .add(duration, "duration", "seconds to run, 0 until SIGINT or SIGTERM (default: 0)")
-      .add(sessions, "sessions", "sessions started under edge (default: 200)")
+      .add(sessions, "sessions", "sessions started under edge (default: 20)")
       .add(flaky_every, "flaky-every", "flaky throws every this many ms, 0 never (default: 7000)");
     lab::add_factories(*this);
     set_observer_listen("127.0.0.1:9100");
+    set_observer_faults(true); // the lab is for crashing: strata-chaos may inject faults
     set("strata.event-log", std::string{"restart_lab.events.jsonl"});
   }
 };
@@ -109,7 +111,12 @@ int main(int argc, char** argv) {
                 static_cast<unsigned>(port), static_cast<unsigned>(port));
   else
     std::printf("restart lab: running (no observer)\n");
-  std::printf("  events:   %s\n", cfg.event_log_path().c_str());
+  if (auto port = sys.observer_port(); port != 0)
+    std::printf("  chaos:    strata-chaos --connect=127.0.0.1:%u --target=random:lab --every=500ms "
+                "--for=20s --kind=mix --seed=1\n",
+                static_cast<unsigned>(port));
+  std::printf("  events:   %s (strata-timeline %s -o timeline.png --summary)\n",
+              cfg.event_log_path().c_str(), cfg.event_log_path().c_str());
   std::fflush(stdout);
   // Runs until SIGINT or SIGTERM, or for --duration seconds, or until the tree gives up.
   caf::scoped_actor self{sys.actors()};

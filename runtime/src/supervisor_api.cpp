@@ -5,6 +5,7 @@
 #include <caf/sec.hpp>
 
 #include "strata/detail/guarded_init.hpp"
+#include "strata/detail/mailbox_counter.hpp"
 #include "strata/error.hpp"
 #include "strata/events.hpp"
 
@@ -244,10 +245,16 @@ supervisor_report supervisor_actor::api_observe() {
   // messages from the lock-free stack into the consumer's queue as it counts.
   result.mailbox = mailbox().size();
   result.children.reserve(children_.size());
-  for (const auto& [key, c] : children_)
+  for (const auto& [key, c] : children_) {
     result.children.push_back(
       child_report{{c.display_id, c.handle, c.status, c.type, c.where, c.restarts},
                    c.last_exit ? to_text(*c.last_exit) : std::string{}});
+    // A local worker counts its own mailbox (a proxy of a `process` child is no counter).
+    if (c.handle && c.type == child_type::worker)
+      if (auto counter = dynamic_cast<const detail::mailbox_counter*>(
+            caf::actor_cast<caf::abstract_actor*>(c.handle)))
+        result.children.back().mailbox = counter->queued();
+  }
   return result;
 }
 

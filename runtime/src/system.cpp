@@ -7,6 +7,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/scoped_execution_unit.hpp>
 
+#include "strata/detail/mailbox_counter.hpp"
 #include "strata/events.hpp"
 #include "strata/names.hpp"
 #include "strata/supervisor.hpp"
@@ -64,6 +65,9 @@ void system::start_observer() {
   auto listen = cfg_.observer_listen();
   if (listen.empty())
     return;
+  // Workers started from now on count their mailbox, for /tree and the live page (without
+  // an observer, messaging pays nothing for it). Before the first supervisor starts.
+  detail::count_worker_mailboxes().store(true, std::memory_order_relaxed);
   observer_ = std::make_unique<internal::observer>(
     sys_,
     [this] {

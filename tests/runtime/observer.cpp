@@ -1,13 +1,18 @@
 // The observer: strata.observer.listen serves the live tree as JSON (/tree) and Prometheus
 // text (/metrics) over HTTP. These tests speak HTTP to it as a browser or a scraper would.
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <unistd.h>
 
 #include <boost/asio/connect.hpp>
@@ -173,7 +178,7 @@ TEST_CASE("/tree matches the real tree after crashes, restarts and a terminated 
   auto a = find_child(root, "a");
   CHECK(a->at("restarts") == 1);
   CHECK(a->at("last_exit") == "exception: boom");
-  CHECK(a->at("mailbox").is_null()); // a worker's mailbox is not readable from outside
+  CHECK(a->at("mailbox") == 0); // an idle worker, counting since the observer started
   auto b = find_child(root, "b");
   CHECK(b->at("state") == "stopped");
   CHECK(b->at("last_exit") == "shutdown");
@@ -441,4 +446,85 @@ TEST_CASE("10,000 children under one simple_one_for_one supervisor: /tree pages 
   CHECK(metrics.body.size() < 10000);
   CHECK_THAT(metrics.body,
              Catch::Contains(R"(strata_children{state="running",placement="task"} 10000)"));
+}
+
+namespace {
+
+using block_atom = caf::atom_constant<caf::atom("t_block")>;
+
+// Holds the `blocker` worker inside its handler until released.
+struct gate {
+  std::mutex mtx;
+  std::condition_variable cv;
+  bool open = false;
+};
+
+gate blocker_gate;
+
+caf::behavior blocker(caf::event_based_actor*) {
+  return {
+    [](block_atom) {
+      std::unique_lock<std::mutex> guard{blocker_gate.mtx};
+      blocker_gate.cv.wait(guard, [] { return blocker_gate.open; });
+    },
+    [](ping_atom, int x) { return x; },
+  };
+}
+
+// Polls /tree (an outside view of the actors) until `pred` holds for `path`'s child `id`.
+json wait_for_child(uint16_t port, const std::string& id,
+                    const std::function<bool(const json&)>& pred) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    auto doc = get_tree(port);
+    auto c = find_child(doc.at("roots").at(0), id);
+    REQUIRE(c != nullptr);
+    if (pred(*c) || std::chrono::steady_clock::now() > deadline)
+      return *c;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+} // namespace
+
+TEST_CASE("/tree shows a worker's mailbox depth as the worker counts it") {
+  fixture f{[](config& cfg) {
+    std::istringstream none;
+    REQUIRE_FALSE(cfg.parse({"--strata.observer.listen=127.0.0.1:0"}, none));
+    cfg.add_worker("blocker", blocker);
+  }};
+  auto port = f.sys->observer_port();
+  REQUIRE(port != 0);
+  supervisor_spec spec;
+  child_spec slow{"slow", start("blocker")};
+  slow.placement = placement::thread; // blocks its own thread, not a scheduler's
+  spec.children = {slow, child_spec{"idle", start("echo")}};
+  auto sup = f.sys->start_supervisor("mailboxes", spec);
+  REQUIRE(sup);
+  auto kids = which_children(*sup);
+  REQUIRE(kids);
+  auto hdl = kids->at(0).handle;
+  CHECK(
+    wait_for_child(port, "idle", [](const json& c) { return c.at("mailbox") == 0; }).at("mailbox")
+    == 0);
+  {
+    std::lock_guard<std::mutex> guard{blocker_gate.mtx};
+    blocker_gate.open = false;
+  }
+  caf::anon_send(hdl, block_atom::value);
+  for (int i = 0; i < 5; ++i)
+    caf::anon_send(hdl, ping_atom::value, i);
+  // The block runs (off the count); the five pings wait.
+  auto c = wait_for_child(port, "slow", [](const json& c) { return c.at("mailbox") == 5; });
+  CHECK(c.at("mailbox") == 5);
+  auto metrics = request(port, "/metrics").body;
+  CHECK_THAT(metrics, Catch::Contains(
+                        R"(strata_supervisor_worker_mailbox_messages{supervisor="mailboxes"} 5)"));
+  {
+    std::lock_guard<std::mutex> guard{blocker_gate.mtx};
+    blocker_gate.open = true;
+  }
+  blocker_gate.cv.notify_all();
+  c = wait_for_child(port, "slow", [](const json& c) { return c.at("mailbox") == 0; });
+  CHECK(c.at("mailbox") == 0);
 }

@@ -15,6 +15,8 @@
 #include <caf/meta/type_name.hpp>
 #include <caf/string_view.hpp>
 
+#include "strata/detail/mailbox_counter.hpp"
+
 namespace strata {
 
 /// How a child is made to fail.
@@ -78,21 +80,39 @@ using fault_atom = caf::atom_constant<caf::atom("s_dofault")>;
 void carry_out_fault(uint8_t kind, int64_t hang_ms);
 
 /// A worker class as strata spawns it: `Base` plus the fault message, intercepted before the
-/// behavior so that a user's handlers (or a catch-all) never see it. Costs one type check per
-/// message (docs/design/chaos.md).
+/// behavior so that a user's handlers (or a catch-all) never see it, and, while an observer
+/// runs, a count of its mailbox (`mailbox_counter`). Costs one type check per message
+/// (docs/design/chaos.md), and a flag test per message without an observer.
 template <class Base>
-class fault_injectable : public Base {
+class fault_injectable : public Base, public mailbox_counter {
 public:
   using Base::Base;
 
+  void enqueue(caf::mailbox_element_ptr x, caf::execution_unit* eu) override {
+    // Before the enqueue: once the message is in, the actor may consume it at once.
+    if (counting_)
+      queued_.fetch_add(1, std::memory_order_relaxed);
+    Base::enqueue(std::move(x), eu);
+  }
+
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
     if (x.content().match_elements<fault_atom, uint8_t, int64_t>()) {
+      if (counting_)
+        queued_.fetch_sub(1, std::memory_order_relaxed); // off before it runs: it may throw
       // Thrown from here, an exception takes the same way out as one thrown by a handler
       // (scheduled_actor::reactivate catches both): it becomes the exit reason.
       carry_out_fault(x.content().get_as<uint8_t>(1), x.content().get_as<int64_t>(2));
       return caf::invoke_message_result::consumed;
     }
-    return Base::consume(x);
+    if (!counting_)
+      return Base::consume(x);
+    // Off the count while it runs (a handler that blocks or throws is not waiting); a
+    // skipped message goes back into the mailbox, and into the count.
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    auto result = Base::consume(x);
+    if (result == caf::invoke_message_result::skipped)
+      queued_.fetch_add(1, std::memory_order_relaxed);
+    return result;
   }
 };
 

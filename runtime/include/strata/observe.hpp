@@ -30,6 +30,10 @@ using observe_atom = caf::atom_constant<caf::atom("s_observe")>;
 struct child_report : child_info {
   /// `to_text` of the reason it last terminated; empty when it never has.
   std::string last_exit;
+  /// Messages waiting in a running worker's mailbox, as the worker counts them while an
+  /// observer runs in its process; -1 when unknown (a supervisor, which reports its own; a
+  /// `process` child; no observer when it started).
+  int64_t mailbox = -1;
 };
 
 /// A supervisor's view of itself and its children, in start order.
@@ -48,7 +52,7 @@ struct supervisor_report {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, child_report& x) {
   return f(caf::meta::type_name("strata::child_report"), x.id, x.handle, x.status, x.type,
-           x.placement, x.restarts, x.last_exit);
+           x.placement, x.restarts, x.last_exit, x.mailbox);
 }
 
 template <class Inspector>

@@ -132,12 +132,15 @@ json render_child(const tree_snapshot& tree, const observed_supervisor& s, size_
     j["node"] = node;
     j["pid"] = pid;
   }
-  // A worker's mailbox cannot be read from outside it (observer.md); a supervisor's is
-  // in its report.
+  // A supervisor's mailbox is in its own report; a worker's as it counts it (observer.md),
+  // null where it does not (a `process` child).
   auto nested = i < s.nested.size() ? s.nested[i] : -1;
   const observed_supervisor* sub = nested >= 0 ? &tree.supervisors[static_cast<size_t>(nested)]
                                                : nullptr;
-  j["mailbox"] = sub != nullptr && sub->answered ? json(sub->report.mailbox) : json(nullptr);
+  if (sub != nullptr)
+    j["mailbox"] = sub->answered ? json(sub->report.mailbox) : json(nullptr);
+  else
+    j["mailbox"] = c.mailbox >= 0 ? json(c.mailbox) : json(nullptr);
   if (sub != nullptr)
     j["supervisor"] = render_supervisor(tree, nested, query);
   return j;
@@ -331,6 +334,22 @@ std::string render_metrics(const tree_snapshot& tree, const event_counters& coun
   for (const auto& s : tree.supervisors)
     if (s.answered)
       out.add({{"supervisor", s.report.path}}, s.report.mailbox);
+  out.declare("strata_supervisor_worker_mailbox_messages", "gauge",
+              "Messages waiting in the mailboxes of a supervisor's running workers, summed "
+              "(workers in this process that started while the observer ran).");
+  for (const auto& s : tree.supervisors) {
+    if (!s.answered)
+      continue;
+    uint64_t sum = 0;
+    bool counted = false;
+    for (const auto& c : s.report.children)
+      if (c.mailbox >= 0) {
+        sum += static_cast<uint64_t>(c.mailbox);
+        counted = true;
+      }
+    if (counted)
+      out.add({{"supervisor", s.report.path}}, sum);
+  }
   out.declare("strata_restarts_total", "counter",
               "Child restarts by supervisor, from the events seen since the observer started.");
   for (const auto& [sup, n] : counters.restarts)

@@ -1,7 +1,7 @@
 // The observer's live page (runtime/src/internal/observer_page.cpp) in a real browser:
 // Debian's Chromium, headless, driven by playwright-core. Starts observed_tree (a small tree
 // whose children crash on demand, plus a pool of 10,000) and opens its page; checks the rows
-// (placement, state, restarts, mailbox "–"), that the pool is collapsed with its counts, that a
+// (placement, state, restarts, mailbox 0), that the pool is collapsed with its counts, that a
 // crash turns a row red with its reason and a restart flashes it green with the count up, that
 // a give-up shows on its supervisor, that a burst of 20,000 events does not freeze the page,
 // that paging works, and that the page says the system stopped when it shuts down (1001).
@@ -211,9 +211,9 @@ async function main() {
 
   await waitFor(page, "the page is live and shows the tree",
     (s) => s.live && s.a && s.b && s.c && s.root && s.pool);
-  await waitFor(page, "rows show placement, state, restarts and a worker's mailbox as –",
+  await waitFor(page, "rows show placement, state, restarts and an idle worker's mailbox, 0",
     (s) => s.a.placement === "task" && s.b.placement === "thread" && s.a.state === "running"
-      && s.a.restarts === "0" && s.a.mailbox === "\u2013" && s.a.exit === "\u2013");
+      && s.a.restarts === "0" && s.a.mailbox === "0" && s.a.exit === "\u2013");
   await waitFor(page, "the pool of 10,000 is collapsed, with its counts",
     (s, n) => s.pool.classes.includes("collapsed") && s.pool.aggregate.includes(`${n} children`)
       && s.pool.aggregate.includes(`running ${n}`) && s.pool.range.includes(`of ${n}`), POOL);
