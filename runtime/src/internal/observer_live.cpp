@@ -1,7 +1,6 @@
 #include "internal/observer_live.hpp"
 
 #include <algorithm>
-#include <deque>
 #include <utility>
 
 #include <boost/asio/steady_timer.hpp>
@@ -10,6 +9,8 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <nlohmann/json.hpp>
+
+#include "internal/observer_live_queue.hpp"
 
 namespace strata::internal {
 
@@ -24,19 +25,10 @@ namespace {
 // the connection with 1009 (too big) before reading it.
 constexpr size_t max_request = 1024;
 
-// Per connection, messages waiting to be written at most, and their bytes: a page that does
-// not read (a stuck tab, a slow link) gets its queue replaced by one "resnapshot" message
-// instead of growing it.
-constexpr size_t max_queued = 16;
-constexpr size_t max_queued_bytes = 8 * 1024 * 1024;
-
 // A page gets one snapshot per this interval at most, however often it asks: a snapshot
 // walks the tree on the observer's thread, and a client asking in a loop must not keep it
 // busy. (The page itself asks about once a second while events come.)
 constexpr auto min_snapshot_interval = std::chrono::milliseconds(250);
-
-const auto resnapshot_message = std::make_shared<const std::string>(
-  R"({"type":"resnapshot","why":"the page fell behind: events were dropped"})");
 
 } // namespace
 
@@ -86,26 +78,22 @@ public:
     });
   }
 
-  void push_batch(const std::shared_ptr<const std::string>& msg) {
-    if (closing_ || behind_)
+  void push_batch(const live_queue::message& msg) {
+    if (closing_)
       return;
-    enqueue({msg, false});
+    queue_.push_batch(msg);
+    write();
   }
 
   void close(websocket::close_code code) {
     if (closing_)
       return;
     closing_ = true;
-    drop_waiting();
+    queue_.drop_waiting();
     ws_.async_close(code, [self = shared_from_this()](beast::error_code) { self->finish(); });
   }
 
 private:
-  struct outgoing {
-    std::shared_ptr<const std::string> text;
-    bool snapshot;
-  };
-
   void read() {
     ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->on_read(ec);
@@ -126,9 +114,7 @@ private:
     if (text != "snapshot")
       return close(websocket::close_code::policy_error);
     // Asked again before the last one went out: that one is recent enough.
-    auto waiting = std::any_of(queue_.begin() + (writing_ ? 1 : 0), queue_.end(),
-                               [](const outgoing& x) { return x.snapshot; });
-    if (!waiting && !snapshot_due_) {
+    if (!queue_.snapshot_waiting() && !snapshot_due_) {
       auto wait = last_snapshot_ + min_snapshot_interval - std::chrono::steady_clock::now();
       if (wait <= decltype(wait)::zero()) {
         send_snapshot();
@@ -147,39 +133,21 @@ private:
 
   void send_snapshot() {
     last_snapshot_ = std::chrono::steady_clock::now();
-    behind_ = false;
-    enqueue({std::make_shared<const std::string>(hub_.snapshot_message(query_)), true});
-  }
-
-  void enqueue(outgoing msg) {
-    auto bytes = msg.text->size();
-    for (const auto& x : queue_)
-      bytes += x.text->size();
-    if (queue_.size() >= max_queued || bytes > max_queued_bytes) {
-      // Coalesce: what waits is replaced by one message telling the page to ask again.
-      drop_waiting();
-      behind_ = true;
-      msg = {resnapshot_message, false};
-    }
-    queue_.push_back(std::move(msg));
+    queue_.push_snapshot(std::make_shared<const std::string>(hub_.snapshot_message(query_)));
     write();
   }
 
-  // Drops the messages not yet being written.
-  void drop_waiting() {
-    queue_.erase(queue_.begin() + (writing_ ? 1 : 0), queue_.end());
-  }
-
   void write() {
-    if (writing_ || queue_.empty() || closing_)
+    if (closing_)
       return;
-    writing_ = true;
+    auto next = queue_.start_write();
+    if (next == nullptr)
+      return;
     ws_.text(true);
-    ws_.async_write(asio::buffer(*queue_.front().text),
+    // The message stays in the queue, so the buffer stays valid, until `written`.
+    ws_.async_write(asio::buffer(**next),
                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                      self->writing_ = false;
-                      if (!self->queue_.empty())
-                        self->queue_.pop_front();
+                      self->queue_.written();
                       if (ec)
                         return self->finish();
                       self->write();
@@ -191,7 +159,7 @@ private:
       return;
     finished_ = true;
     closing_ = true;
-    queue_.clear();
+    queue_.drop_waiting();
     hub_.closed(this);
   }
 
@@ -199,12 +167,9 @@ private:
   live_hub& hub_; // outlives every session's handlers (they never run after stop)
   tree_query query_;
   beast::flat_buffer in_;
-  std::deque<outgoing> queue_; // front is being written while writing_
-  bool writing_ = false;
+  live_queue queue_;
   bool closing_ = false;
   bool finished_ = false;
-  // Its queue overflowed: batches are dropped until it has a new snapshot.
-  bool behind_ = false;
   asio::steady_timer snapshot_timer_;
   std::chrono::steady_clock::time_point last_snapshot_;
   bool snapshot_due_ = false; // snapshot_timer_ runs for a snapshot asked too soon
