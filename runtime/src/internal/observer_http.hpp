@@ -32,7 +32,8 @@ caf::expected<boost::asio::ip::tcp::endpoint> parse_listen(const std::string& te
 /// A plain HTTP/1.1 server calling `handler` for each request on its own thread, one
 /// request at a time (the handler of the observer takes a snapshot of the tree, which is
 /// cheap next to a person's or a scraper's pace). Keep-alive is honoured; a request that
-/// cannot be parsed is answered 400 and its connection closed.
+/// cannot be parsed is answered 400 and its connection closed. A request for a WebSocket goes
+/// to the `upgrader`, if one is set, which may take the connection (the live view's `/live`).
 class http_server {
 public:
   using handler = std::function<http_response(const http_request&)>;

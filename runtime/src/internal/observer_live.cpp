@@ -33,12 +33,14 @@ constexpr auto min_snapshot_interval = std::chrono::milliseconds(250);
 } // namespace
 
 void live_feed::push(const supervision_event& ev) {
+  // Rendered before taking the lock, which the observer's thread takes every 100 ms.
+  auto line = to_json_line(ev);
   std::lock_guard<std::mutex> guard{mtx_};
   if (events_.size() >= capacity) {
     ++dropped_;
     return;
   }
-  events_.push_back(to_json_line(ev));
+  events_.push_back(std::move(line));
 }
 
 std::vector<std::string> live_feed::take(size_t& dropped) {
