@@ -669,7 +669,7 @@ private:
     caf::scoped_execution_unit host{&sys.actors()};
     caf::actor_config acfg{&host};
     try {
-      return f->spawn(acfg, args);
+      return f->spawner(cfg_->observer_faults())(acfg, args);
     } catch (...) {
       return make_error(strata::error::start_failed, name, "exception in its constructor");
     }

@@ -125,7 +125,8 @@ caf::invoke_message_result supervisor_actor::consume(caf::mailbox_element& x) {
   // `kill` from one of our children goes to our exit handling, as CAF's would go for any
   // other reason. A `kill` from anyone else (the parent, a user) stays fatal.
   auto& content = x.content();
-  if (content.match_elements<detail::fault_atom, uint8_t, int64_t>()) {
+  if (faults_ && content.type_token() == detail::fault_token
+      && content.get_as<caf::atom_value>(0) == detail::fault_atom::value) {
     // A supervisor child fails from inside as a worker does (detail::fault_injectable).
     detail::carry_out_fault(content.get_as<uint8_t>(1), content.get_as<int64_t>(2));
     return caf::invoke_message_result::consumed;
@@ -534,7 +535,7 @@ supervisor_actor::step supervisor_actor::start_step(const std::shared_ptr<start_
   caf::expected<caf::actor> hdl{caf::error{}};
   try {
     // A class-based actor's constructor runs here, on our thread; it may throw.
-    hdl = f->spawn(acfg, args);
+    hdl = f->spawner(wrap_workers_)(acfg, args);
   } catch (...) {
     hdl = detail::current_exception_error();
   }

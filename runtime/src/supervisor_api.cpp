@@ -43,6 +43,8 @@ caf::result<ok_atom> supervisor_actor::init(const caf::actor& parent, const std:
   if (!cfg)
     return fail(cfg.error());
   cfg_ = *cfg;
+  faults_ = cfg_->observer_faults();
+  wrap_workers_ = faults_ || !cfg_->observer_listen().empty();
   try {
     spec_ = make_spec_();
   } catch (...) {

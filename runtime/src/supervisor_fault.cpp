@@ -47,6 +47,9 @@ caf::error refuse(const std::string& child, const std::string& why) {
 // Answered at once, not behind a running operation: injecting only sends a message or a
 // signal, and a study wants faults to land in the middle of restarts too.
 caf::result<std::string> supervisor_actor::api_inject_fault(const fault_request& req) {
+  if (!faults_)
+    return make_error(error::fault_refused, req.child,
+                      "this system does not accept faults (strata.observer.faults is off)");
   child* c = nullptr;
   for (auto& entry : children_)
     if (entry.second.display_id == req.child)

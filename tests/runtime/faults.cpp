@@ -59,6 +59,22 @@ TEST_CASE("POST /fault is refused with 403 while strata.observer.faults is off")
   CHECK(f.ping(f.child_of(*sup, "a"), 1) == 1);
 }
 
+TEST_CASE("a system that does not accept faults refuses inject_fault_atom sent directly") {
+  fixture f;
+  auto sup = f.sys->start_supervisor("root", echo_children(placement::task));
+  REQUIRE(sup);
+  fault_request req;
+  req.child = "a";
+  req.kind = fault_kind::exception;
+  caf::error err;
+  (*f.self)
+    ->request(*sup, std::chrono::seconds(10), inject_fault_atom::value, req)
+    .receive([](const std::string&) {}, [&](caf::error& x) { err = std::move(x); });
+  CHECK(is(err, error::fault_refused));
+  CHECK_THAT(to_text(err), Catch::Contains("strata.observer.faults is off"));
+  CHECK(f.ping(f.child_of(*sup, "a"), 1) == 1);
+}
+
 TEST_CASE("an injected exception ends a task or thread child and its events carry the fault") {
   for (auto where : {placement::task, placement::thread}) {
     INFO(to_string(where));

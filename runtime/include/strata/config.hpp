@@ -25,10 +25,13 @@ class events_module;
 /// - `--strata.event-log=<file>` writes every supervision event to `file` as JSON lines;
 /// - `--strata.observer.listen=[HOST:]PORT` serves the live tree over HTTP (the live page at
 ///   `/`, `/tree`, `/metrics`; docs/design/observer.md), on 127.0.0.1 unless a host is named;
-///   port 0 takes any free port (`strata::system::observer_port()` tells which);
-/// - `--strata.observer.faults` lets the observer inject faults (`POST /fault`, the chaos
-///   tool: docs/design/chaos.md). Off by default: with it, any local user who can reach the
-///   port can crash children, and with `allow_process_exit` the process itself.
+///   port 0 takes any free port (`strata::system::observer_port()` tells which); workers are
+///   then spawned counting their mailbox, at a few ns per message;
+/// - `--strata.observer.faults` makes the system accept faults (`inject_fault_atom`, fault.hpp)
+///   and the observer inject them (`POST /fault`, the chaos tool: docs/design/chaos.md);
+///   workers are then spawned able to take them, at a few ns per message. Off by default:
+///   with it, any local user who can reach the port can crash children, and with
+///   `allow_process_exit` the process itself.
 /// Fill it (factories, options) on one thread before creating the `strata::system`.
 class config : public caf::actor_system_config {
 public:
@@ -87,7 +90,8 @@ public:
   /// Where the observer listens (`strata.observer.listen`), empty when off.
   std::string observer_listen() const;
 
-  /// Lets the observer inject faults (`POST /fault`), as `--strata.observer.faults` does.
+  /// Makes the system accept faults and the observer inject them (`POST /fault`), as
+  /// `--strata.observer.faults` does.
   config& set_observer_faults(bool enabled);
 
   /// Whether the observer injects faults (`strata.observer.faults`); false by default.

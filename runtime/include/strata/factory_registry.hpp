@@ -27,8 +27,19 @@ namespace strata {
 /// actor unlinked and uninitialised, with the flags in `cfg` (e.g. detached for `thread`
 /// placement); the supervisor then links it and runs the init handshake.
 struct factory {
+  using spawn_fn
+    = std::function<caf::expected<caf::actor>(caf::actor_config& cfg, caf::message& args)>;
   child_type type = child_type::worker;
-  std::function<caf::expected<caf::actor>(caf::actor_config& cfg, caf::message& args)> spawn;
+  spawn_fn spawn;
+  /// For a worker: `spawn`, with the actor able to take injected faults and to count its
+  /// mailbox (`detail::fault_injectable`, fault.hpp), used when the system accepts faults
+  /// (`strata.observer.faults`) or serves an observer. Null for a supervisor, which always can.
+  spawn_fn spawn_injectable;
+
+  /// `spawn_injectable` if `wrapped` and there is one, else `spawn`.
+  const spawn_fn& spawner(bool wrapped) const noexcept {
+    return wrapped && spawn_injectable ? spawn_injectable : spawn;
+  }
 };
 
 namespace detail {
@@ -82,30 +93,39 @@ public:
   std::vector<std::string> names() const;
 
 private:
+  // Spawns a worker of class `Self` running `fun`, as `Impl`: `Self` or a class derived
+  // from it.
+  template <class Impl, class Self, class... Args, class F>
+  static factory::spawn_fn worker_spawner(const F& fun, const std::string& name) {
+    // What caf::make_actor_factory does for a function-based actor, minus what a restart
+    // does not need: the arguments are read from the (shared) message, not from a private
+    // copy of it (a non-const read of a message detaches it: one copy per spawn), and no set
+    // of the handle's message types is built per spawn.
+    return [fun, name](caf::actor_config& cfg, caf::message& args) -> caf::expected<caf::actor> {
+      if (!args.match_elements<std::decay_t<Args>...>())
+        return make_error(error::bad_arguments, name, caf::to_string(args));
+      cfg.init_fun
+        = caf::actor_config::init_fun_type{[fun, args](caf::local_actor* ptr) -> caf::behavior {
+            auto self = static_cast<Self*>(ptr);
+            return detail::guarded_worker_behavior<std::decay_t<Args>...>(
+              self, fun, args, std::index_sequence_for<Args...>{});
+          }};
+      return cfg.host->system().spawn_class<Impl, caf::no_spawn_options>(cfg);
+    };
+  }
+
   template <class F, class Self, class... Args>
   void add_worker_impl(std::string name, F fun, caf::detail::type_list<Self, Args...>) {
     static_assert(std::is_pointer<Self>::value, "a worker's first parameter is its self pointer");
     using self_type = std::remove_pointer_t<Self>;
     factory f;
     f.type = child_type::worker;
-    // What caf::make_actor_factory does for a function-based actor, minus what a restart
-    // does not need: the arguments are read from the (shared) message, not from a private
-    // copy of it (a non-const read of a message detaches it: one copy per spawn), and no set
-    // of the handle's message types is built per spawn.
-    f.spawn = [fun, name](caf::actor_config& cfg, caf::message& args) -> caf::expected<caf::actor> {
-      if (!args.match_elements<std::decay_t<Args>...>())
-        return make_error(error::bad_arguments, name, caf::to_string(args));
-      cfg.init_fun
-        = caf::actor_config::init_fun_type{[fun, args](caf::local_actor* ptr) -> caf::behavior {
-            auto self = static_cast<self_type*>(ptr);
-            return detail::guarded_worker_behavior<std::decay_t<Args>...>(
-              self, fun, args, std::index_sequence_for<Args...>{});
-          }};
-      // Spawned as fault_injectable so that a supervisor can inject faults (fault.hpp); the
-      // init function sees it as `self_type`, its base.
-      return cfg.host->system()
-        .spawn_class<detail::fault_injectable<self_type>, caf::no_spawn_options>(cfg);
-    };
+    f.spawn = worker_spawner<self_type, self_type, Args...>(fun, name);
+    // Only when the system accepts faults: taking the fault message before the behavior costs
+    // every message of the worker ~6-11 ns (docs/design/chaos.md), which a system that does not
+    // inject faults has no reason to pay.
+    f.spawn_injectable
+      = worker_spawner<detail::fault_injectable<self_type>, self_type, Args...>(fun, name);
     entries_[std::move(name)] = std::move(f);
   }
 

@@ -201,6 +201,11 @@ private:
   std::function<supervisor_spec()> make_spec_;
   supervisor_spec spec_;
   const strata::config* cfg_ = nullptr;
+  // Whether the system accepts faults (`strata.observer.faults`).
+  bool faults_ = false;
+  // Whether workers are spawned wrapped (factory::spawn_injectable): to take faults, or to
+  // count their mailbox for an observer (docs/design/observer.md).
+  bool wrap_workers_ = false;
   std::string path_;
   caf::actor_addr parent_;
   caf::group events_;
