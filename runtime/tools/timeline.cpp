@@ -195,6 +195,10 @@ std::string plot_script(const std::vector<event>& events, const std::string& out
     auto y = lanes[lane];
     auto t = secs(ev.mono_ns);
     if (ev.kind == "started" || ev.kind == "restarted") {
+      // A child whose supervisor died without reporting its exit (a killed supervisor takes
+      // its linked children along) shows up running again: its earlier span ends here.
+      if (auto i = up_since.find(lane); i != up_since.end())
+        up << i->second << " " << y << " " << t - i->second << "\n";
       up_since[lane] = t;
       if (ev.kind == "restarted")
         restart << t << " " << y << "\n";
