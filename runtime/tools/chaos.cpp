@@ -166,6 +166,8 @@ std::optional<options> parse_args(int argc, char** argv, std::string& why) {
     why = "--target is required";
   else if (opts.count.has_value() == opts.duration.has_value())
     why = "give one of --count=N and --for=DURATION";
+  else if (opts.duration && opts.every.count() == 0)
+    why = "--for needs --every above 0 ms (else it is a count without end)";
   if (!why.empty())
     return std::nullopt;
   if (opts.target_kind == "node" && !opts.kind_given)

@@ -111,6 +111,9 @@ TEST_CASE("strata-chaos reports a wrong flag, an unreachable observer and faults
   auto neither = chaos("--connect=127.0.0.1:1 --target=random:root");
   CHECK(neither.status == 64);
   CHECK_THAT(neither.out, Catch::Contains("--count=N and --for=DURATION"));
+  auto endless = chaos("--connect=127.0.0.1:1 --target=random:root --for=1s --every=0ms");
+  CHECK(endless.status == 64);
+  CHECK_THAT(endless.out, Catch::Contains("--for needs --every above 0 ms"));
   // Port 1 on loopback: nobody listens there.
   auto unreachable = chaos("--connect=127.0.0.1:1 --target=random:root --count=1");
   CHECK(unreachable.status == 69);
