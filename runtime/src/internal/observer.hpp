@@ -60,7 +60,7 @@ private:
 
   caf::actor_system& sys_;
   roots_fn roots_;
-  bool faults_;
+  bool faults_; // whether POST /fault injects; fixed at construction
   std::shared_ptr<counters_box> counters_;
   std::shared_ptr<live_feed> feed_;
   std::mutex stop_mtx_; // guards subscriber_ and the server's stop
