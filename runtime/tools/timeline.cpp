@@ -3,6 +3,7 @@
 // (docs/design/chaos.md).
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -172,9 +173,42 @@ bool ends_with(const std::string& x, const std::string& suffix) {
          && x.compare(x.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// Path order with numbers compared as numbers: session#2 before session#10.
+struct natural_less {
+  bool operator()(const std::string& a, const std::string& b) const {
+    size_t i = 0;
+    size_t j = 0;
+    while (i < a.size() && j < b.size()) {
+      if (std::isdigit(static_cast<unsigned char>(a[i]))
+          && std::isdigit(static_cast<unsigned char>(b[j]))) {
+        auto i0 = i;
+        auto j0 = j;
+        while (i < a.size() && std::isdigit(static_cast<unsigned char>(a[i])))
+          ++i;
+        while (j < b.size() && std::isdigit(static_cast<unsigned char>(b[j])))
+          ++j;
+        auto x = a.substr(i0, i - i0);
+        auto y = b.substr(j0, j - j0);
+        x.erase(0, std::min(x.find_first_not_of('0'), x.size()));
+        y.erase(0, std::min(y.find_first_not_of('0'), y.size()));
+        if (x.size() != y.size())
+          return x.size() < y.size();
+        if (x != y)
+          return x < y;
+        continue;
+      }
+      if (a[i] != b[j])
+        return a[i] < b[j];
+      ++i;
+      ++j;
+    }
+    return a.size() - i < b.size() - j;
+  }
+};
+
 // The gnuplot script that draws `events` to `out`.
 std::string plot_script(const std::vector<event>& events, const std::string& out) {
-  std::map<std::string, int> lanes;
+  std::map<std::string, int, natural_less> lanes;
   for (const auto& ev : events)
     lanes.emplace(lane_of(ev), 0);
   // The first lane in path order on top.
@@ -206,6 +240,16 @@ std::string plot_script(const std::vector<event>& events, const std::string& out
       if (auto i = up_since.find(lane); i != up_since.end()) {
         up << i->second << " " << y << " " << t - i->second << "\n";
         up_since.erase(i);
+      }
+      // A supervisor child that exited took its own children with it (linked, they report
+      // nothing once it is gone): their spans end here too.
+      if (ev.kind == "exited") {
+        auto prefix = lane + "/";
+        for (auto i = up_since.lower_bound(prefix);
+             i != up_since.end() && i->first.compare(0, prefix.size(), prefix) == 0;) {
+          up << i->second << " " << lanes[i->first] << " " << t - i->second << "\n";
+          i = up_since.erase(i);
+        }
       }
       (is_crash(ev) ? crash : stop) << t << " " << y << "\n";
       if (!ev.fault.empty())
