@@ -134,7 +134,7 @@ caf::invoke_message_result supervisor_actor::consume(caf::mailbox_element& x) {
   if (content.match_elements<caf::exit_msg>()) {
     auto& em = content.get_as<caf::exit_msg>(0);
     if (em.reason == caf::exit_reason::kill
-        && (running_.count(em.source) > 0 || stopping_.count(em.source) > 0)) {
+        && (running_.count(block_of(em.source)) > 0 || stopping_.count(em.source) > 0)) {
       auto msg = em;
       unlink_from(msg.source);
       on_exit(msg);
@@ -175,7 +175,7 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
 void supervisor_actor::child_exited(const caf::actor_addr& source, const caf::error& reason) {
   if (shutting_down_)
     return;
-  auto i = running_.find(source);
+  auto i = running_.find(block_of(source));
   if (i == running_.end())
     return; // a child we already stopped or replaced
   auto key = i->second;
@@ -311,7 +311,7 @@ caf::actor supervisor_actor::begin_stop(uint64_t key) {
   auto hdl = std::move(c->handle);
   c->handle = nullptr;
   c->status = child_status::stopped;
-  forget_running(running_.extract(hdl.address()));
+  forget_running(running_.extract(block_of(hdl)));
   // OTP's shutdown/2 unlinks first, so the exit it causes is not taken for a crash; here
   // that holds without it: the child is no longer in `running_`, so its exit_msg, if any, is
   // ignored, and a CAF actor removes the link itself when our exit reaches it. Unlinking
@@ -605,7 +605,7 @@ supervisor_actor::step supervisor_actor::child_running(const std::shared_ptr<sta
   c->status = child_status::running;
   if (c->spec.backoff.enabled())
     c->started_at = clock::now(); // only backoff asks how long a child ran
-  add_running(hdl.address(), key);
+  add_running(block_of(hdl), key);
   if (seq->is_restart)
     ++c->restarts;
   emit(seq->is_restart ? event_kind::restarted : event_kind::started, c, std::string{});
@@ -682,24 +682,21 @@ supervisor_actor::child* supervisor_actor::find(uint64_t key) {
   return last_found_;
 }
 
-void supervisor_actor::add_running(caf::actor_addr addr, uint64_t key) {
+void supervisor_actor::add_running(const caf::actor_control_block* child, uint64_t key) {
   if (spare_running_.empty()) {
-    running_.emplace(std::move(addr), key);
+    running_.emplace(child, key);
     return;
   }
   auto node = std::move(spare_running_.back());
   spare_running_.pop_back();
-  node.key() = std::move(addr);
+  node.key() = child;
   node.mapped() = key;
   running_.insert(std::move(node));
 }
 
 void supervisor_actor::forget_running(running_map::node_type node) {
-  if (node.empty())
-    return;
-  // The address would keep the dead child's memory (its control block) until reused.
-  node.key() = caf::actor_addr{};
-  spare_running_.push_back(std::move(node));
+  if (!node.empty())
+    spare_running_.push_back(std::move(node));
 }
 
 supervisor_actor::child* supervisor_actor::find_id(const std::string& id) {
@@ -727,7 +724,7 @@ void supervisor_actor::erase(uint64_t key) {
   if (i == children_.end())
     return;
   if (i->second.handle)
-    forget_running(running_.extract(i->second.handle.address()));
+    forget_running(running_.extract(block_of(i->second.handle)));
   if (key == last_found_key_) {
     last_found_key_ = 0;
     last_found_ = nullptr;

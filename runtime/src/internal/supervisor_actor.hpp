@@ -41,6 +41,13 @@ using backoff_done_atom = caf::atom_constant<caf::atom("s_backoff")>;
 using kill_timeout_atom = caf::atom_constant<caf::atom("s_killtmo")>;
 using fault_resume_atom = caf::atom_constant<caf::atom("s_faultcnt")>;
 
+/// The control block of `x`, an actor handle or address, without touching its reference
+/// counts: a child's identity for lookups.
+template <class Handle>
+const caf::actor_control_block* block_of(const Handle& x) noexcept {
+  return caf::actor_cast<caf::actor_control_block*>(x);
+}
+
 /// The supervisor actor; supervisor.hpp holds the semantics it implements. Its decisions
 /// come from supervision_logic.hpp; this class carries them out asynchronously, one
 /// operation at a time. All members are owned by the actor's own execution context.
@@ -61,7 +68,11 @@ protected:
 private:
   using clock = std::chrono::steady_clock;
   using done_fn = std::function<void()>;
-  using running_map = std::unordered_map<caf::actor_addr, uint64_t>;
+  // Keyed by the child's control block, not by an actor_addr: the same identity without a
+  // weak reference (two atomic operations) per lookup. A child in the map is kept alive by
+  // its `handle`, and an exit_msg of a gone child holds its block, so a key cannot be
+  // reused while it can still be looked up.
+  using running_map = std::unordered_map<const caf::actor_control_block*, uint64_t>;
   using start_done_fn = std::function<void(caf::error err, uint64_t failed_key)>;
 
   struct child {
@@ -182,8 +193,8 @@ private:
   child* find(uint64_t key);
   child* find_id(const std::string& id);
   uint64_t add_child(child_spec spec);
-  /// Adds `addr` → `key` to running_, in a spare node if there is one.
-  void add_running(caf::actor_addr addr, uint64_t key);
+  /// Adds `child` → `key` to running_, in a spare node if there is one.
+  void add_running(const caf::actor_control_block* child, uint64_t key);
   /// Keeps a node taken out of running_ as a spare (nothing if it is empty).
   void forget_running(running_map::node_type node);
   void erase(uint64_t key);
@@ -216,7 +227,7 @@ private:
   std::map<uint64_t, child> children_; // by key; keys grow, so this is start order
   uint64_t last_found_key_ = 0; // keys start at 1
   child* last_found_ = nullptr; // children_[last_found_key_], for `find`
-  running_map running_; // handle -> key
+  running_map running_; // child -> key
   // Nodes taken out of running_, kept for the next child that runs: a restart of n children
   // then allocates no map node (at most as many as children ever ran at once).
   std::vector<running_map::node_type> spare_running_;
