@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <vector>
 
+#include "run_program.hpp"
 #include "test_workers.hpp"
 
 using namespace strata;
@@ -16,24 +17,9 @@ using namespace strata::test;
 
 namespace {
 
-struct run_result {
-  int status = -1;
-  std::string out;
-};
-
 // Runs strata-chaos with `args`, stdout and stderr together.
 run_result chaos(const std::string& args) {
-  run_result result;
-  auto cmd = std::string{STRATA_CHAOS} + " " + args + " 2>&1";
-  auto pipe = ::popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0)
-    result.out.append(buf.data(), n);
-  auto status = ::pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return run_program(STRATA_CHAOS, args);
 }
 
 // The fault lines' "#seq target kind", without the time offset and the result.

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http_client.hpp"
+#include "run_program.hpp"
 #include "test_workers.hpp"
 
 using namespace strata;
@@ -21,23 +22,8 @@ namespace http = boost::beast::http;
 
 namespace {
 
-struct run_result {
-  int status = -1;
-  std::string out;
-};
-
 run_result timeline(const std::string& args) {
-  run_result result;
-  auto cmd = std::string{STRATA_TIMELINE} + " " + args + " 2>&1";
-  auto pipe = ::popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0)
-    result.out.append(buf.data(), n);
-  auto status = ::pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return run_program(STRATA_TIMELINE, args);
 }
 
 std::string read_file(const std::string& path) {
