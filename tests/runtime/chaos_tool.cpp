@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <vector>
 
+#include "observed_system.hpp"
 #include "run_program.hpp"
 #include "test_workers.hpp"
 
@@ -38,16 +39,9 @@ std::vector<std::string> sequence(const std::string& out) {
   return result;
 }
 
-struct observed : fixture {
-  explicit observed(bool faults = true)
-    : fixture([faults](config& cfg) {
-        std::istringstream none;
-        config::string_list args{"--strata.observer.listen=127.0.0.1:0"};
-        if (faults)
-          args.emplace_back("--strata.observer.faults");
-        REQUIRE_FALSE(cfg.parse(args, none));
-      }) {
-    REQUIRE(sys->observer_port() != 0);
+struct observed : observed_system {
+  explicit observed(bool faults = true) : observed_system(faults) {
+    // nop
   }
 
   std::string connect() const {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http_client.hpp"
+#include "observed_system.hpp"
 #include "test_workers.hpp"
 
 using namespace strata;
@@ -19,16 +20,9 @@ namespace http = boost::beast::http;
 namespace {
 
 // A strata system with the observer on a free loopback port, faults allowed or not.
-struct observed : fixture {
-  explicit observed(bool faults)
-    : fixture([faults](config& cfg) {
-        std::istringstream none;
-        config::string_list args{"--strata.observer.listen=127.0.0.1:0"};
-        if (faults)
-          args.emplace_back("--strata.observer.faults");
-        REQUIRE_FALSE(cfg.parse(args, none));
-      }) {
-    REQUIRE(sys->observer_port() != 0);
+struct observed : observed_system {
+  explicit observed(bool faults) : observed_system(faults) {
+    // nop
   }
 
   http_reply fault(const json& body) {

@@ -25,6 +25,7 @@
 
 #include "error_of.hpp"
 #include "http_client.hpp"
+#include "observed_system.hpp"
 #include "test_workers.hpp"
 
 using namespace strata;
@@ -49,21 +50,7 @@ json get_tree(uint16_t port, const std::string& query = {}) {
   return json::parse(res.body);
 }
 
-// A strata system with the observer on a free loopback port.
-struct observed : fixture {
-  observed()
-    : fixture([](config& cfg) {
-        std::istringstream none;
-        REQUIRE_FALSE(cfg.parse({"--strata.observer.listen=127.0.0.1:0"}, none));
-      }) {
-    REQUIRE_FALSE(sys->observer_error());
-    REQUIRE(sys->observer_port() != 0);
-  }
-
-  uint16_t port() const {
-    return sys->observer_port();
-  }
-};
+using observed = observed_system;
 
 const json* find_child(const json& sup, const std::string& id) {
   for (const auto& c : sup.at("children"))
@@ -488,13 +475,8 @@ json wait_for_child(uint16_t port, const std::string& id,
 } // namespace
 
 TEST_CASE("/tree shows a worker's mailbox depth as the worker counts it") {
-  fixture f{[](config& cfg) {
-    std::istringstream none;
-    REQUIRE_FALSE(cfg.parse({"--strata.observer.listen=127.0.0.1:0"}, none));
-    cfg.add_worker("blocker", blocker);
-  }};
-  auto port = f.sys->observer_port();
-  REQUIRE(port != 0);
+  observed f{false, [](config& cfg) { cfg.add_worker("blocker", blocker); }};
+  auto port = f.port();
   supervisor_spec spec;
   child_spec slow{"slow", start("blocker")};
   slow.placement = placement::thread; // blocks its own thread, not a scheduler's

@@ -24,6 +24,7 @@
 #include "http_client.hpp"
 #include "internal/observer_live_queue.hpp"
 #include "live_client.hpp"
+#include "observed_system.hpp"
 #include "test_workers.hpp"
 
 using namespace strata;
@@ -40,20 +41,7 @@ namespace {
 
 constexpr auto step = std::chrono::seconds(10);
 
-// A strata system with the observer on a free loopback port.
-struct observed : fixture {
-  observed()
-    : fixture([](config& cfg) {
-        std::istringstream none;
-        REQUIRE_FALSE(cfg.parse({"--strata.observer.listen=127.0.0.1:0"}, none));
-      }) {
-    REQUIRE(sys->observer_port() != 0);
-  }
-
-  uint16_t port() const {
-    return sys->observer_port();
-  }
-};
+using observed = observed_system;
 
 // Sends raw bytes and returns what the server answers before it closes (or 64 KB of it).
 std::string raw_exchange(uint16_t port, const std::string& bytes) {
