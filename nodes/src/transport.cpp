@@ -372,10 +372,19 @@ caf::node_id transport::impl::node_of(uint32_t peer) const {
   return peer < state_.size() ? state_[peer].node : caf::node_id{};
 }
 
-caf::error transport::impl::send(uint32_t peer, const std::vector<char>& bytes) {
+caf::error transport::impl::send(uint32_t peer, const std::vector<char>& bytes, bool message) {
   auto& s = *senders_[peer];
-  caf::span<const char> msg{bytes.data(), bytes.size()};
   std::lock_guard<std::mutex> guard{s.mtx};
+  auto err = send_locked(s, peer, bytes);
+  // Under s.mtx, which every writer of `sent` holds: a load and a store, no read-modify-write
+  // on the message path.
+  if (!err && message)
+    s.sent.store(s.sent.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return err;
+}
+
+caf::error transport::impl::send_locked(sender& s, uint32_t peer, const std::vector<char>& bytes) {
+  caf::span<const char> msg{bytes.data(), bytes.size()};
   if (!s.out)
     return make_error(error::node_down, "no connection to node " + std::to_string(peer));
   auto& me = this_thread;
@@ -488,11 +497,9 @@ void transport::impl::forward(uint32_t peer, const caf::node_id& target, caf::ac
   auto err = internal::encode_message(ctx, buf, peer_node, target, sender, receiver, mid, stages,
                                       msg);
   if (!err)
-    err = send(peer, buf);
-  if (!err) {
-    senders_[peer]->sent.fetch_add(1, std::memory_order_relaxed);
+    err = send(peer, buf, true);
+  if (!err)
     return;
-  }
   if (tracked) {
     std::lock_guard<std::mutex> guard{state_mtx_};
     state_[peer].requests.erase(key());
@@ -637,8 +644,11 @@ void transport::impl::run_releases() {
       state_[peer] = peer_state{};
       peers_version_.fetch_add(1, std::memory_order_release); // SYNC POINT WRITE: handle()
     }
-    // The slot's next node is counted from zero (nothing is sent to a lost peer).
-    senders_[peer]->sent.store(0, std::memory_order_relaxed);
+    // The slot's next node is counted from zero.
+    {
+      std::lock_guard<std::mutex> guard{senders_[peer]->mtx};
+      senders_[peer]->sent.store(0, std::memory_order_relaxed);
+    }
     received_[peer].n.store(0, std::memory_order_relaxed);
     if (done)
       done();

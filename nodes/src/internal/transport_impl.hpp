@@ -148,9 +148,8 @@ private:
     std::optional<outbox> out;
     std::deque<std::vector<char>> backlog;
     uint64_t backlog_bytes = 0;
-    // Message frames sent (or queued in the backlog) to the peer. Any sender thread adds to
-    // it after its write, outside `mtx`; the observer reads it (relaxed: a statistic, it
-    // orders nothing).
+    // Message frames sent (or queued in the backlog) to the peer. Written under `mtx`; read
+    // by the observer without it (relaxed: a statistic, it orders nothing).
     std::atomic<uint64_t> sent{0};
   };
 
@@ -209,7 +208,10 @@ private:
   // Writes `bytes` after the backlog, waiting for room until the deadline. s.mtx held.
   caf::error write_in_order(sender& s, caf::span<const char> bytes);
   void close_peer(uint32_t slot, const caf::error& reason);
-  caf::error send(uint32_t peer, const std::vector<char>& bytes);
+  // Writes a frame to `peer` (after its backlog), counting it in `sent` if `message`.
+  caf::error send(uint32_t peer, const std::vector<char>& bytes, bool message = false);
+  // The body of `send`. s.mtx held.
+  caf::error send_locked(sender& s, uint32_t peer, const std::vector<char>& bytes);
   caf::error send_down(uint32_t peer, const caf::node_id& target, caf::actor_id aid,
                        const caf::error& reason);
 
