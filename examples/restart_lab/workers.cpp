@@ -25,17 +25,21 @@ void register_as(caf::event_based_actor* self, std::string name) {
           });
 }
 
-// Sends `msg` to the worker registered as `name`, if there is one now. Each send asks the
-// name server: a restarted worker is found under its name, not through a stale handle.
-template <class... Ts>
-void send_to(caf::event_based_actor* self, const std::string& name, Ts... xs) {
+// Calls `f` with the worker registered as `name`, if there is one now. Each call asks the
+// name server: a restarted worker is found under its name, not through a stale handle. When
+// none is registered (it is restarting), `f` is not called: what it would have sent is lost,
+// as a message to a dead pid would be.
+template <class F>
+void with_named(caf::event_based_actor* self, const std::string& name, F f) {
   self
     ->request(strata::name_server(self->system()), caf::infinite, strata::whereis_atom::value, name)
-    .then([self, xs...](const caf::actor& who) { self->send(who, xs...); },
-          [](const caf::error&) {
-            // Not registered right now (restarting): this item is lost, as a message to
-            // a dead pid would be.
-          });
+    .then([f](const caf::actor& who) mutable { f(who); }, [](const caf::error&) {});
+}
+
+// Sends `xs...` to the worker registered as `name` (see with_named).
+template <class... Ts>
+void send_to(caf::event_based_actor* self, const std::string& name, Ts... xs) {
+  with_named(self, name, [self, xs...](const caf::actor& who) { self->send(who, xs...); });
 }
 
 int32_t count_primes(int32_t below) {
@@ -107,19 +111,13 @@ caf::behavior index(caf::event_based_actor* self) {
   self->send(self, tick_atom::value);
   return {
     [self, next](tick_atom) {
-      for (const char* name : {"lab.shard_a", "lab.shard_b"}) {
-        self
-          ->request(strata::name_server(self->system()), caf::infinite, strata::whereis_atom::value,
-                    std::string{name})
-          .then(
-            [self, next](const caf::actor& shard) {
-              // A shard in another process that dies meanwhile fails this request (the
-              // node's loss fails what is outstanding); the second bounds a hung one.
-              self->request(shard, std::chrono::seconds(1), item_atom::value, ++*next)
-                .then([](int64_t) {}, [](const caf::error&) {});
-            },
-            [](const caf::error&) {});
-      }
+      for (const char* name : {"lab.shard_a", "lab.shard_b"})
+        with_named(self, name, [self, next](const caf::actor& shard) {
+          // A shard in another process that dies meanwhile fails this request (the node's
+          // loss fails what is outstanding); the second bounds a hung one.
+          self->request(shard, std::chrono::seconds(1), item_atom::value, ++*next)
+            .then([](int64_t) {}, [](const caf::error&) {});
+        });
       self->delayed_send(self, 200ms, tick_atom::value);
     },
   };
@@ -142,15 +140,10 @@ caf::behavior reporter(caf::event_based_actor* self) {
   self->send(self, tick_atom::value);
   return {
     [self, last](tick_atom) {
-      self
-        ->request(strata::name_server(self->system()), caf::infinite, strata::whereis_atom::value,
-                  std::string{"lab.sink"})
-        .then(
-          [self, last](const caf::actor& sink) {
-            self->request(sink, std::chrono::seconds(1), get_atom::value)
-              .then([last](int64_t n) { *last = n; }, [](const caf::error&) {});
-          },
-          [](const caf::error&) {});
+      with_named(self, "lab.sink", [self, last](const caf::actor& sink) {
+        self->request(sink, std::chrono::seconds(1), get_atom::value)
+          .then([last](int64_t n) { *last = n; }, [](const caf::error&) {});
+      });
       self->delayed_send(self, 1s, tick_atom::value);
     },
     [last](get_atom) { return *last; },
