@@ -410,13 +410,7 @@ TEST_CASE("the system shuts down at once with clients connected to the observer"
 
 TEST_CASE("10,000 children under one simple_one_for_one supervisor: /tree pages them") {
   observed f;
-  supervisor_spec spec;
-  spec.strategy = strategy::simple_one_for_one;
-  spec.children = {child("w", "echo")};
-  auto sup = f.sys->start_supervisor("pool", spec);
-  REQUIRE(sup);
-  for (int i = 0; i < 10000; ++i)
-    REQUIRE(start_child(*sup, caf::make_message()));
+  f.start_pool(10000);
   auto page = get_tree(f.port(), "?offset=9950&limit=100");
   const auto& root = page.at("roots")[0];
   CHECK(root.at("children_total") == 10000);

@@ -127,13 +127,7 @@ TEST_CASE("a live page gets a snapshot, then a crash pushed as exited and restar
 
 TEST_CASE("a live page's snapshot follows /live's path, offset and limit") {
   observed f;
-  supervisor_spec spec;
-  spec.strategy = strategy::simple_one_for_one;
-  spec.children = {child("w", "echo")};
-  auto sup = f.sys->start_supervisor("pool", spec);
-  REQUIRE(sup);
-  for (int i = 0; i < 30; ++i)
-    REQUIRE(start_child(*sup, caf::make_message()));
+  f.start_pool(30);
   live_client page{f.port(), "/live?path=pool&offset=20&limit=5"};
   auto snap = page.next("snapshot");
   const auto& root = snap.at("tree").at("roots").at(0);
@@ -207,14 +201,7 @@ TEST_CASE("a malformed or refused upgrade is answered over HTTP and closed") {
 
 TEST_CASE("a page that reads nothing does not hold up the observer or the other pages") {
   observed f;
-  supervisor_spec spec;
-  spec.strategy = strategy::simple_one_for_one;
-  spec.intensity = 100000;
-  spec.children = {child("w", "echo")};
-  auto sup = f.sys->start_supervisor("pool", spec);
-  REQUIRE(sup);
-  for (int i = 0; i < 2000; ++i)
-    REQUIRE(start_child(*sup, caf::make_message()));
+  auto sup = f.start_pool(2000, 100000);
   // Asks for 1,000 children per snapshot, many times, and never reads (~0.2 MB each). Whether
   // its queue then overflows depends on the kernel's socket buffers (up to 4 MB here): the
   // queue's bounds are tested on live_queue below; here, nobody waits for this page.
@@ -223,7 +210,7 @@ TEST_CASE("a page that reads nothing does not hold up the observer or the other 
     stuck.send("snapshot");
   live_client page{f.port()};
   page.next("snapshot");
-  auto kids = which_children(*sup);
+  auto kids = which_children(sup);
   REQUIRE(kids);
   // 1,000 events: fewer than a batch holds, so none is dropped.
   kids->resize(500);
@@ -252,14 +239,7 @@ TEST_CASE("the system shuts down at once with live pages connected, closing them
 
 TEST_CASE("10,000 children under one supervisor: a small snapshot, bounded batches") {
   observed f;
-  supervisor_spec spec;
-  spec.strategy = strategy::simple_one_for_one;
-  spec.intensity = 100000;
-  spec.children = {child("w", "echo")};
-  auto sup = f.sys->start_supervisor("pool", spec);
-  REQUIRE(sup);
-  for (int i = 0; i < 10000; ++i)
-    REQUIRE(start_child(*sup, caf::make_message()));
+  auto sup = f.start_pool(10000, 100000);
   live_client page{f.port()};
   auto snapshot = page.next_text();
   auto snap = json::parse(snapshot);
@@ -269,7 +249,7 @@ TEST_CASE("10,000 children under one supervisor: a small snapshot, bounded batch
   CHECK(snapshot.size() < 64 * 1024);
   // Every child crashes and is restarted: 20,000 events. A batch holds 2,000 at most, and
   // says how many it dropped; the page then asks for a snapshot.
-  auto kids = which_children(*sup);
+  auto kids = which_children(sup);
   REQUIRE(kids);
   for (const auto& k : *kids)
     f.tell(k.handle, crash_atom::value);

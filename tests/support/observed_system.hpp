@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "strata/strata.hpp"
+
 #include "test_workers.hpp"
 
 namespace strata::test {
@@ -31,6 +33,20 @@ struct observed_system : fixture {
 
   uint16_t port() const {
     return sys->observer_port();
+  }
+
+  /// Starts the top-level `simple_one_for_one` supervisor "pool" with `n` "echo" children
+  /// (intensity `intensity`).
+  caf::actor start_pool(int n, uint32_t intensity = 1) {
+    supervisor_spec spec;
+    spec.strategy = strategy::simple_one_for_one;
+    spec.intensity = intensity;
+    spec.children = {child("w", "echo")};
+    auto sup = sys->start_supervisor("pool", spec);
+    REQUIRE(sup);
+    for (int i = 0; i < n; ++i)
+      REQUIRE(start_child(*sup, caf::make_message()));
+    return *sup;
   }
 };
 
