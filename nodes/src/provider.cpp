@@ -16,7 +16,10 @@
 #include <caf/scoped_execution_unit.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "strata/atoms.hpp"
 #include "strata/detail/blocking.hpp"
+#include "strata/detail/mailbox_counter.hpp"
+#include "strata/events.hpp"
 #include "strata/names.hpp"
 #include "strata/nodes/error.hpp"
 #include "strata/nodes/middleman.hpp"
@@ -49,10 +52,16 @@ using heartbeat_atom = caf::atom_constant<caf::atom("s_hb")>;
 using hb_watch_atom = caf::atom_constant<caf::atom("s_hb_watch")>;
 using hb_forget_atom = caf::atom_constant<caf::atom("s_hb_forg")>;
 using hb_tick_atom = caf::atom_constant<caf::atom("s_hb_tick")>;
+/// To a node's keeper: how many messages wait in its child's mailbox, answered with an
+/// `int64_t` (-1: the child does not count them, `mailbox_counter`).
+using mailbox_atom = caf::atom_constant<caf::atom("s_mailbox")>;
 
 /// How long after a spare died before being used the root starts the next one: a node that
 /// cannot start (say, a factory that fails in every fresh process) must not fork in a loop.
 constexpr auto spare_retry_delay = std::chrono::milliseconds{100};
+
+/// How long a node whose child ended waits for its last events to be handed to the root.
+constexpr auto forward_flush_timeout = std::chrono::seconds{1};
 
 // Exit codes of a node that could not serve its assignment (the root sees the exit report).
 constexpr int exit_no_transport = 20;
@@ -115,6 +124,7 @@ public:
     auto t = transport::create(sys, std::move(opts));
     {
       std::lock_guard<std::mutex> guard{mtx_};
+      sys_ = &sys;
       if (!t) {
         failure_ = t.error();
         return;
@@ -156,19 +166,15 @@ public:
 
   caf::expected<int> signal_process(const caf::actor& child, int sig) override {
     std::lock_guard<std::mutex> guard{mtx_};
-    for (uint32_t i = 1; i < slots_.size(); ++i) {
-      auto& s = slots_[i];
-      // A child id is unique within its node only: the keeper's node tells which node.
-      if (s.pidfd < 0 || s.exited || s.keeper == nullptr || s.child != child.id()
-          || s.keeper.node() != child.node())
-        continue;
-      // Through the pidfd: never a process that reused the node's pid.
-      if (signal_pidfd(s.pidfd, sig) != 0)
-        return make_error(strata::error::not_found,
-                          "node pid " + std::to_string(s.pid) + ": " + internal::errno_text(errno));
-      return static_cast<int>(s.pid);
-    }
-    return make_error(strata::error::not_found, "no running node runs this child");
+    auto slot = slot_of(child);
+    if (slot == 0)
+      return make_error(strata::error::not_found, "no running node runs this child");
+    auto& s = slots_[slot];
+    // Through the pidfd: never a process that reused the node's pid.
+    if (signal_pidfd(s.pidfd, sig) != 0)
+      return make_error(strata::error::not_found,
+                        "node pid " + std::to_string(s.pid) + ": " + internal::errno_text(errno));
+    return static_cast<int>(s.pid);
   }
 
   caf::expected<caf::actor> spawn(caf::actor_system& sys, const child_spec& child,
@@ -237,6 +243,34 @@ public:
     return zygote_ != nullptr;
   }
 
+  std::vector<int64_t> mailbox_depths(const std::vector<caf::actor>& children,
+                                      caf::timespan timeout) override {
+    std::vector<int64_t> result(children.size(), -1);
+    std::vector<std::pair<size_t, caf::actor>> asks; // child index, its node's keeper
+    caf::actor_system* sys = nullptr;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      sys = sys_;
+      for (size_t i = 0; i < children.size(); ++i)
+        if (auto slot = slot_of(children[i]); slot != 0)
+          asks.emplace_back(i, slots_[slot].keeper);
+    }
+    if (asks.empty() || sys == nullptr)
+      return result;
+    // Every node asked at once, each answer awaited in turn: a stopped node costs the caller
+    // `timeout` once, not once per node.
+    caf::scoped_actor self{*sys};
+    using pending = decltype(self->request(caf::actor{}, timeout, mailbox_atom::value));
+    std::vector<std::pair<size_t, pending>> answers;
+    answers.reserve(asks.size());
+    for (auto& [index, keeper] : asks)
+      answers.emplace_back(index, self->request(keeper, timeout, mailbox_atom::value));
+    for (auto& [index, answer] : answers)
+      answer.receive([&result, index = index](int64_t depth) { result[index] = depth; },
+                     [](caf::error&) {}); // stays -1: unknown
+    return result;
+  }
+
   std::vector<node_traffic> traffic() const override {
     std::vector<node_traffic> result;
     transport* t = nullptr;
@@ -292,6 +326,20 @@ private:
     opts.ring_capacity = opts_.ring_capacity;
     opts.wait = opts_.wait;
     return opts;
+  }
+
+  // The slot of the running node that runs `child`, 0 for none. Requires mtx_.
+  uint32_t slot_of(const caf::actor& child) const {
+    if (!child)
+      return 0;
+    for (uint32_t i = 1; i < slots_.size(); ++i) {
+      auto& s = slots_[i];
+      // A child id is unique within its node only: the keeper's node tells which node.
+      if (s.pidfd >= 0 && !s.exited && s.keeper != nullptr && s.child == child.id()
+          && s.keeper.node() == child.node())
+        return i;
+    }
+    return 0;
   }
 
   // Takes a ready spare for a child, if there is one.
@@ -610,8 +658,13 @@ private:
     cfg_->set("middleman.manual-multiplexing", true);
     cfg_->set("middleman.attach-utility-actors", true);
     // The root's observer shows this node's subtree (it asks the supervisors here through
-    // their proxies); a node of its own would only take another port.
+    // their proxies); a node of its own would only take another port. Its workers count
+    // their mailboxes for that observer all the same.
+    cfg_->set_observed_elsewhere(!cfg_->observer_listen().empty());
     cfg_->set_observer_listen("");
+    // The root writes this node's events to the log with its own (see event_forwarder):
+    // one writer per file, and no event twice.
+    cfg_->set_event_log("");
     strata::system sys{*cfg_};
     // The inbox is made before the assignment: allocating its memory is most of what a
     // transport costs to start.
@@ -651,13 +704,21 @@ private:
     // One name server per cluster, the root's: names resolve the same from every node.
     if (names != nullptr)
       strata::detail::use_name_server(sys.actors(), names);
-    auto keeper = sys.actors().spawn<caf::hidden>(node_keeper, this, &sys);
     caf::scoped_actor self{sys.actors()};
+    // Subscribed (a round trip: its init has run) before any supervisor here can publish.
+    auto forwarder = sys.actors().spawn<caf::hidden>(event_forwarder, service);
+    self->request(forwarder, caf::infinite, ok_atom::value)
+      .receive([](ok_atom) {}, [](caf::error&) {});
+    auto keeper = sys.actors().spawn<caf::hidden>(node_keeper, this, &sys);
     self->monitor(keeper);
     self->send(service, spare_ready_atom::value, job->slot, keeper);
     service = nullptr;
     // The node lives as long as its keeper, which ends with the child.
     self->receive([](caf::down_msg&) {});
+    // The child's last events (its subtree's exits, a supervisor's shutdown) were published
+    // before the keeper saw it end: handed to the root before the node goes.
+    self->request(forwarder, forward_flush_timeout, stop_atom::value)
+      .receive([](ok_atom) {}, [](caf::error&) {});
     return 0;
   }
 
@@ -669,7 +730,7 @@ private:
     caf::scoped_execution_unit host{&sys.actors()};
     caf::actor_config acfg{&host};
     try {
-      return f->spawner(cfg_->observer_faults())(acfg, args);
+      return f->spawner(cfg_->observer_faults() || cfg_->observed())(acfg, args);
     } catch (...) {
       return make_error(strata::error::start_failed, name, "exception in its constructor");
     }
@@ -687,6 +748,7 @@ private:
   std::vector<slot_state> slots_;
   std::unique_ptr<transport> transport_;
   caf::actor service_; // the service actor, in the root
+  caf::actor_system* sys_ = nullptr; // the root's, once started
   caf::error failure_;
   std::string spare_payload_; // the assignment payload of every spare
   caf::error spare_failure_; // why the last spare died before its child started
@@ -726,6 +788,28 @@ private:
         return *child;
       },
       [](heartbeat_atom x) { return x; },
+      [self](mailbox_atom) -> int64_t {
+        // The child runs in this process: its count is read in place (a local cross-cast).
+        auto counter = dynamic_cast<const strata::detail::mailbox_counter*>(
+          caf::actor_cast<caf::abstract_actor*>(self->state.child));
+        return counter != nullptr ? counter->queued() : -1;
+      },
+    };
+  }
+
+  // A node's subscriber to its own supervision events, which it hands to the root's service
+  // actor: the root publishes them with its own, so its subscribers (the event log, the
+  // observer's counters and live page) see every supervisor of the cluster.
+  static caf::behavior event_forwarder(caf::event_based_actor* self, caf::actor root_service) {
+    strata::subscribe(self);
+    return {
+      [self, root_service](supervision_event& ev) { self->send(root_service, std::move(ev)); },
+      [](ok_atom) { return ok_atom::value; },
+      [self](stop_atom) {
+        // Answered after every event queued before it was handed on.
+        self->quit();
+        return ok_atom::value;
+      },
     };
   }
 
@@ -747,6 +831,10 @@ private:
         self->state[slot] = std::move(keeper);
       },
       [self](hb_forget_atom, uint32_t slot) { self->state.erase(slot); },
+      [self](supervision_event& ev) {
+        // A node's event (event_forwarder), published as if a supervisor here had.
+        self->send(strata::events_group(self->system()), std::move(ev));
+      },
       [self, provider, interval, timeout](hb_tick_atom) {
         for (auto& [slot, keeper] : self->state)
           self->request(keeper, timeout, heartbeat_atom::value)

@@ -159,6 +159,11 @@ std::string config::event_log_path() const {
   return caf::get_or(content, "strata.event-log", std::string{});
 }
 
+config& config::set_event_log(const std::string& path) {
+  caf::put(content, "strata.event-log", path);
+  return *this;
+}
+
 config& config::set_observer_listen(const std::string& listen) {
   caf::put(content, "strata.observer.listen", listen);
   return *this;
@@ -175,6 +180,15 @@ config& config::set_observer_faults(bool enabled) {
 
 bool config::observer_faults() const {
   return caf::get_or(content, "strata.observer.faults", false);
+}
+
+config& config::set_observed_elsewhere(bool yes) {
+  observed_elsewhere_ = yes;
+  return *this;
+}
+
+bool config::observed() const {
+  return observed_elsewhere_ || !observer_listen().empty();
 }
 
 caf::group config::events_channel(caf::actor_system& sys) const {
@@ -220,6 +234,11 @@ void placement_provider::start(caf::event_based_actor* self, const child_spec& c
 
 std::vector<placement_provider::node_traffic> placement_provider::traffic() const {
   return {};
+}
+
+std::vector<int64_t> placement_provider::mailbox_depths(const std::vector<caf::actor>& children,
+                                                        caf::timespan) {
+  return std::vector<int64_t>(children.size(), -1);
 }
 
 caf::expected<int> placement_provider::signal_process(const caf::actor&, int) {

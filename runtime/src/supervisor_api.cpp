@@ -44,7 +44,7 @@ caf::result<ok_atom> supervisor_actor::init(const caf::actor& parent, const std:
     return fail(cfg.error());
   cfg_ = *cfg;
   faults_ = cfg_->observer_faults();
-  wrap_workers_ = faults_ || !cfg_->observer_listen().empty();
+  wrap_workers_ = faults_ || cfg_->observed();
   try {
     spec_ = make_spec_();
   } catch (...) {

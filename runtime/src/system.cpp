@@ -62,12 +62,13 @@ system::system(config& cfg) : cfg_(cfg), provider_error_(start_provider(cfg)), s
 }
 
 void system::start_observer() {
-  auto listen = cfg_.observer_listen();
-  if (listen.empty())
-    return;
   // Workers started from now on count their mailbox, for /tree and the live page (without
   // an observer, messaging pays nothing for it). Before the first supervisor starts.
-  detail::count_worker_mailboxes().store(true, std::memory_order_relaxed);
+  if (cfg_.observed())
+    detail::count_worker_mailboxes().store(true, std::memory_order_relaxed);
+  auto listen = cfg_.observer_listen();
+  if (listen.empty())
+    return; // none here (a node's tree is shown by its root's)
   observer_ = std::make_unique<internal::observer>(
     sys_,
     [this] {

@@ -1,6 +1,10 @@
 // The observer across nodes: /tree shows `process` children with the node and pid they run
-// in, walks a process-placed supervisor's subtree through its node, and follows a node's
-// death and restart; so does the live view (/live). Real forks, real signals.
+// in and the mailbox their node counts, walks a process-placed supervisor's subtree through
+// its node, and sees its events as they happen; it follows a node's death and restart; so
+// does the live view (/live). Real forks, real signals.
+
+#include <cstdio>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -146,4 +150,84 @@ TEST_CASE("/metrics counts the messages exchanged with each node", "[nodes][proc
   REQUIRE(::kill(pid, SIGKILL) == 0);
   c.wait_for(event_kind::restarted, "worker");
   CHECK(count("sent") == -1);
+}
+
+TEST_CASE("a process-placed supervisor's events reach the root: its subscribers, the event log, "
+          "/metrics and the live page",
+          "[nodes][process][observer]") {
+  auto log_path = "/tmp/strata-nodes-observer-" + std::to_string(::getpid()) + ".jsonl";
+  std::remove(log_path.c_str());
+  {
+    cluster c{{}, [&](config& cfg) {
+                cfg.set_observer_listen("127.0.0.1:0");
+                cfg.set_event_log(log_path);
+              }};
+    REQUIRE(c.sys->observer_port() != 0);
+    supervisor_spec spec;
+    child_spec team{"team", start("team", 2)};
+    team.placement = placement::process;
+    spec.children = {team};
+    auto sup = c.sys->start_supervisor("root", spec);
+    REQUIRE(sup);
+    // The team's own starts, published in its node, reach the root's subscribers.
+    auto started = c.wait_for(event_kind::started, "member2");
+    CHECK(started.supervisor == "root/team");
+    strata::test::live_client page{c.sys->observer_port()};
+    page.next("snapshot");
+    // member1 crashes inside the node; its supervisor there restarts it.
+    auto member = c.child_of(c.child_of(*sup, "team"), "member1");
+    caf::anon_send(member, fault_atom::value, static_cast<int>(fault::exception));
+    auto restarted = c.wait_for(event_kind::restarted, "member1");
+    CHECK(restarted.supervisor == "root/team");
+    CHECK(restarted.restarts == 1);
+    // Pushed to the page as it happened, not only in its next snapshot.
+    auto pushed = strata::test::wait_pushed(page, "restarted", "member1");
+    CHECK(pushed.at("supervisor") == "root/team");
+    auto metrics = http_request(c.sys->observer_port(), "/metrics").body;
+    CHECK_THAT(metrics, Catch::Contains(R"(strata_restarts_total{supervisor="root/team"} 1)"));
+    CHECK_THAT(metrics, Catch::Contains(
+                          R"(strata_exits_total{supervisor="root/team",reason="exception"} 1)"));
+  }
+  // Written once, by the root (a node inherits the root's configuration, log path included).
+  std::ifstream log{log_path};
+  std::string line;
+  int team_restarts = 0;
+  int team_shutdowns = 0;
+  while (std::getline(log, line)) {
+    auto ev = json::parse(line);
+    if (ev.at("supervisor") != "root/team")
+      continue;
+    team_restarts += ev.at("event") == "restarted" ? 1 : 0;
+    team_shutdowns += ev.at("event") == "shutdown" ? 1 : 0;
+  }
+  CHECK(team_restarts == 1);
+  // The node's last event, published as its supervisor ended, was handed on before it went.
+  CHECK(team_shutdowns == 1);
+  std::remove(log_path.c_str());
+}
+
+TEST_CASE("/tree shows a process child's mailbox depth as its node counts it",
+          "[nodes][process][observer]") {
+  cluster c{{}, [](config& cfg) { cfg.set_observer_listen("127.0.0.1:0"); }};
+  REQUIRE(c.sys->observer_port() != 0);
+  supervisor_spec spec;
+  child_spec worker{"worker", start("victim", 1)};
+  worker.placement = placement::process;
+  worker.shutdown = shutdown_spec::brutal_kill(); // it ends the test stuck in a handler
+  spec.children = {worker};
+  auto sup = c.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  auto hdl = c.child_of(*sup, "worker");
+  auto mailbox = [&] { return child_in(get_tree(c).at("roots")[0], "worker").at("mailbox"); };
+  CHECK(mailbox() == 0);
+  // Stuck in a handler, with five messages behind it.
+  caf::anon_send(hdl, fault_atom::value, static_cast<int>(fault::hang));
+  for (int i = 0; i < 5; ++i)
+    caf::anon_send(hdl, add_atom::value, i, 1);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  while (mailbox() != 5 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{10}); // polling /tree, not a sync
+  CHECK(mailbox() == 5);
+  CHECK_THAT(http_request(c.sys->observer_port(), "/metrics").body,
+             Catch::Contains(R"(strata_supervisor_worker_mailbox_messages{supervisor="root"} 5)"));
 }

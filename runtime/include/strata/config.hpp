@@ -83,6 +83,9 @@ public:
   /// Path of the JSON-lines event log (`strata.event-log`), empty when off.
   std::string event_log_path() const;
 
+  /// Writes every supervision event to `path` (empty: no log), as `--strata.event-log` does.
+  config& set_event_log(const std::string& path);
+
   /// Serves the observer on `listen`, as `--strata.observer.listen` does (checked when the
   /// system starts: a bad value is reported by `strata::system::observer_error()`).
   config& set_observer_listen(const std::string& listen);
@@ -96,6 +99,14 @@ public:
 
   /// Whether the observer injects faults (`strata.observer.faults`); false by default.
   bool observer_faults() const;
+
+  /// Makes this system's workers count their mailboxes for an observer that runs in another
+  /// process and asks this one (strata::nodes sets it in a node of an observed root).
+  config& set_observed_elsewhere(bool yes);
+
+  /// Whether an observer shows this system's tree: one served here (`observer_listen`) or
+  /// one elsewhere (`set_observed_elsewhere`). Workers then count their mailboxes.
+  bool observed() const;
 
   /// The channel of `sys`'s supervision events (`strata::events_group`). @threadsafe
   caf::group events_channel(caf::actor_system& sys) const;
@@ -114,6 +125,7 @@ private:
 
   factory_registry factories_;
   std::shared_ptr<placement_provider> provider_;
+  bool observed_elsewhere_ = false;
 };
 
 /// Returns the `strata::config` that `sys` was created from.

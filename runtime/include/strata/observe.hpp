@@ -32,7 +32,7 @@ struct child_report : child_info {
   std::string last_exit;
   /// Messages waiting in a running worker's mailbox, as the worker counts them while an
   /// observer runs in its process; -1 when unknown (a supervisor, which reports its own; a
-  /// `process` child; no observer when it started).
+  /// `process` child, whose node the observer asks itself; no observer when it started).
   int64_t mailbox = -1;
 };
 

@@ -65,6 +65,14 @@ public:
   /// default has no nodes. @threadsafe
   virtual std::vector<node_traffic> traffic() const;
 
+  /// How many messages wait in the mailbox of each of `children` (handles this provider
+  /// returned), as their processes count them (`detail::mailbox_counter`): -1 for one that
+  /// does not count, runs in no process of this provider, or whose process did not answer
+  /// within `timeout`. Blocks up to `timeout`; for the observer's tree. The default knows
+  /// none. @threadsafe
+  virtual std::vector<int64_t> mailbox_depths(const std::vector<caf::actor>& children,
+                                              caf::timespan timeout);
+
   /// Sends signal `sig` to the OS process running `child`, a handle this provider returned
   /// (fault injection, fault.hpp: SIGKILL, SIGSEGV, SIGABRT, SIGSTOP, SIGCONT).
   /// @returns the process id signalled; `error::not_found` when `child` runs in no process

@@ -8,6 +8,7 @@
 #include <caf/scoped_actor.hpp>
 #include <nlohmann/json.hpp>
 
+#include "strata/config.hpp"
 #include "strata/error.hpp"
 
 namespace strata::internal {
@@ -42,6 +43,28 @@ const char* state_of(const observed_supervisor& s) {
 std::string reason_kind(const std::string& reason) {
   auto kind = reason.substr(0, reason.find(':'));
   return kind.empty() ? "unknown" : kind;
+}
+
+// A `process` worker's mailbox is counted in its node, not by the supervisor's proxy of it:
+// the placement provider asks the nodes, all at once, after the walk.
+void fill_remote_mailboxes(caf::actor_system& sys, tree_snapshot& tree, caf::timespan timeout) {
+  auto cfg = strata_config(sys);
+  if (!cfg || (*cfg)->provider() == nullptr)
+    return;
+  std::vector<child_report*> remote;
+  std::vector<caf::actor> handles;
+  for (auto& s : tree.supervisors)
+    for (auto& c : s.report.children)
+      if (c.type == child_type::worker && c.placement == placement::process && c.handle
+          && c.mailbox < 0) {
+        remote.push_back(&c);
+        handles.push_back(c.handle);
+      }
+  if (handles.empty())
+    return;
+  auto depths = (*cfg)->provider()->mailbox_depths(handles, timeout);
+  for (size_t i = 0; i < remote.size() && i < depths.size(); ++i)
+    remote[i]->mailbox = depths[i];
 }
 
 } // namespace
@@ -95,6 +118,7 @@ tree_snapshot take_snapshot(caf::actor_system& sys, const std::vector<caf::actor
       at().nested[i] = nested;
     }
   }
+  fill_remote_mailboxes(sys, result, timeout);
   result.local = sys.node();
   return result;
 }
