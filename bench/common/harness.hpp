@@ -85,6 +85,14 @@ inline void expect(bool ok, const std::string& what) {
   }
 }
 
+/// The same for a fixed text: a check on a workload's message path builds no string.
+inline void expect(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "WRONG RESULT: %s\n", what);
+    std::exit(3);
+  }
+}
+
 /// Resident memory of this process in bytes (/proc/self/statm).
 inline long long resident_bytes() {
   std::ifstream in{"/proc/self/statm"};

@@ -561,17 +561,16 @@ supervisor_actor::step supervisor_actor::init_child(const std::shared_ptr<start_
   auto& c = *find(seq->keys[seq->next]);
   if (c.path.empty())
     c.path = path_ + "/" + c.display_id;
-  auto answer = request(*hdl, caf::infinite, init_atom::value, caf::actor_cast<caf::actor>(this),
-                        c.path);
-  if (first_run != nullptr) {
+  if (first_run != nullptr && c.type == child_type::worker) {
     // OTP's start_link waits for the child's init_ack doing nothing else: the child's init
-    // runs here, on our thread. A strata worker's init reports to `outcome` instead of
-    // answering (detail::inline_init_slot): no answer to send, register, receive and match,
-    // and the start is over when the run returns. Through the scheduler it cost two actor
-    // switches per child, and the answer a third message.
+    // runs here, on our thread, as its first run initializes it. A strata worker's init
+    // then reports to `outcome` (detail::first_behavior): no init message to send, no init
+    // behavior to install and pop, no answer; the start is over when the run returns.
+    // Through the scheduler it cost two actor switches per child, an init message, and
+    // the answer a third message.
     detail::inline_init_outcome outcome;
     detail::inline_init_slot() = &outcome;
-    run_inline(first_run, context());
+    run_inline(std::exchange(first_run, nullptr), context());
     detail::inline_init_slot() = nullptr;
     if (outcome.done) {
       if (!outcome.error)
@@ -580,9 +579,13 @@ supervisor_actor::step supervisor_actor::init_child(const std::shared_ptr<start_
       start_failed(seq, outcome.error);
       return step::ended;
     }
-    // Not a strata worker (a supervisor answers once its own children run), or its init was
-    // not the message it ran: its answer comes as a message.
+    // Initialized with a behavior that waits for the init message: sent below.
   }
+  auto answer = request(*hdl, caf::infinite, init_atom::value, caf::actor_cast<caf::actor>(this),
+                        c.path);
+  // A supervisor child's init runs here too; it answers once its own children run.
+  if (first_run != nullptr)
+    run_inline(first_run, context());
   answer.then(
     [this, seq, hdl = *hdl](ok_atom) mutable {
       child_running(seq, hdl);

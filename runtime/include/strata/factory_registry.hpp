@@ -51,7 +51,7 @@ caf::actor spawn_supervisor(caf::actor_config& cfg, std::function<supervisor_spe
 template <class... Args, class Self, class F, size_t... Is>
 caf::behavior guarded_worker_behavior(Self* self, const F& fun, const caf::message& args,
                                       std::index_sequence<Is...>) {
-  return guarded_behavior(self, [fun, self, xs = std::make_tuple(args.get_as<Args>(Is)...)] {
+  return first_behavior(self, [fun, self, xs = std::make_tuple(args.get_as<Args>(Is)...)] {
     return call_user_init(fun, self, std::get<Is>(xs)...);
   });
 }

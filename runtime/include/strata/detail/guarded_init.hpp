@@ -41,8 +41,8 @@ caf::behavior call_user_init(const F& fun, Self* self, const Ts&... xs) {
 }
 
 /// Where a worker's init reports its outcome while a supervisor runs it on the supervisor's
-/// own thread: set by the supervisor around that run (src/internal/inline_run.hpp), taken by
-/// the init handler, which then answers no message.
+/// own thread: set by the supervisor around the worker's first run (src/internal/
+/// inline_run.hpp), taken by `first_behavior`, which then runs the init at once.
 struct inline_init_outcome {
   bool done = false; // the init ran
   caf::error error; // why it failed, if it did
@@ -60,29 +60,42 @@ template <class Self, class Init>
 caf::behavior guarded_behavior(Self* self, Init init) {
   return {
     [self, init](init_atom, const caf::actor&, const std::string&) mutable -> caf::result<ok_atom> {
-      // Taken at once: it is for this init, not for any that the user's init may cause.
-      auto slot = std::exchange(inline_init_slot(), nullptr);
       install_exception_handler(self);
       // Pop this init behavior: the user's init installs its own, or none (the actor ends).
       self->unbecome();
-      caf::error err;
       try {
         if (auto bhvr = init())
           self->become(std::move(bhvr));
       } catch (...) {
-        err = current_exception_error();
+        auto err = current_exception_error();
         self->quit(err);
-      }
-      if (slot != nullptr) {
-        slot->done = true;
-        slot->error = std::move(err);
-        return caf::delegated<ok_atom>{}; // no answer: the supervisor read `slot`
-      }
-      if (err)
         return err;
+      }
       return ok_atom::value;
     },
   };
+}
+
+/// The behavior a strata worker starts with (its `init_fun`, run as the actor initializes).
+/// Run by its supervisor on the supervisor's own thread (`inline_init_slot()` set), it runs
+/// the user's init `init()` at once, under a try-block, and reports to the slot: the start
+/// needs no init message, no init behavior and no answer. Otherwise `guarded_behavior`.
+template <class Self, class Init>
+caf::behavior first_behavior(Self* self, Init init) {
+  // Taken at once: it is for this start, not for any that the user's init may cause.
+  auto slot = std::exchange(inline_init_slot(), nullptr);
+  if (slot == nullptr)
+    return guarded_behavior(self, std::move(init));
+  install_exception_handler(self);
+  slot->done = true;
+  try {
+    return init();
+  } catch (...) {
+    // The actor ends as its initialization returns (CAF's activate finalizes it).
+    slot->error = current_exception_error();
+    self->quit(slot->error);
+    return {};
+  }
 }
 
 } // namespace strata::detail
