@@ -60,8 +60,9 @@ using mailbox_atom = caf::atom_constant<caf::atom("s_mailbox")>;
 /// cannot start (say, a factory that fails in every fresh process) must not fork in a loop.
 constexpr auto spare_retry_delay = std::chrono::milliseconds{100};
 
-/// How long a node whose child ended waits for its last events to be handed to the root.
-constexpr auto forward_flush_timeout = std::chrono::seconds{1};
+/// How long the root, shutting down, waits for its event relay to publish the events the
+/// nodes sent before they ended.
+constexpr auto relay_flush_timeout = std::chrono::seconds{1};
 
 // Exit codes of a node that could not serve its assignment (the root sees the exit report).
 constexpr int exit_no_transport = 20;
@@ -132,14 +133,16 @@ public:
       transport_ = std::move(*t);
       service_ = sys.spawn<caf::hidden>(service, this, opts_.heartbeat_interval,
                                         opts_.heartbeat_timeout);
+      relay_ = sys.spawn<caf::hidden>(event_relay);
       // What every spare is told when assigned a slot: the root's node id first (the node
       // reads it before it has a transport to make proxies with, and connects without
-      // waiting for the root's hello), then whom to report to and the cluster's name server.
+      // waiting for the root's hello), then whom to report to, the cluster's name server and
+      // where its supervision events go.
       std::vector<char> buf;
       caf::binary_serializer sink{sys, buf};
       auto root = sys.node();
       auto names = strata::name_server(sys);
-      if (auto err = sink(root, service_, names)) {
+      if (auto err = sink(root, service_, names, relay_)) {
         failure_ = std::move(err);
         return;
       }
@@ -616,12 +619,22 @@ private:
 
   void shut_down() {
     caf::actor svc;
+    caf::actor relay;
     {
       std::lock_guard<std::mutex> guard{mtx_};
       svc.swap(service_);
+      relay.swap(relay_);
     }
     if (svc != nullptr)
       caf::anon_send_exit(svc, caf::exit_reason::user_shutdown);
+    if (relay != nullptr) {
+      // The trees are down: every event their nodes published is in the relay's mailbox
+      // (a node's events travel its ring ahead of its child's exit, which the supervisor
+      // awaited). Published before the system stops its event log.
+      caf::scoped_actor self{relay->home_system()};
+      self->request(relay, relay_flush_timeout, stop_atom::value)
+        .receive([](ok_atom) {}, [](caf::error&) {});
+    }
     // The zygote first: destroying it stops every node left (SIGTERM, then SIGKILL) and joins
     // the thread that reports exits, which uses the transport; only then can the transport
     // go. (The other order let a late exit report use a destroyed transport.)
@@ -692,33 +705,32 @@ private:
       return exit_no_root;
     caf::actor service;
     caf::actor names;
+    caf::actor relay;
     {
       // Handles arrive as proxies only through an execution unit carrying the registry.
       caf::scoped_execution_unit unit{&sys.actors()};
       unit.proxy_registry_ptr(&(*t)->proxies());
       caf::binary_deserializer source{&unit, job->payload.data() + rest,
                                       job->payload.size() - rest};
-      if (source(service, names) || service == nullptr)
+      if (source(service, names, relay) || service == nullptr || relay == nullptr)
         return exit_bad_payload;
     }
     // One name server per cluster, the root's: names resolve the same from every node.
     if (names != nullptr)
       strata::detail::use_name_server(sys.actors(), names);
-    caf::scoped_actor self{sys.actors()};
-    // Subscribed (a round trip: its init has run) before any supervisor here can publish.
-    auto forwarder = sys.actors().spawn<caf::hidden>(event_forwarder, service);
-    self->request(forwarder, caf::infinite, ok_atom::value)
-      .receive([](ok_atom) {}, [](caf::error&) {});
+    // This node's supervision events go to the root's relay, which publishes them with the
+    // root's own. The relay's proxy is the subscriber: a supervisor here writes each event
+    // into the ring to the root as it publishes it, on its own thread, so the event is ahead
+    // of anything the supervisor does next, its own exit included, and a node that ends
+    // loses none of them (one killed loses what it had not published).
+    strata::events_group(sys.actors())->subscribe(caf::actor_cast<caf::strong_actor_ptr>(relay));
     auto keeper = sys.actors().spawn<caf::hidden>(node_keeper, this, &sys);
+    caf::scoped_actor self{sys.actors()};
     self->monitor(keeper);
     self->send(service, spare_ready_atom::value, job->slot, keeper);
     service = nullptr;
     // The node lives as long as its keeper, which ends with the child.
     self->receive([](caf::down_msg&) {});
-    // The child's last events (its subtree's exits, a supervisor's shutdown) were published
-    // before the keeper saw it end: handed to the root before the node goes.
-    self->request(forwarder, forward_flush_timeout, stop_atom::value)
-      .receive([](ok_atom) {}, [](caf::error&) {});
     return 0;
   }
 
@@ -742,12 +754,14 @@ private:
   cluster_token token_;
   std::mutex zygote_mtx_; // guards the use of zygote_ against its reset; taken before mtx_
   std::unique_ptr<zygote> zygote_;
-  mutable std::mutex mtx_; // guards slots_, transport_, service_, failure_, spare_payload_,
-                           // spare_failure_, spare_failures_
+  mutable std::mutex mtx_; // guards slots_, transport_, service_, relay_, sys_, failure_,
+                           // spare_payload_, spare_failure_, spare_failures_
   std::condition_variable cv_; // signalled when a spare is ready or failed, and at shut-down
   std::vector<slot_state> slots_;
   std::unique_ptr<transport> transport_;
   caf::actor service_; // the service actor, in the root
+  caf::actor relay_; // the event relay, in the root
+
   caf::actor_system* sys_ = nullptr; // the root's, once started
   caf::error failure_;
   std::string spare_payload_; // the assignment payload of every spare
@@ -797,16 +811,18 @@ private:
     };
   }
 
-  // A node's subscriber to its own supervision events, which it hands to the root's service
-  // actor: the root publishes them with its own, so its subscribers (the event log, the
-  // observer's counters and live page) see every supervisor of the cluster.
-  static caf::behavior event_forwarder(caf::event_based_actor* self, caf::actor root_service) {
-    strata::subscribe(self);
+  // The root's event relay: publishes the supervision events of the nodes' supervisors (each
+  // node subscribes the relay's proxy to its own events) in the root's events group, so the
+  // root's subscribers (the event log, the observer's counters and live page, a user's
+  // `subscribe`) see every supervisor of the cluster. An actor of its own, so that a burst
+  // of events in a node does not delay the service actor's spares and heartbeats.
+  static caf::behavior event_relay(caf::event_based_actor* self) {
     return {
-      [self, root_service](supervision_event& ev) { self->send(root_service, std::move(ev)); },
-      [](ok_atom) { return ok_atom::value; },
+      [self](supervision_event& ev) {
+        self->send(strata::events_group(self->system()), std::move(ev));
+      },
       [self](stop_atom) {
-        // Answered after every event queued before it was handed on.
+        // Answered after every event queued before it was published.
         self->quit();
         return ok_atom::value;
       },
@@ -831,10 +847,6 @@ private:
         self->state[slot] = std::move(keeper);
       },
       [self](hb_forget_atom, uint32_t slot) { self->state.erase(slot); },
-      [self](supervision_event& ev) {
-        // A node's event (event_forwarder), published as if a supervisor here had.
-        self->send(strata::events_group(self->system()), std::move(ev));
-      },
       [self, provider, interval, timeout](hb_tick_atom) {
         for (auto& [slot, keeper] : self->state)
           self->request(keeper, timeout, heartbeat_atom::value)

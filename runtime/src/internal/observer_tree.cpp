@@ -45,9 +45,14 @@ std::string reason_kind(const std::string& reason) {
   return kind.empty() ? "unknown" : kind;
 }
 
+// How long the nodes of `process` workers have to tell their mailbox depth: short, since a
+// stopped node (SIGSTOP, a hang) would hold every snapshot up this long until its heartbeat
+// has it killed; its depth is then shown unknown.
+constexpr auto remote_mailbox_timeout = std::chrono::milliseconds{200};
+
 // A `process` worker's mailbox is counted in its node, not by the supervisor's proxy of it:
 // the placement provider asks the nodes, all at once, after the walk.
-void fill_remote_mailboxes(caf::actor_system& sys, tree_snapshot& tree, caf::timespan timeout) {
+void fill_remote_mailboxes(caf::actor_system& sys, tree_snapshot& tree) {
   auto cfg = strata_config(sys);
   if (!cfg || (*cfg)->provider() == nullptr)
     return;
@@ -62,7 +67,7 @@ void fill_remote_mailboxes(caf::actor_system& sys, tree_snapshot& tree, caf::tim
       }
   if (handles.empty())
     return;
-  auto depths = (*cfg)->provider()->mailbox_depths(handles, timeout);
+  auto depths = (*cfg)->provider()->mailbox_depths(handles, remote_mailbox_timeout);
   for (size_t i = 0; i < remote.size() && i < depths.size(); ++i)
     remote[i]->mailbox = depths[i];
 }
@@ -118,7 +123,7 @@ tree_snapshot take_snapshot(caf::actor_system& sys, const std::vector<caf::actor
       at().nested[i] = nested;
     }
   }
-  fill_remote_mailboxes(sys, result, timeout);
+  fill_remote_mailboxes(sys, result);
   result.local = sys.node();
   return result;
 }
