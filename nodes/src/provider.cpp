@@ -133,7 +133,9 @@ public:
       transport_ = std::move(*t);
       service_ = sys.spawn<caf::hidden>(service, this, opts_.heartbeat_interval,
                                         opts_.heartbeat_timeout);
-      relay_ = sys.spawn<caf::hidden>(event_relay);
+      // Its group as a spawn argument: CAF 0.17 spawning a function actor with no arguments
+      // binds a reference through a null shared_ptr<tuple<>> (UBSan reports it).
+      relay_ = sys.spawn<caf::hidden>(event_relay, strata::events_group(sys));
       // What every spare is told when assigned a slot: the root's node id first (the node
       // reads it before it has a transport to make proxies with, and connects without
       // waiting for the root's hello), then whom to report to, the cluster's name server and
@@ -816,11 +818,9 @@ private:
   // root's subscribers (the event log, the observer's counters and live page, a user's
   // `subscribe`) see every supervisor of the cluster. An actor of its own, so that a burst
   // of events in a node does not delay the service actor's spares and heartbeats.
-  static caf::behavior event_relay(caf::event_based_actor* self) {
+  static caf::behavior event_relay(caf::event_based_actor* self, caf::group events) {
     return {
-      [self](supervision_event& ev) {
-        self->send(strata::events_group(self->system()), std::move(ev));
-      },
+      [self, events](supervision_event& ev) { self->send(events, std::move(ev)); },
       [self](stop_atom) {
         // Answered after every event queued before it was published.
         self->quit();
