@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -385,6 +386,9 @@ int main(int argc, char** argv) {
     std::cerr << "strata-timeline: no events to draw\n";
     return 65; // EX_DATAERR
   }
+  // A gnuplot that is missing or dies early closes the pipe before the script is written:
+  // a write error then, not a SIGPIPE that would kill this tool (exit 141) without a word.
+  std::signal(SIGPIPE, SIG_IGN);
   auto pipe = ::popen((gnuplot + " 2>&1").c_str(), "w");
   if (pipe == nullptr) {
     std::cerr << "strata-timeline: cannot run " << gnuplot << "\n";
