@@ -125,7 +125,7 @@ public:
     auto t = transport::create(sys, std::move(opts));
     {
       std::lock_guard<std::mutex> guard{mtx_};
-      sys_ = &sys;
+
       if (!t) {
         failure_ = t.error();
         return;
@@ -252,19 +252,17 @@ public:
                                       caf::timespan timeout) override {
     std::vector<int64_t> result(children.size(), -1);
     std::vector<std::pair<size_t, caf::actor>> asks; // child index, its node's keeper
-    caf::actor_system* sys = nullptr;
     {
       std::lock_guard<std::mutex> guard{mtx_};
-      sys = sys_;
       for (size_t i = 0; i < children.size(); ++i)
         if (auto slot = slot_of(children[i]); slot != 0)
           asks.emplace_back(i, slots_[slot].keeper);
     }
-    if (asks.empty() || sys == nullptr)
+    if (asks.empty())
       return result;
     // Every node asked at once, each answer awaited in turn: a stopped node costs the caller
     // `timeout` once, not once per node.
-    caf::scoped_actor self{*sys};
+    caf::scoped_actor self{asks.front().second->home_system()};
     using pending = decltype(self->request(caf::actor{}, timeout, mailbox_atom::value));
     std::vector<std::pair<size_t, pending>> answers;
     answers.reserve(asks.size());
@@ -677,8 +675,8 @@ private:
     // their mailboxes for that observer all the same.
     cfg_->set_observed_elsewhere(!cfg_->observer_listen().empty());
     cfg_->set_observer_listen("");
-    // The root writes this node's events to the log with its own (see event_forwarder):
-    // one writer per file, and no event twice.
+    // The root writes this node's events to the log with its own (see event_relay): one
+    // writer per file, and no event twice.
     cfg_->set_event_log("");
     strata::system sys{*cfg_};
     // The inbox is made before the assignment: allocating its memory is most of what a
@@ -744,7 +742,7 @@ private:
     caf::scoped_execution_unit host{&sys.actors()};
     caf::actor_config acfg{&host};
     try {
-      return f->spawner(cfg_->observer_faults() || cfg_->observed())(acfg, args);
+      return f->spawner(cfg_->wrap_workers())(acfg, args);
     } catch (...) {
       return make_error(strata::error::start_failed, name, "exception in its constructor");
     }
@@ -756,7 +754,7 @@ private:
   cluster_token token_;
   std::mutex zygote_mtx_; // guards the use of zygote_ against its reset; taken before mtx_
   std::unique_ptr<zygote> zygote_;
-  mutable std::mutex mtx_; // guards slots_, transport_, service_, relay_, sys_, failure_,
+  mutable std::mutex mtx_; // guards slots_, transport_, service_, relay_, failure_,
                            // spare_payload_, spare_failure_, spare_failures_
   std::condition_variable cv_; // signalled when a spare is ready or failed, and at shut-down
   std::vector<slot_state> slots_;
@@ -764,7 +762,6 @@ private:
   caf::actor service_; // the service actor, in the root
   caf::actor relay_; // the event relay, in the root
 
-  caf::actor_system* sys_ = nullptr; // the root's, once started
   caf::error failure_;
   std::string spare_payload_; // the assignment payload of every spare
   caf::error spare_failure_; // why the last spare died before its child started
@@ -805,10 +802,8 @@ private:
       },
       [](heartbeat_atom x) { return x; },
       [self](mailbox_atom) -> int64_t {
-        // The child runs in this process: its count is read in place (a local cross-cast).
-        auto counter = dynamic_cast<const strata::detail::mailbox_counter*>(
-          caf::actor_cast<caf::abstract_actor*>(self->state.child));
-        return counter != nullptr ? counter->queued() : -1;
+        // The child runs in this process: its count is read in place.
+        return strata::detail::queued_messages(self->state.child);
       },
     };
   }

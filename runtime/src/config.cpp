@@ -191,6 +191,10 @@ bool config::observed() const {
   return observed_elsewhere_ || !observer_listen().empty();
 }
 
+bool config::wrap_workers() const {
+  return observer_faults() || observed();
+}
+
 caf::group config::events_channel(caf::actor_system& sys) const {
   std::lock_guard<std::mutex> guard{events_mtx_};
   if (!events_ || events_sys_ != &sys) {

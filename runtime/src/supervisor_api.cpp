@@ -44,7 +44,7 @@ caf::result<ok_atom> supervisor_actor::init(const caf::actor& parent, const std:
     return fail(cfg.error());
   cfg_ = *cfg;
   faults_ = cfg_->observer_faults();
-  wrap_workers_ = faults_ || cfg_->observed();
+  wrap_workers_ = cfg_->wrap_workers();
   try {
     spec_ = make_spec_();
   } catch (...) {
@@ -253,9 +253,7 @@ supervisor_report supervisor_actor::api_observe() {
                    c.last_exit ? to_text(*c.last_exit) : std::string{}});
     // A local worker counts its own mailbox (a proxy of a `process` child is no counter).
     if (c.handle && c.type == child_type::worker)
-      if (auto counter = dynamic_cast<const detail::mailbox_counter*>(
-            caf::actor_cast<caf::abstract_actor*>(c.handle)))
-        result.children.back().mailbox = counter->queued();
+      result.children.back().mailbox = detail::queued_messages(c.handle);
   }
   return result;
 }

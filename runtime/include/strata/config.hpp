@@ -108,6 +108,10 @@ public:
   /// one elsewhere (`set_observed_elsewhere`). Workers then count their mailboxes.
   bool observed() const;
 
+  /// Whether strata spawns its workers wrapped (`factory::spawner`): able to take faults and
+  /// counting their mailboxes, when faults are accepted or the tree is observed.
+  bool wrap_workers() const;
+
   /// The channel of `sys`'s supervision events (`strata::events_group`). @threadsafe
   caf::group events_channel(caf::actor_system& sys) const;
 

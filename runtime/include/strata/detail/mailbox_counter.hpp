@@ -8,6 +8,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include <caf/fwd.hpp>
+
 namespace strata::detail {
 
 /// Whether workers spawned from now on count their mailbox: on once an observer runs in this
@@ -33,5 +35,9 @@ protected:
   // Added to by every sender's thread, taken from by the actor's: atomic, relaxed.
   std::atomic<int64_t> queued_{0};
 };
+
+/// The count `worker` keeps (`mailbox_counter::queued`), -1 when it keeps none: a worker
+/// spawned plain, a supervisor, a proxy of an actor in another process. @threadsafe
+int64_t queued_messages(const caf::actor& worker) noexcept;
 
 } // namespace strata::detail
