@@ -52,6 +52,21 @@ struct inline_init_outcome {
 /// running a child's init on this thread.
 inline_init_outcome*& inline_init_slot() noexcept;
 
+/// Runs the user's init `init()` of `self` with strata's exception handling: an exception
+/// escaping a later handler becomes the exit reason, and one escaping `init` itself ends
+/// `self` with that reason and is returned in `err`. Returns what `init` returned.
+template <class Self, class Init>
+caf::behavior run_user_init(Self* self, Init& init, caf::error& err) {
+  install_exception_handler(self);
+  try {
+    return init();
+  } catch (...) {
+    err = current_exception_error();
+    self->quit(err);
+    return {};
+  }
+}
+
 /// The behavior every strata-started worker begins with: it waits for the supervisor's
 /// `(init_atom, parent, path)` — always the first message, since nobody else has the handle
 /// yet — runs the user's init `init()` under a try-block and answers `ok_atom`, or the
@@ -60,17 +75,13 @@ template <class Self, class Init>
 caf::behavior guarded_behavior(Self* self, Init init) {
   return {
     [self, init](init_atom, const caf::actor&, const std::string&) mutable -> caf::result<ok_atom> {
-      install_exception_handler(self);
       // Pop this init behavior: the user's init installs its own, or none (the actor ends).
       self->unbecome();
-      try {
-        if (auto bhvr = init())
-          self->become(std::move(bhvr));
-      } catch (...) {
-        auto err = current_exception_error();
-        self->quit(err);
+      caf::error err;
+      if (auto bhvr = run_user_init(self, init, err))
+        self->become(std::move(bhvr));
+      if (err)
         return err;
-      }
       return ok_atom::value;
     },
   };
@@ -86,16 +97,10 @@ caf::behavior first_behavior(Self* self, Init init) {
   auto slot = std::exchange(inline_init_slot(), nullptr);
   if (slot == nullptr)
     return guarded_behavior(self, std::move(init));
-  install_exception_handler(self);
   slot->done = true;
-  try {
-    return init();
-  } catch (...) {
-    // The actor ends as its initialization returns (CAF's activate finalizes it).
-    slot->error = current_exception_error();
-    self->quit(slot->error);
-    return {};
-  }
+  // On an exception the actor ends as its initialization returns (CAF's activate finalizes
+  // it).
+  return run_user_init(self, init, slot->error);
 }
 
 } // namespace strata::detail
