@@ -30,11 +30,8 @@ TEST_CASE("faults injected into a process child get it restarted and tag its eve
   REQUIRE(c.sys->observer_port() != 0);
   supervisor_spec spec;
   spec.intensity = 100;
-  child_spec worker{"worker", start("victim", 1)};
-  worker.placement = placement::process;
-  spec.children = {worker};
-  auto sup = c.sys->start_supervisor("root", spec);
-  REQUIRE(sup);
+  spec.children = {in_process({"worker", start("victim", 1)})};
+  auto sup = c.start_root(spec);
   struct fault_case {
     const char* kind;
     const char* reason;
@@ -45,7 +42,7 @@ TEST_CASE("faults injected into a process child get it restarted and tag its eve
                               fault_case{"hang", "hung: no heartbeat answer"},
                               fault_case{"exception", "injected fault"}}) {
     INFO(kind);
-    auto pid = c.pid_of(c.child_of(*sup, "worker"));
+    auto pid = c.pid_of(c.child_of(sup, "worker"));
     auto tag = std::string{"nodes#"} + kind;
     json body{{"path", "root/worker"}, {"kind", kind}, {"tag", tag}};
     if (std::string{kind} == "hang")
@@ -60,7 +57,7 @@ TEST_CASE("faults injected into a process child get it restarted and tag its eve
     CHECK(exited.fault == tag);
     auto restarted = c.wait_for(event_kind::restarted, "worker");
     CHECK(restarted.fault == tag);
-    CHECK(c.pid_of(c.child_of(*sup, "worker")) != pid);
+    CHECK(c.pid_of(c.child_of(sup, "worker")) != pid);
   }
 }
 
@@ -71,12 +68,9 @@ TEST_CASE("strata-chaos kills the node of a process child named by its pid",
               cfg.set_observer_faults(true);
             }};
   supervisor_spec spec;
-  child_spec worker{"worker", start("victim", 1)};
-  worker.placement = placement::process;
-  spec.children = {worker};
-  auto sup = c.sys->start_supervisor("root", spec);
-  REQUIRE(sup);
-  auto pid = c.pid_of(c.child_of(*sup, "worker"));
+  spec.children = {in_process({"worker", start("victim", 1)})};
+  auto sup = c.start_root(spec);
+  auto pid = c.pid_of(c.child_of(sup, "worker"));
   auto cmd = std::string{STRATA_CHAOS}
              + " --connect=127.0.0.1:" + std::to_string(c.sys->observer_port())
              + " --target=node:" + std::to_string(pid) + " --count=1 --seed=7 2>&1";

@@ -42,15 +42,12 @@ TEST_CASE("/tree shows process children with their node and pid, and their subtr
   REQUIRE(c.sys->observer_port() != 0);
   supervisor_spec spec;
   spec.intensity = 5;
-  child_spec worker{"worker", start("victim", 1)};
-  worker.placement = placement::process;
-  child_spec team{"team", start("team", 2)};
-  team.placement = placement::process;
+  auto worker = in_process({"worker", start("victim", 1)});
+  auto team = in_process({"team", start("team", 2)});
   spec.children = {worker, team};
-  auto sup = c.sys->start_supervisor("root", spec);
-  REQUIRE(sup);
-  auto worker_pid = c.pid_of(c.child_of(*sup, "worker"));
-  auto team_pid = c.pid_of(c.child_of(c.child_of(*sup, "team"), "member1"));
+  auto sup = c.start_root(spec);
+  auto worker_pid = c.pid_of(c.child_of(sup, "worker"));
+  auto team_pid = c.pid_of(c.child_of(c.child_of(sup, "team"), "member1"));
   auto doc = get_tree(c);
   CHECK(doc.at("supervisors") == 2);
   const auto& root = doc.at("roots")[0];
@@ -70,7 +67,7 @@ TEST_CASE("/tree shows process children with their node and pid, and their subtr
   // The worker's node dies of SIGKILL; the supervisor restarts it in a new one.
   REQUIRE(::kill(worker_pid, SIGKILL) == 0);
   c.wait_for(event_kind::restarted, "worker");
-  auto new_pid = c.pid_of(c.child_of(*sup, "worker"));
+  auto new_pid = c.pid_of(c.child_of(sup, "worker"));
   auto after = get_tree(c);
   const auto& w2 = child_in(after.at("roots")[0], "worker");
   CHECK(w2.at("restarts") == 1);
@@ -89,12 +86,9 @@ TEST_CASE("a live page sees a process child's node die and come back, with its n
   REQUIRE(c.sys->observer_port() != 0);
   supervisor_spec spec;
   spec.intensity = 5;
-  child_spec worker{"worker", start("victim", 1)};
-  worker.placement = placement::process;
-  spec.children = {worker};
-  auto sup = c.sys->start_supervisor("root", spec);
-  REQUIRE(sup);
-  auto worker_pid = c.pid_of(c.child_of(*sup, "worker"));
+  spec.children = {in_process({"worker", start("victim", 1)})};
+  auto sup = c.start_root(spec);
+  auto worker_pid = c.pid_of(c.child_of(sup, "worker"));
   strata::test::live_client page{c.sys->observer_port()};
   auto snap = page.next("snapshot");
   const auto& w = child_in(snap.at("tree").at("roots").at(0), "worker");
@@ -111,7 +105,7 @@ TEST_CASE("a live page sees a process child's node die and come back, with its n
   auto after = page.next("snapshot");
   const auto& w2 = child_in(after.at("tree").at("roots").at(0), "worker");
   CHECK(w2.at("restarts") == 1);
-  CHECK(w2.at("pid") == c.pid_of(c.child_of(*sup, "worker")));
+  CHECK(w2.at("pid") == c.pid_of(c.child_of(sup, "worker")));
   CHECK(w2.at("pid") != worker_pid);
 }
 
@@ -119,12 +113,9 @@ TEST_CASE("/metrics counts the messages exchanged with each node", "[nodes][proc
   cluster c{{}, [](config& cfg) { cfg.set_observer_listen("127.0.0.1:0"); }};
   REQUIRE(c.sys->observer_port() != 0);
   supervisor_spec spec;
-  child_spec worker{"worker", start("victim", 1)};
-  worker.placement = placement::process;
-  spec.children = {worker};
-  auto sup = c.sys->start_supervisor("root", spec);
-  REQUIRE(sup);
-  auto hdl = c.child_of(*sup, "worker");
+  spec.children = {in_process({"worker", start("victim", 1)})};
+  auto sup = c.start_root(spec);
+  auto hdl = c.child_of(sup, "worker");
   auto pid = c.pid_of(hdl);
   // Counted from here: what the start exchanged is in the counts too, so compare growth.
   auto count = [&](const std::string& direction) -> long long {
@@ -164,18 +155,15 @@ TEST_CASE("a process-placed supervisor's events reach the root: its subscribers,
               }};
     REQUIRE(c.sys->observer_port() != 0);
     supervisor_spec spec;
-    child_spec team{"team", start("team", 2)};
-    team.placement = placement::process;
-    spec.children = {team};
-    auto sup = c.sys->start_supervisor("root", spec);
-    REQUIRE(sup);
+    spec.children = {in_process({"team", start("team", 2)})};
+    auto sup = c.start_root(spec);
     // The team's own starts, published in its node, reach the root's subscribers.
     auto started = c.wait_for(event_kind::started, "member2");
     CHECK(started.supervisor == "root/team");
     strata::test::live_client page{c.sys->observer_port()};
     page.next("snapshot");
     // member1 crashes inside the node; its supervisor there restarts it.
-    auto member = c.child_of(c.child_of(*sup, "team"), "member1");
+    auto member = c.child_of(c.child_of(sup, "team"), "member1");
     caf::anon_send(member, fault_atom::value, static_cast<int>(fault::exception));
     auto restarted = c.wait_for(event_kind::restarted, "member1");
     CHECK(restarted.supervisor == "root/team");
@@ -211,13 +199,11 @@ TEST_CASE("/tree shows a process child's mailbox depth as its node counts it",
   cluster c{{}, [](config& cfg) { cfg.set_observer_listen("127.0.0.1:0"); }};
   REQUIRE(c.sys->observer_port() != 0);
   supervisor_spec spec;
-  child_spec worker{"worker", start("victim", 1)};
-  worker.placement = placement::process;
+  auto worker = in_process({"worker", start("victim", 1)});
   worker.shutdown = shutdown_spec::brutal_kill(); // it ends the test stuck in a handler
   spec.children = {worker};
-  auto sup = c.sys->start_supervisor("root", spec);
-  REQUIRE(sup);
-  auto hdl = c.child_of(*sup, "worker");
+  auto sup = c.start_root(spec);
+  auto hdl = c.child_of(sup, "worker");
   auto mailbox = [&] { return child_in(get_tree(c).at("roots")[0], "worker").at("mailbox"); };
   CHECK(mailbox() == 0);
   // Stuck in a handler, with five messages behind it.

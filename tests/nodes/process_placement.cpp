@@ -14,9 +14,7 @@ using namespace strata::nodes::test;
 namespace {
 
 child_spec process_child(std::string id, int tag) {
-  child_spec c{std::move(id), start("victim", tag)};
-  c.placement = placement::process;
-  return c;
+  return in_process({std::move(id), start("victim", tag)});
 }
 
 child_spec task_child(std::string id, int tag) {

@@ -145,6 +145,12 @@ inline bool gone_within(pid_t pid, std::chrono::seconds patience) {
   return ::kill(pid, 0) != 0 && errno == ESRCH;
 }
 
+/// `child`, placed in a node of its own.
+inline child_spec in_process(child_spec child) {
+  child.placement = placement::process;
+  return child;
+}
+
 /// A system with the test worker and `process` placement, and a subscriber to its events.
 /// Built while the test process is single-threaded (the zygote forks then).
 struct cluster {
@@ -206,6 +212,13 @@ struct cluster {
       .receive([&](T& x) { result = std::move(x); },
                [&](caf::error& err) { FAIL("request failed: " << nodes::to_text(err)); });
     return result;
+  }
+
+  /// Starts the top-level supervisor "root" from `spec`; fails the test if it does not start.
+  caf::actor start_root(supervisor_spec spec) {
+    auto sup = sys->start_supervisor("root", std::move(spec));
+    REQUIRE(sup);
+    return *sup;
   }
 
   /// The pid of the process running `hdl`.
