@@ -726,11 +726,17 @@ void transport::impl::receive_loop(uint64_t generation) {
       poll = backlog_poll;
     handle_batch(inbox_.receive(buf, poll), buf, decoder, deliver_with);
     // Only when something was queued: the queues' mutex is not taken per loop.
-    if (pending_.exchange(false, std::memory_order_acquire)) {
+    // A load first: the exchange would write the flag's cache line on every loop. A stale
+    // false only defers the work: wake_for_pending stores the flag before notify(), and the
+    // acquire exchange of `notified` in inbox::receive then makes this load see it.
+    if (pending_.load(std::memory_order_relaxed)
+        && pending_.exchange(false, std::memory_order_acquire)) {
       flush_pending();
       run_releases();
     }
-    if (backlog || backlogged_.exchange(false, std::memory_order_relaxed))
+    if (backlog
+        || (backlogged_.load(std::memory_order_relaxed)
+            && backlogged_.exchange(false, std::memory_order_relaxed)))
       backlog = flush_backlogs();
     if (!run_jobs(generation, unit))
       break; // an actor held this thread too long: another thread reads now

@@ -261,9 +261,14 @@ caf::error encode_message(caf::execution_unit& ctx, std::vector<char>& buf,
     if (!err)
       err = content.save(i, sink);
   }
-  // As CAF's save_actor does: the peer may address the sender by id from now on.
-  if (!err && (flags & message_flags::local_sender))
-    sys.registry().put(sender->id(), sender);
+  // As CAF's save_actor does: the peer may address the sender by id from now on. Looked up
+  // first, under the registry's shared lock: a put of an actor already there takes the
+  // exclusive lock and builds and frees a map node, per message.
+  if (!err && (flags & message_flags::local_sender)) {
+    auto& registry = sys.registry();
+    if (registry.get(sender->id()) != sender)
+      registry.put(sender->id(), sender);
+  }
   return err;
 }
 
