@@ -125,7 +125,6 @@ public:
     auto t = transport::create(sys, std::move(opts));
     {
       std::lock_guard<std::mutex> guard{mtx_};
-
       if (!t) {
         failure_ = t.error();
         return;
@@ -761,7 +760,6 @@ private:
   std::unique_ptr<transport> transport_;
   caf::actor service_; // the service actor, in the root
   caf::actor relay_; // the event relay, in the root
-
   caf::error failure_;
   std::string spare_payload_; // the assignment payload of every spare
   caf::error spare_failure_; // why the last spare died before its child started

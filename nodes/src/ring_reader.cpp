@@ -115,10 +115,10 @@ caf::expected<bool> ring_reader::try_read(std::vector<char>& out) {
       // Everything seen so far is consumed: give the space back before looking for more (a
       // writer streaming a message larger than the ring needs it).
       publish_tail();
-      // An empty ring is what most polls find: answer it without refresh_head's checks and
-      // its error object. Relaxed: nothing is read when nothing is there; refresh_head's
-      // acquire load orders the reads of frames.
-      if (ring_->head.load(std::memory_order_relaxed) == tail_)
+      // An empty ring is what most polls find: answered by has_data's relaxed load, without
+      // refresh_head's checks and its error object (nothing is read when nothing is there;
+      // refresh_head's acquire load orders the reads of frames).
+      if (!has_data())
         return false;
       if (auto err = refresh_head())
         return err;

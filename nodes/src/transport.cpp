@@ -95,6 +95,12 @@ Unit& unit_for(caf::actor_system& sys) {
   return *unit;
 }
 
+// Clears `flag` and says whether it was set. Loaded first: an exchange writes the flag's
+// cache line even when it finds it clear, and the receive loop asks on every turn.
+bool take_flag(std::atomic<bool>& flag, std::memory_order order) noexcept {
+  return flag.load(std::memory_order_relaxed) && flag.exchange(false, order);
+}
+
 // The unit of peer_lost_here: collects the actors that killing a lost peer's proxies makes
 // runnable, on the thread collecting (`collecting` set), for that thread to run; elsewhere,
 // CAF's scheduler runs them. One per actor system, never freed, like delivery_unit.
@@ -725,18 +731,15 @@ void transport::impl::receive_loop(uint64_t generation) {
     else if (backlog)
       poll = backlog_poll;
     handle_batch(inbox_.receive(buf, poll), buf, decoder, deliver_with);
-    // Only when something was queued: the queues' mutex is not taken per loop.
-    // A load first: the exchange would write the flag's cache line on every loop. A stale
-    // false only defers the work: wake_for_pending stores the flag before notify(), and the
-    // acquire exchange of `notified` in inbox::receive then makes this load see it.
-    if (pending_.load(std::memory_order_relaxed)
-        && pending_.exchange(false, std::memory_order_acquire)) {
+    // Only when something was queued: the queues' mutex is not taken per loop. A stale
+    // false from take_flag only defers the work: wake_for_pending stores the flag before
+    // notify(), and the acquire exchange of `notified` in inbox::receive then makes the
+    // flag's load see it.
+    if (take_flag(pending_, std::memory_order_acquire)) {
       flush_pending();
       run_releases();
     }
-    if (backlog
-        || (backlogged_.load(std::memory_order_relaxed)
-            && backlogged_.exchange(false, std::memory_order_relaxed)))
+    if (backlog || take_flag(backlogged_, std::memory_order_relaxed))
       backlog = flush_backlogs();
     if (!run_jobs(generation, unit))
       break; // an actor held this thread too long: another thread reads now
