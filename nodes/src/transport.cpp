@@ -598,6 +598,7 @@ void transport::impl::peer_lost(uint32_t peer, const caf::error& reason, caf::ex
   {
     auto& s = *senders_[peer];
     std::lock_guard<std::mutex> guard{s.mtx};
+    s.lost_out.swap(s.out);
     s.out.reset();
     s.backlog.clear();
     s.backlog_bytes = 0;
@@ -650,11 +651,14 @@ void transport::impl::run_releases() {
       state_[peer] = peer_state{};
       peers_version_.fetch_add(1, std::memory_order_release); // SYNC POINT WRITE: handle()
     }
-    // The slot's next node is counted from zero.
+    // The slot's next node is counted from zero; the lost one's outbox is unmapped.
+    std::optional<outbox> lost_out;
     {
       std::lock_guard<std::mutex> guard{senders_[peer]->mtx};
       senders_[peer]->sent.store(0, std::memory_order_relaxed);
+      lost_out.swap(senders_[peer]->lost_out);
     }
+    lost_out.reset();
     received_[peer].n.store(0, std::memory_order_relaxed);
     if (done)
       done();

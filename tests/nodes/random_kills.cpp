@@ -78,6 +78,15 @@ caf::behavior pump(caf::stateful_actor<pump_state>* self, std::vector<caf::actor
   };
 }
 
+// Stops the pump as the test's scope ends, a failed REQUIRE's included: a pump left running
+// keeps the cluster's shutdown waiting for it, and the test would hang until ctest's timeout.
+struct pump_stopper {
+  caf::actor pump;
+  ~pump_stopper() {
+    caf::anon_send_exit(pump, caf::exit_reason::user_shutdown);
+  }
+};
+
 // Segments of the cluster of `token`: nodes' inboxes, or (spares) the inboxes warm spares
 // made ahead of their assignment.
 size_t segments_with(const std::string& token, bool spares = false) {
@@ -130,6 +139,7 @@ TEST_CASE("200 random SIGKILLs of nodes under traffic are each repaired and leak
       return result;
     };
     auto pumper = c.sys->actors().spawn(pump, targets());
+    pump_stopper stopper{pumper};
     caf::anon_send(pumper, go_atom::value);
 
     std::map<std::string, int> pids;
@@ -191,7 +201,6 @@ TEST_CASE("200 random SIGKILLs of nodes under traffic are each repaired and leak
     CHECK(status(c.cfg)->spares.size() == 1);
     CHECK(segments_with(token, true) == 0);
     CHECK(segments_with(token) == 1 + process_ids.size() + 1);
-    caf::anon_send_exit(pumper, caf::exit_reason::user_shutdown);
   }
   CHECK(segments_with(token) == 0);
   CHECK(segments_with(token, true) == 0);

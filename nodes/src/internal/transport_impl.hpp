@@ -144,8 +144,11 @@ private:
   // full rings would deadlock): what it cannot write at once goes to `backlog`, which it
   // retries between reads and which every other sender drains first, so order is kept.
   struct sender {
-    std::mutex mtx; // guards out, backlog, backlog_bytes
+    std::mutex mtx; // guards out, lost_out, backlog, backlog_bytes
     std::optional<outbox> out;
+    // A lost peer's outbox, unmapped when its slot is released: unmapping takes 0.1-0.2 ms,
+    // which peer_lost spends off the path that restarts the peer's children.
+    std::optional<outbox> lost_out;
     std::deque<std::vector<char>> backlog;
     uint64_t backlog_bytes = 0;
     // Message frames sent (or queued in the backlog) to the peer. Written under `mtx`; read
