@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <utility>
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_proxy.hpp>
@@ -598,8 +599,7 @@ void transport::impl::peer_lost(uint32_t peer, const caf::error& reason, caf::ex
   {
     auto& s = *senders_[peer];
     std::lock_guard<std::mutex> guard{s.mtx};
-    s.lost_out.swap(s.out);
-    s.out.reset();
+    s.lost_out = std::exchange(s.out, std::nullopt);
     s.backlog.clear();
     s.backlog_bytes = 0;
   }
@@ -621,6 +621,14 @@ void transport::impl::peer_lost(uint32_t peer, const caf::error& reason, caf::ex
 void transport::impl::release(uint32_t peer, std::function<void()> done) {
   if (peer >= state_.size() || peer == options_.node_index)
     return;
+  // The lost node's outbox is unmapped here, on the caller's thread: not on the restart's
+  // path (peer_lost), nor on the receive thread, which every message waits for.
+  std::optional<outbox> lost_out;
+  {
+    std::lock_guard<std::mutex> guard{senders_[peer]->mtx};
+    lost_out = std::exchange(senders_[peer]->lost_out, std::nullopt);
+  }
+  lost_out.reset();
   {
     std::lock_guard<std::mutex> guard{state_mtx_};
     pending_releases_.emplace_back(peer, std::move(done));
@@ -651,14 +659,11 @@ void transport::impl::run_releases() {
       state_[peer] = peer_state{};
       peers_version_.fetch_add(1, std::memory_order_release); // SYNC POINT WRITE: handle()
     }
-    // The slot's next node is counted from zero; the lost one's outbox is unmapped.
-    std::optional<outbox> lost_out;
+    // The slot's next node is counted from zero.
     {
       std::lock_guard<std::mutex> guard{senders_[peer]->mtx};
       senders_[peer]->sent.store(0, std::memory_order_relaxed);
-      lost_out.swap(senders_[peer]->lost_out);
     }
-    lost_out.reset();
     received_[peer].n.store(0, std::memory_order_relaxed);
     if (done)
       done();

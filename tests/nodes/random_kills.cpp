@@ -8,6 +8,8 @@
 #include <random>
 #include <thread>
 
+#include <caf/detail/scope_guard.hpp>
+
 #include "process_test_support.hpp"
 
 using namespace strata;
@@ -78,15 +80,6 @@ caf::behavior pump(caf::stateful_actor<pump_state>* self, std::vector<caf::actor
   };
 }
 
-// Stops the pump as the test's scope ends, a failed REQUIRE's included: a pump left running
-// keeps the cluster's shutdown waiting for it, and the test would hang until ctest's timeout.
-struct pump_stopper {
-  caf::actor pump;
-  ~pump_stopper() {
-    caf::anon_send_exit(pump, caf::exit_reason::user_shutdown);
-  }
-};
-
 // Segments of the cluster of `token`: nodes' inboxes, or (spares) the inboxes warm spares
 // made ahead of their assignment.
 size_t segments_with(const std::string& token, bool spares = false) {
@@ -139,7 +132,10 @@ TEST_CASE("200 random SIGKILLs of nodes under traffic are each repaired and leak
       return result;
     };
     auto pumper = c.sys->actors().spawn(pump, targets());
-    pump_stopper stopper{pumper};
+    // Stopped as this scope ends, a failed REQUIRE's included: a pump left running keeps the
+    // cluster's shutdown waiting for it, and the test would hang until ctest's timeout.
+    auto stop_pump = caf::detail::make_scope_guard(
+      [pumper] { caf::anon_send_exit(pumper, caf::exit_reason::user_shutdown); });
     caf::anon_send(pumper, go_atom::value);
 
     std::map<std::string, int> pids;

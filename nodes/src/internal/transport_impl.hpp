@@ -146,8 +146,8 @@ private:
   struct sender {
     std::mutex mtx; // guards out, lost_out, backlog, backlog_bytes
     std::optional<outbox> out;
-    // A lost peer's outbox, unmapped when its slot is released: unmapping takes 0.1-0.2 ms,
-    // which peer_lost spends off the path that restarts the peer's children.
+    // A lost peer's outbox, unmapped by release(): unmapping takes 0.1-0.2 ms, which
+    // peer_lost would spend on the path that restarts the peer's children.
     std::optional<outbox> lost_out;
     std::deque<std::vector<char>> backlog;
     uint64_t backlog_bytes = 0;
