@@ -152,6 +152,11 @@ bool inbox::any_data() const noexcept {
                      [](const ring_reader& r) { return r.has_data(); });
 }
 
+bool inbox::await_any_data() const noexcept {
+  return std::any_of(readers_.begin(), readers_.end(),
+                     [](const ring_reader& r) { return r.await_data(); });
+}
+
 receive_result inbox::try_receive(std::vector<char>& out) {
   auto n = static_cast<uint32_t>(readers_.size());
   for (uint32_t k = 0; k < n; ++k) {
@@ -175,7 +180,7 @@ bool inbox::spin(std::chrono::nanoseconds budget, clock::time_point deadline) {
     return any_data();
   auto limit = std::min(deadline, clock::now() + budget);
   for (uint32_t i = 1;; ++i) {
-    if (any_data() || notified_->load(std::memory_order_relaxed))
+    if (await_any_data() || notified_->load(std::memory_order_relaxed))
       return true;
     internal::cpu_relax();
     if (i % spins_per_clock_check == 0 && clock::now() >= limit)

@@ -32,6 +32,19 @@ bool ring_reader::has_data() const noexcept {
   return !closed_ && ring_->head.load(std::memory_order_relaxed) != tail_;
 }
 
+bool ring_reader::await_data() const noexcept {
+  if (closed_)
+    return false;
+  // The frame the writer will publish next starts at our tail: ask for its lines (the
+  // first two, where a small message lies) in the same poll as the head's. Once the head
+  // moves, try_read finds them here rather than fetching them then, one cross-core trip
+  // after the other. A prefetch never faults; a line the writer changes meanwhile is
+  // fetched again, and try_read reads only after its acquire load of the head.
+  __builtin_prefetch(data_ + (tail_ & mask_));
+  __builtin_prefetch(data_ + ((tail_ + internal::cache_line_size) & mask_));
+  return ring_->head.load(std::memory_order_relaxed) != tail_;
+}
+
 void ring_reader::reset() noexcept {
   // The dead producer's liveness token (it held it; nothing of it is ours to keep). Its lock
   // word through an atomic store: a liveness watch may still read it.

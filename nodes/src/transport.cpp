@@ -35,6 +35,18 @@ std::vector<char>& encode_buffer() {
   return buf;
 }
 
+// Numbers transports for the calling thread's registered_sender: one that outlived its
+// transport never matches a later one, even at the same address.
+std::atomic<uint64_t> transport_serials{0};
+
+// The local sender the calling thread put into the registry last, for transport `serial`.
+internal::registered_sender& registered_sender(uint64_t serial) {
+  thread_local internal::registered_sender last;
+  if (last.transport != serial)
+    last = internal::registered_sender{serial, 0};
+  return last;
+}
+
 // What the calling thread is to a transport: one of its receive threads (`owner`), holding
 // the role of `generation` unless `lost`; `in_job` while it runs an actor. A receive thread
 // must never wait for room in a ring: an actor it runs may, once it has handed the role on.
@@ -126,6 +138,7 @@ thread_local std::vector<caf::resumable*>* inline_unit::collecting = nullptr;
 transport::impl::impl(caf::actor_system& sys, transport_options options, inbox box)
   : sys_(sys),
     options_(std::move(options)),
+    serial_(transport_serials.fetch_add(1, std::memory_order_relaxed) + 1),
     own_registry_(sys, *this),
     inbox_(std::move(box)),
     state_(options_.ring_count),
@@ -502,7 +515,7 @@ void transport::impl::forward(uint32_t peer, const caf::node_id& target, caf::ac
   caf::scoped_execution_unit ctx{&sys_};
   auto& buf = encode_buffer();
   auto err = internal::encode_message(ctx, buf, peer_node, target, sender, receiver, mid, stages,
-                                      msg);
+                                      msg, &registered_sender(serial_));
   if (!err)
     err = send(peer, buf, true);
   if (!err)

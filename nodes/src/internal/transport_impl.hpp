@@ -132,6 +132,7 @@ public:
 
   caf::actor_system& sys_;
   transport_options options_;
+  const uint64_t serial_; // unique in the process (see registered_sender in transport.cpp)
   caf::proxy_registry own_registry_; // backend: *this
   // Where our proxies are: own_registry_, or (join_basp) the BASP broker's, whose backend
   // sends peers' actors to our make_proxy. Set before start.

@@ -76,11 +76,22 @@ struct frame {
 caf::error encode_hello(caf::execution_unit& ctx, std::vector<char>& buf, const caf::node_id& node,
                         uint32_t slot);
 /// `peer` is the receiving node's id; the sender's own node id is `ctx.system().node()`.
+/// The last local sender a thread put into its system's registry (see encode_message), for
+/// one transport: `transport` is a number no other transport of the process had.
+struct registered_sender {
+  uint64_t transport = 0;
+  caf::actor_id id = 0;
+};
+
+/// Encodes a message frame. A local sender is put into the registry (as CAF's `save_actor`
+/// does: the peer may address it by id from now on), unless `last` says this thread put that
+/// very actor there already: actor ids are never reused within a system, and the registry
+/// drops an entry only when its actor exits. `last` is updated.
 caf::error encode_message(caf::execution_unit& ctx, std::vector<char>& buf,
                           const caf::node_id& peer, const caf::node_id& target,
                           const caf::strong_actor_ptr& sender, caf::actor_id receiver,
                           caf::message_id mid, const caf::mailbox_element::forwarding_stack& stages,
-                          const caf::message& content);
+                          const caf::message& content, registered_sender* last = nullptr);
 caf::error encode_monitor(caf::execution_unit& ctx, std::vector<char>& buf,
                           const caf::node_id& target, caf::actor_id aid);
 caf::error encode_down(caf::execution_unit& ctx, std::vector<char>& buf, const caf::node_id& target,

@@ -149,6 +149,7 @@ private:
 
   // Whether any open ring holds unread bytes.
   bool any_data() const noexcept;
+  bool await_any_data() const noexcept; // any_data, prefetching (ring_reader::await_data)
 
   // Busy-polls every ring for up to `budget`; returns whether one has data (or notify() was
   // called).

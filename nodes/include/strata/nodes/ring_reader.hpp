@@ -44,6 +44,10 @@ public:
   /// Whether the writer published bytes not yet consumed (a cheap poll: one load, no fence).
   bool has_data() const noexcept;
 
+  /// has_data for a poll that waits for the writer: also prefetches the lines the next frame
+  /// will be written to, so that they travel from the writer's core with the head's.
+  bool await_data() const noexcept;
+
   /// Whether the ring was closed after a corruption.
   bool closed() const noexcept {
     return static_cast<bool>(closed_);
