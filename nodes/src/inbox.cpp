@@ -161,17 +161,25 @@ receive_result inbox::try_receive(std::vector<char>& out) {
   auto n = static_cast<uint32_t>(readers_.size());
   for (uint32_t k = 0; k < n; ++k) {
     auto slot = (next_ + k) % n;
-    auto& reader = readers_[slot];
-    if (reader.closed())
-      continue; // reported once, when it was found corrupt
-    auto got = reader.try_read(out);
-    if (!got || *got)
-      next_ = (slot + 1) % n;
-    if (!got)
-      return {receive_status::corrupt, slot, std::move(got.error())};
-    if (*got)
-      return {receive_status::message, slot, {}};
+    if (auto r = try_receive_from(slot, out); r.status != receive_status::empty)
+      return r;
   }
+  return {};
+}
+
+receive_result inbox::try_receive_from(uint32_t slot, std::vector<char>& out) {
+  if (slot >= readers_.size())
+    return {};
+  auto& reader = readers_[slot];
+  if (reader.closed())
+    return {}; // reported once, when it was found corrupt
+  auto got = reader.try_read(out);
+  if (!got || *got)
+    next_ = (slot + 1) % static_cast<uint32_t>(readers_.size());
+  if (!got)
+    return {receive_status::corrupt, slot, std::move(got.error())};
+  if (*got)
+    return {receive_status::message, slot, {}};
   return {};
 }
 

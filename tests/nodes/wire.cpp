@@ -1,6 +1,7 @@
 // The message codec: what encode_message writes, decode reads back as the same message, by
-// the typed fast path (one value, or an atom and one value, of common builtin types) or by
-// the general one; and a damaged frame is an error either way, never a crash.
+// the packed path (up to four scalars in one allocation), the typed fast path (one value, or
+// an atom and one value, of common builtin types) or the general one; and a damaged frame is
+// an error either way, never a crash.
 
 #include "internal/wire.hpp"
 
@@ -8,6 +9,8 @@
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_execution_unit.hpp>
 #include <catch2/catch.hpp>
+
+#include "internal/packed_message.hpp"
 
 using namespace strata::nodes;
 
@@ -52,10 +55,16 @@ TEST_CASE("messages of every shape decode to what was encoded") {
                       caf::make_message(ping_atom::value, int32_t{1}),
                       caf::make_message(ping_atom::value, std::string{"x"}),
                       caf::make_message(ping_atom::value, ping_atom::value),
-                      // the general path: more elements, another order, other types
+                      // packed: up to four scalars of any builtin scalar type, in any order
                       caf::make_message(ping_atom::value, int32_t{1}, int32_t{2}),
                       caf::make_message(int32_t{1}, ping_atom::value),
                       caf::make_message(uint16_t{5}),
+                      caf::make_message(int8_t{-1}, uint8_t{255}, int16_t{-300}, 2.5f),
+                      caf::make_message(ping_atom::value, uint32_t{7}, int64_t{-8}, false),
+                      caf::make_message(caf::timespan{1234}, 0.25),
+                      // the general path: more elements, or other types
+                      caf::make_message(int32_t{1}, int32_t{2}, int32_t{3}, int32_t{4}, int32_t{5}),
+                      caf::make_message(ping_atom::value, int32_t{1}, std::string{"x"}),
                       caf::make_message(std::vector<std::string>{"a", "b"}), caf::make_message());
   INFO(caf::to_string(msg));
   auto f = c.decode(c.encode(msg));
@@ -79,4 +88,53 @@ TEST_CASE("a message cut short or with bytes too many is a malformed frame") {
   auto longer = buf;
   longer.push_back(0);
   CHECK_FALSE(c.decode(longer));
+}
+
+TEST_CASE("a packed message matches, reads and copies like any message") {
+  codec c;
+  auto msg = caf::make_message(ping_atom::value, int32_t{1}, int64_t{-2}, 3.5);
+  auto f = c.decode(c.encode(msg));
+  REQUIRE(f);
+  auto& got = f->content;
+  // Decoded into one packed allocation, not CAF's dynamic message of type-erased values.
+  CHECK(dynamic_cast<const internal::packed_message_data*>(got.cvals().get()) != nullptr);
+  CHECK(got.match_elements<ping_atom, int32_t, int64_t, double>());
+  CHECK_FALSE(got.match_elements<ping_atom, int32_t, int32_t, double>());
+  CHECK(got.get_as<int32_t>(1) == 1);
+  CHECK(got.get_as<int64_t>(2) == -2);
+  CHECK(got.get_as<double>(3) == 3.5);
+  bool matched = false;
+  caf::behavior bhvr{
+    [&](ping_atom, int32_t a, int64_t b, double x) { matched = a == 1 && b == -2 && x == 3.5; }};
+  auto copy = got;
+  bhvr(copy);
+  CHECK(matched);
+  // Copy on write: changing a shared message changes only the copy.
+  copy.get_mutable_as<int32_t>(1) = 9;
+  CHECK(copy.get_as<int32_t>(1) == 9);
+  CHECK(got.get_as<int32_t>(1) == 1);
+  // An element copied out of it is a type-erased value of the element's own type.
+  auto value = got.cvals()->copy(3);
+  REQUIRE(value != nullptr);
+  CHECK(value->stringify() == caf::make_type_erased_value<double>(3.5)->stringify());
+}
+
+TEST_CASE("a packed message refuses a fifth element and a type it does not hold") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_execution_unit ctx{&sys};
+  std::vector<char> buf;
+  caf::binary_serializer sink{&ctx, buf};
+  for (int32_t i = 0; i < 5; ++i)
+    REQUIRE(!sink(i));
+  caf::binary_deserializer source{&ctx, buf};
+  internal::packed_message_data data;
+  auto i32 = caf::type_nr<int32_t>::value;
+  for (size_t i = 0; i < internal::packed_message_data::max_size; ++i)
+    REQUIRE(!data.append(i32, source));
+  CHECK(data.append(i32, source));
+  CHECK(data.size() == internal::packed_message_data::max_size);
+  internal::packed_message_data other;
+  CHECK(other.append(caf::type_nr<std::string>::value, source));
+  CHECK(other.size() == 0);
 }

@@ -19,6 +19,8 @@
 
 #include "strata/nodes/error.hpp"
 
+#include "internal/packed_message.hpp"
+
 namespace strata::nodes::internal {
 
 namespace {
@@ -102,6 +104,24 @@ bool read_fast(caf::binary_deserializer& source, uint8_t n, caf::message& out) {
   return done;
 }
 
+// Reads a message of up to packed_message_data::max_size scalars into one allocation (see
+// packed_message.hpp). Leaves `source` untouched and returns false for any other message.
+bool read_packed(caf::binary_deserializer& source, uint8_t n, caf::message& out) {
+  if (n > packed_message_data::max_size)
+    return false;
+  auto start = source.remainder();
+  packed_message_data data; // on the stack until it is complete
+  for (uint8_t i = 0; i < n; ++i) {
+    uint16_t nr = 0;
+    if (!read_uint(source, nr) || !packed_message_data::holds(nr) || data.append(nr, source)) {
+      source.reset(start); // the other paths read it again, and report what is wrong
+      return false;
+    }
+  }
+  out = caf::message{caf::message::data_ptr{caf::make_counted<packed_message_data>(data)}};
+  return true;
+}
+
 caf::error malformed(const char* what, const caf::error& cause = caf::error{}) {
   if (cause)
     return make_error(error::corrupt_ring, std::string{"malformed transport frame: "} + what,
@@ -159,7 +179,7 @@ caf::expected<frame> decode_message(caf::execution_unit& ctx, const std::vector<
     return malformed("no element count");
   if (f.target == caf::none)
     return malformed("message without a target node");
-  if (n > 0 && !read_fast(source, n, f.content)) {
+  if (n > 0 && !read_packed(source, n, f.content) && !read_fast(source, n, f.content)) {
     auto& types = ctx.system().types();
     caf::detail::dynamic_message_data::elements elements;
     elements.reserve(n);

@@ -116,6 +116,10 @@ public:
   /// delivered last (round robin, so one busy sender cannot starve the others). Never blocks.
   [[nodiscard]] receive_result try_receive(std::vector<char>& out);
 
+  /// Like `try_receive`, but reads only the ring of `slot`: for a batch from the sender that
+  /// just delivered, without polling every ring after each message. Never blocks.
+  [[nodiscard]] receive_result try_receive_from(uint32_t slot, std::vector<char>& out);
+
   /// Like `try_receive`, but waits up to `timeout` for a message: spins, then sleeps. Returns
   /// `empty` at the timeout, or earlier after a `notify`.
   [[nodiscard]] receive_result receive(std::vector<char>& out, std::chrono::nanoseconds timeout);

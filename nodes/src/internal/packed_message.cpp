@@ -1,0 +1,159 @@
+#include "internal/packed_message.hpp"
+
+#include <chrono>
+#include <cstring>
+#include <new>
+#include <type_traits>
+
+#include <caf/atom.hpp>
+#include <caf/detail/stringification_inspector.hpp>
+#include <caf/sec.hpp>
+#include <caf/timestamp.hpp>
+#include <caf/type_erased_value.hpp>
+#include <caf/type_nr.hpp>
+
+namespace strata::nodes::internal {
+
+namespace {
+
+template <class T>
+struct tag {
+  using type = T;
+};
+
+// Calls f(tag<T>{}) for the scalar type T numbered `nr`; `otherwise` for any other number.
+template <class F, class R>
+R with_scalar(uint16_t nr, F&& f, R otherwise) {
+  switch (nr) {
+    case caf::type_nr<caf::atom_value>::value: return f(tag<caf::atom_value>{});
+    case caf::type_nr<bool>::value: return f(tag<bool>{});
+    case caf::type_nr<int8_t>::value: return f(tag<int8_t>{});
+    case caf::type_nr<int16_t>::value: return f(tag<int16_t>{});
+    case caf::type_nr<int32_t>::value: return f(tag<int32_t>{});
+    case caf::type_nr<int64_t>::value: return f(tag<int64_t>{});
+    case caf::type_nr<uint8_t>::value: return f(tag<uint8_t>{});
+    case caf::type_nr<uint16_t>::value: return f(tag<uint16_t>{});
+    case caf::type_nr<uint32_t>::value: return f(tag<uint32_t>{});
+    case caf::type_nr<uint64_t>::value: return f(tag<uint64_t>{});
+    case caf::type_nr<float>::value: return f(tag<float>{});
+    case caf::type_nr<double>::value: return f(tag<double>{});
+    case caf::type_nr<caf::timespan>::value: return f(tag<caf::timespan>{});
+    default: return otherwise;
+  }
+}
+
+// What a slot of values_ may hold.
+template <class T>
+constexpr bool fits = sizeof(T) <= sizeof(uint64_t) && alignof(T) <= alignof(uint64_t)
+                      && std::is_trivially_copyable_v<T>&& std::is_trivially_destructible_v<T>;
+
+static_assert(
+  fits<
+    caf::
+      atom_value> && fits<bool> && fits<int64_t> && fits<uint64_t> && fits<double> && fits<float> && fits<caf::timespan>);
+
+} // namespace
+
+template <class F>
+auto packed_message_data::visit(size_t pos, F&& f) const {
+  using result = decltype(f(std::declval<const int32_t&>()));
+  return with_scalar(
+    nrs_[pos],
+    [&](auto t) -> result {
+      using type = typename decltype(t)::type;
+      return f(*std::launder(reinterpret_cast<const type*>(&values_[pos])));
+    },
+    result{});
+}
+
+template <class F>
+auto packed_message_data::visit(size_t pos, F&& f) {
+  using result = decltype(f(std::declval<int32_t&>()));
+  return with_scalar(
+    nrs_[pos],
+    [&](auto t) -> result {
+      using type = typename decltype(t)::type;
+      return f(*std::launder(reinterpret_cast<type*>(&values_[pos])));
+    },
+    result{});
+}
+
+bool packed_message_data::holds(uint16_t nr) noexcept {
+  return with_scalar(
+    nr, [](auto) { return true; }, false);
+}
+
+caf::error packed_message_data::append(uint16_t nr, caf::deserializer& source) {
+  if (size_ == max_size || !holds(nr))
+    return caf::make_error(caf::sec::invalid_argument, "not a packed message element");
+  auto pos = size_;
+  nrs_[pos] = nr;
+  with_scalar(
+    nr,
+    [&](auto t) {
+      using type = typename decltype(t)::type;
+      new (&values_[pos]) type{};
+      return 0;
+    },
+    0);
+  if (auto err = load(pos, source))
+    return err;
+  ++size_;
+  token_ = (token_ << 6) | nr;
+  return caf::none;
+}
+
+packed_message_data* packed_message_data::copy() const {
+  return new packed_message_data(*this);
+}
+
+void* packed_message_data::get_mutable(size_t pos) {
+  return &values_[pos]; // every element starts its slot
+}
+
+caf::error packed_message_data::load(size_t pos, caf::deserializer& source) {
+  return visit(pos, [&](auto& x) { return source(x); });
+}
+
+size_t packed_message_data::size() const noexcept {
+  return size_;
+}
+
+uint32_t packed_message_data::type_token() const noexcept {
+  return token_;
+}
+
+caf::rtti_pair packed_message_data::type(size_t pos) const noexcept {
+  return {nrs_[pos], nullptr}; // a builtin type: its number names it
+}
+
+const void* packed_message_data::get(size_t pos) const noexcept {
+  return &values_[pos];
+}
+
+std::string packed_message_data::stringify(size_t pos) const {
+  std::string result;
+  caf::detail::stringification_inspector f{result};
+  visit(pos, [&](const auto& x) {
+    auto copy = x;
+    f(copy);
+    return 0;
+  });
+  return result;
+}
+
+caf::type_erased_value_ptr packed_message_data::copy(size_t pos) const {
+  return visit(pos, [](const auto& x) -> caf::type_erased_value_ptr {
+    using type = std::decay_t<decltype(x)>;
+    return caf::make_type_erased_value<type>(x);
+  });
+}
+
+caf::error packed_message_data::save(size_t pos, caf::serializer& sink) const {
+  return visit(pos, [&](const auto& x) {
+    auto copy = x; // CAF's serialiser takes its arguments by non-const reference
+    return sink(copy);
+  });
+}
+
+} // namespace strata::nodes::internal

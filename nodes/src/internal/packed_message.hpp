@@ -1,0 +1,71 @@
+#pragma once
+
+// A decoded message of a few scalar values, in one allocation.
+//
+// The general decoder builds a CAF `dynamic_message_data`: a vector of type-erased values,
+// one allocation per element, plus the vector and the data itself. An Erlang-style tuple such
+// as `(add_atom, 1, 2)` then costs five allocations to read and five frees once handled. This
+// message data keeps up to `max_size` values of CAF's builtin scalar types (atoms, integers,
+// bool, floating point, timespan) inline instead, behind the same `type_erased_tuple`
+// interface: behaviors match it by its type token and read its values by position, as they
+// do any message.
+
+#include <cstddef>
+#include <cstdint>
+
+#include <caf/deserializer.hpp>
+#include <caf/detail/message_data.hpp>
+#include <caf/error.hpp>
+#include <caf/serializer.hpp>
+
+namespace strata::nodes::internal {
+
+class packed_message_data final : public caf::detail::message_data {
+public:
+  static constexpr size_t max_size = 4;
+
+  /// Whether an element of CAF type number `nr` fits in a packed message.
+  static bool holds(uint16_t nr) noexcept;
+
+  /// An empty message; append() adds its elements.
+  packed_message_data() noexcept = default;
+
+  packed_message_data(const packed_message_data&) noexcept = default;
+
+  /// Reads an element of type number `nr` (one that `holds`) from `source` and appends it.
+  /// At most `max_size` elements.
+  caf::error append(uint16_t nr, caf::deserializer& source);
+
+  // -- caf::detail::message_data --------------------------------------------------------
+
+  packed_message_data* copy() const override;
+
+  using message_data::copy;
+
+  // -- caf::type_erased_tuple -------------------------------------------------------------
+
+  void* get_mutable(size_t pos) override;
+  caf::error load(size_t pos, caf::deserializer& source) override;
+  size_t size() const noexcept override;
+  uint32_t type_token() const noexcept override;
+  caf::rtti_pair type(size_t pos) const noexcept override;
+  const void* get(size_t pos) const noexcept override;
+  std::string stringify(size_t pos) const override;
+  caf::type_erased_value_ptr copy(size_t pos) const override;
+  caf::error save(size_t pos, caf::serializer& sink) const override;
+
+private:
+  // Calls f with a reference to element `pos`, of its own type.
+  template <class F>
+  auto visit(size_t pos, F&& f) const;
+
+  template <class F>
+  auto visit(size_t pos, F&& f);
+
+  uint32_t token_ = 0xFFFFFFFF; // CAF's type token: 6 bits per element's type number
+  uint16_t nrs_[max_size] = {};
+  uint8_t size_ = 0;
+  uint64_t values_[max_size] = {}; // each holds one scalar (at most 8 bytes, trivially copied)
+};
+
+} // namespace strata::nodes::internal
