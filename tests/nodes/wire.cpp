@@ -138,3 +138,29 @@ TEST_CASE("a packed message refuses a fifth element and a type it does not hold"
   CHECK(other.append(caf::type_nr<std::string>::value, source));
   CHECK(other.size() == 0);
 }
+
+TEST_CASE("scalars are written in CAF's own binary format") {
+  codec c;
+  auto msg
+    = GENERATE(caf::make_message(int8_t{-1}, uint8_t{255}, int16_t{-300}, uint16_t{7}),
+               caf::make_message(int32_t{-5}, uint32_t{1} << 31, int64_t{-8}, uint64_t{1} << 63),
+               caf::make_message(true, false, 2.5f, -0.125),
+               caf::make_message(ping_atom::value, caf::timespan{-1234}),
+               caf::make_message(ping_atom::value, std::string{"x"}, int32_t{3}));
+  INFO(caf::to_string(msg));
+  auto buf = c.encode(msg);
+  // What CAF's serialiser writes for the same elements: a count, then per element its type
+  // number and its value.
+  std::vector<char> expected;
+  caf::binary_serializer sink{&c.ctx, expected};
+  auto n = static_cast<uint8_t>(msg.size());
+  REQUIRE(!sink(n));
+  for (size_t i = 0; i < msg.size(); ++i) {
+    auto nr = msg.type(i).first;
+    REQUIRE(!sink(nr));
+    REQUIRE(!msg.cvals()->save(i, sink));
+  }
+  REQUIRE(buf.size() == internal::message_header_size + expected.size());
+  CHECK(std::equal(expected.begin(), expected.end(),
+                   buf.begin() + static_cast<std::ptrdiff_t>(internal::message_header_size)));
+}

@@ -5,42 +5,13 @@
 #include <new>
 #include <type_traits>
 
-#include <caf/atom.hpp>
 #include <caf/detail/stringification_inspector.hpp>
 #include <caf/sec.hpp>
-#include <caf/timestamp.hpp>
 #include <caf/type_erased_value.hpp>
-#include <caf/type_nr.hpp>
 
 namespace strata::nodes::internal {
 
 namespace {
-
-template <class T>
-struct tag {
-  using type = T;
-};
-
-// Calls f(tag<T>{}) for the scalar type T numbered `nr`; `otherwise` for any other number.
-template <class F, class R>
-R with_scalar(uint16_t nr, F&& f, R otherwise) {
-  switch (nr) {
-    case caf::type_nr<caf::atom_value>::value: return f(tag<caf::atom_value>{});
-    case caf::type_nr<bool>::value: return f(tag<bool>{});
-    case caf::type_nr<int8_t>::value: return f(tag<int8_t>{});
-    case caf::type_nr<int16_t>::value: return f(tag<int16_t>{});
-    case caf::type_nr<int32_t>::value: return f(tag<int32_t>{});
-    case caf::type_nr<int64_t>::value: return f(tag<int64_t>{});
-    case caf::type_nr<uint8_t>::value: return f(tag<uint8_t>{});
-    case caf::type_nr<uint16_t>::value: return f(tag<uint16_t>{});
-    case caf::type_nr<uint32_t>::value: return f(tag<uint32_t>{});
-    case caf::type_nr<uint64_t>::value: return f(tag<uint64_t>{});
-    case caf::type_nr<float>::value: return f(tag<float>{});
-    case caf::type_nr<double>::value: return f(tag<double>{});
-    case caf::type_nr<caf::timespan>::value: return f(tag<caf::timespan>{});
-    default: return otherwise;
-  }
-}
 
 // What a slot of values_ may hold.
 template <class T>

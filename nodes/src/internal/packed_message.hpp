@@ -17,8 +17,38 @@
 #include <caf/detail/message_data.hpp>
 #include <caf/error.hpp>
 #include <caf/serializer.hpp>
+#include <caf/timestamp.hpp>
+#include <caf/type_nr.hpp>
 
 namespace strata::nodes::internal {
+
+template <class T>
+struct scalar_tag {
+  using type = T;
+};
+
+/// Calls `f(scalar_tag<T>{})` for the scalar type T of CAF type number `nr`, one that packed
+/// messages hold: atoms, bool, the integers, float, double, timespan. Returns `otherwise`
+/// for any other number.
+template <class F, class R>
+R with_scalar(uint16_t nr, F&& f, R otherwise) {
+  switch (nr) {
+    case caf::type_nr<caf::atom_value>::value: return f(scalar_tag<caf::atom_value>{});
+    case caf::type_nr<bool>::value: return f(scalar_tag<bool>{});
+    case caf::type_nr<int8_t>::value: return f(scalar_tag<int8_t>{});
+    case caf::type_nr<int16_t>::value: return f(scalar_tag<int16_t>{});
+    case caf::type_nr<int32_t>::value: return f(scalar_tag<int32_t>{});
+    case caf::type_nr<int64_t>::value: return f(scalar_tag<int64_t>{});
+    case caf::type_nr<uint8_t>::value: return f(scalar_tag<uint8_t>{});
+    case caf::type_nr<uint16_t>::value: return f(scalar_tag<uint16_t>{});
+    case caf::type_nr<uint32_t>::value: return f(scalar_tag<uint32_t>{});
+    case caf::type_nr<uint64_t>::value: return f(scalar_tag<uint64_t>{});
+    case caf::type_nr<float>::value: return f(scalar_tag<float>{});
+    case caf::type_nr<double>::value: return f(scalar_tag<double>{});
+    case caf::type_nr<caf::timespan>::value: return f(scalar_tag<caf::timespan>{});
+    default: return otherwise;
+  }
+}
 
 class packed_message_data final : public caf::detail::message_data {
 public:

@@ -3,12 +3,14 @@
 #include <cstring>
 #include <exception>
 #include <string>
+#include <type_traits>
 
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 #include <caf/detail/dynamic_message_data.hpp>
+#include <caf/detail/ieee_754.hpp>
 #include <caf/detail/network_order.hpp>
 #include <caf/make_counted.hpp>
 #include <caf/make_message.hpp>
@@ -120,6 +122,34 @@ bool read_packed(caf::binary_deserializer& source, uint8_t n, caf::message& out)
   }
   out = caf::message{caf::message::data_ptr{caf::make_counted<packed_message_data>(data)}};
   return true;
+}
+
+// Appends unsigned integer `x` in network byte order, as CAF's binary serialiser does.
+template <class T>
+void put_uint(std::vector<char>& buf, T x) {
+  auto y = caf::detail::to_network_order(x);
+  auto bytes = reinterpret_cast<const char*>(&y);
+  buf.insert(buf.end(), bytes, bytes + sizeof(y));
+}
+
+// Appends scalar `x` in CAF's binary format, without the serialiser's virtual call and
+// error object per field: integers in network byte order, bool as one byte, floating point
+// as IEEE 754 (CAF's pack754), atoms and durations as 64-bit integers. The wire test checks
+// these bytes against CAF's serialiser.
+template <class T>
+void put_scalar(std::vector<char>& buf, const T& x) {
+  if constexpr (std::is_same_v<T, bool>)
+    buf.push_back(x ? 1 : 0);
+  else if constexpr (std::is_same_v<T, caf::atom_value>)
+    put_uint(buf, static_cast<uint64_t>(x));
+  else if constexpr (std::is_same_v<T, caf::timespan>)
+    put_uint(buf, static_cast<uint64_t>(x.count()));
+  else if constexpr (std::is_floating_point_v<T>)
+    put_uint(buf, caf::detail::pack754(x));
+  else if constexpr (sizeof(T) == 1)
+    buf.push_back(static_cast<char>(x));
+  else
+    put_uint(buf, static_cast<std::make_unsigned_t<T>>(x));
 }
 
 caf::error malformed(const char* what, const caf::error& cause = caf::error{}) {
@@ -263,13 +293,20 @@ caf::error encode_message(caf::execution_unit& ctx, std::vector<char>& buf,
   // portable name (announced types), then its value. CAF's own format names every type with
   // a string, parsed on every read. A type without a name was never announced: CAF alone
   // would only print a line on stderr.
-  auto n = static_cast<uint8_t>(content.size());
-  err = sink(n);
+  buf.push_back(static_cast<char>(content.size()));
   auto& types = sys.types();
   for (size_t i = 0; !err && i < content.size(); ++i) {
     auto rtti = content.type(i);
     uint16_t nr = rtti.first;
-    err = sink(nr);
+    put_uint(buf, nr);
+    auto put = [&](auto t) {
+      using type = typename decltype(t)::type;
+      put_scalar(buf, *static_cast<const type*>(content.at(i)));
+      return true;
+    };
+    if (with_scalar(nr, put, false))
+      continue;
+    sink.seek(buf.size()); // past what was appended without it
     if (!err && nr == 0) {
       auto name = types.portable_name(rtti);
       if (name == types.default_type_name())
