@@ -49,29 +49,20 @@ auto packed_message_data::visit(size_t pos, F&& f) {
     result{});
 }
 
-bool packed_message_data::holds(uint16_t nr) noexcept {
-  return with_scalar(
-    nr, [](auto) { return true; }, false);
-}
-
-caf::error packed_message_data::append(uint16_t nr, caf::deserializer& source) {
-  if (size_ == max_size || !holds(nr))
-    return caf::make_error(caf::sec::invalid_argument, "not a packed message element");
-  auto pos = size_;
-  nrs_[pos] = nr;
-  with_scalar(
-    nr,
-    [&](auto t) {
-      using type = typename decltype(t)::type;
-      new (&values_[pos]) type{};
-      return 0;
-    },
-    0);
-  if (auto err = load(pos, source))
-    return err;
-  ++size_;
+void* packed_message_data::append(uint16_t nr) noexcept {
+  if (size_ == max_size)
+    return nullptr;
+  auto* slot = &values_[size_];
+  auto init = [slot](auto t) {
+    using type = typename decltype(t)::type;
+    new (slot) type{};
+    return true;
+  };
+  if (!with_scalar(nr, init, false))
+    return nullptr;
+  nrs_[size_++] = nr;
   token_ = (token_ << 6) | nr;
-  return caf::none;
+  return slot;
 }
 
 packed_message_data* packed_message_data::copy() const {

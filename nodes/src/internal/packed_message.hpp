@@ -54,17 +54,15 @@ class packed_message_data final : public caf::detail::message_data {
 public:
   static constexpr size_t max_size = 4;
 
-  /// Whether an element of CAF type number `nr` fits in a packed message.
-  static bool holds(uint16_t nr) noexcept;
-
   /// An empty message; append() adds its elements.
   packed_message_data() noexcept = default;
 
   packed_message_data(const packed_message_data&) noexcept = default;
 
-  /// Reads an element of type number `nr` (one that `holds`) from `source` and appends it.
-  /// At most `max_size` elements.
-  caf::error append(uint16_t nr, caf::deserializer& source);
+  /// Appends an element of type number `nr`, value-initialised, and returns where it lies
+  /// (an object of its own type, for the caller to set); nullptr if `nr` is not a type that
+  /// `with_scalar` knows, or the message has `max_size` elements already.
+  void* append(uint16_t nr) noexcept;
 
   // -- caf::detail::message_data --------------------------------------------------------
 

@@ -106,6 +106,51 @@ bool read_fast(caf::binary_deserializer& source, uint8_t n, caf::message& out) {
   return done;
 }
 
+// Reads scalar `x` as put_scalar wrote it (CAF's binary format), without the deserialiser's
+// virtual call and error object per field. False if the input is too short.
+template <class T>
+bool get_scalar(caf::binary_deserializer& source, T& x) {
+  if constexpr (std::is_same_v<T, bool>) {
+    uint8_t y = 0;
+    if (!read_uint(source, y))
+      return false;
+    x = y != 0;
+  } else if constexpr (std::is_same_v<T, caf::atom_value>) {
+    uint64_t y = 0;
+    if (!read_uint(source, y))
+      return false;
+    x = static_cast<caf::atom_value>(y);
+  } else if constexpr (std::is_same_v<T, caf::timespan>) {
+    uint64_t y = 0;
+    if (!read_uint(source, y))
+      return false;
+    x = caf::timespan{static_cast<int64_t>(y)};
+  } else if constexpr (std::is_floating_point_v<T>) {
+    std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t> y = 0;
+    if (!read_uint(source, y))
+      return false;
+    x = caf::detail::unpack754(y);
+  } else {
+    std::make_unsigned_t<T> y = 0;
+    if (!read_uint(source, y))
+      return false;
+    x = static_cast<T>(y);
+  }
+  return true;
+}
+
+// Reads the scalar of type number `nr` into `slot` (an object of that type; null: no
+// element to read into).
+bool get_scalar(caf::binary_deserializer& source, uint16_t nr, void* slot) {
+  if (slot == nullptr)
+    return false;
+  auto get = [&](auto t) {
+    using type = typename decltype(t)::type;
+    return get_scalar(source, *static_cast<type*>(slot));
+  };
+  return with_scalar(nr, get, false);
+}
+
 // Reads a message of up to packed_message_data::max_size scalars into one allocation (see
 // packed_message.hpp). Leaves `source` untouched and returns false for any other message.
 bool read_packed(caf::binary_deserializer& source, uint8_t n, caf::message& out) {
@@ -115,7 +160,7 @@ bool read_packed(caf::binary_deserializer& source, uint8_t n, caf::message& out)
   packed_message_data data; // on the stack until it is complete
   for (uint8_t i = 0; i < n; ++i) {
     uint16_t nr = 0;
-    if (!read_uint(source, nr) || !packed_message_data::holds(nr) || data.append(nr, source)) {
+    if (!read_uint(source, nr) || !get_scalar(source, nr, data.append(nr))) {
       source.reset(start); // the other paths read it again, and report what is wrong
       return false;
     }
