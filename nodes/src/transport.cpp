@@ -495,9 +495,7 @@ void transport::impl::forward(uint32_t peer, const caf::node_id& target, caf::ac
   // request() does not monitor its receiver). Only the plain case, a response going to the
   // sender itself, is tracked.
   bool tracked = mid.is_request() && sender != nullptr && stages.empty();
-  auto key = [&] {
-    return std::make_tuple(sender->node(), sender->id(), mid.request_id().integer_value());
-  };
+  auto key = [&] { return request_key{sender.get(), mid.request_id().integer_value()}; };
   caf::node_id peer_node;
   bool lost = false;
   {
@@ -844,11 +842,6 @@ void transport::impl::deliver(uint32_t slot, frame& f, caf::execution_unit* unit
   // Receive role holder only: a load and a store, no read-modify-write.
   auto& received = received_[slot].n;
   received.store(received.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  if (f.mid.is_response()) {
-    std::lock_guard<std::mutex> guard{state_mtx_};
-    state_[slot].requests.erase(
-      std::make_tuple(f.target, f.actor, f.mid.request_id().integer_value()));
-  }
   // The last local receiver, remembered: messages in a row mostly go to one actor, and the
   // actor registry takes a lock per look-up. (A cached actor that has died meanwhile bounces
   // requests as an unknown one would.)
@@ -861,6 +854,8 @@ void transport::impl::deliver(uint32_t slot, frame& f, caf::execution_unit* unit
     if (local)
       receiver_cache_ = internal::actor_cache{f.actor, dst};
   }
+  if (f.mid.is_response())
+    answered(slot, dst, f.target, f.actor, f.mid.request_id().integer_value());
   if (dst == nullptr) {
     if (f.mid.is_request())
       internal::bounce(f.sender, f.mid, caf::sec::request_receiver_down);
@@ -888,6 +883,25 @@ void transport::impl::deliver(uint32_t slot, frame& f, caf::execution_unit* unit
   dst->enqueue(caf::make_mailbox_element(std::move(f.sender), f.mid, std::move(f.stages),
                                          std::move(f.content)),
                unit);
+}
+
+void transport::impl::answered(uint32_t slot, const caf::strong_actor_ptr& requester,
+                               const caf::node_id& node, caf::actor_id aid, uint64_t request) {
+  std::lock_guard<std::mutex> guard{state_mtx_};
+  auto& requests = state_[slot].requests;
+  if (requester != nullptr) {
+    requests.erase(request_key{requester.get(), request});
+    return;
+  }
+  // A requester no longer found by id (it exited): its entry still holds it; a scan, on
+  // this rare path only, finds it by node and id.
+  for (auto i = requests.begin(); i != requests.end(); ++i) {
+    const auto& ptr = i->second.first;
+    if (i->first.request == request && ptr->id() == aid && ptr->node() == node) {
+      requests.erase(i);
+      return;
+    }
+  }
 }
 
 caf::strong_actor_ptr transport::impl::resolve(const caf::node_id& target, caf::actor_id aid) {
@@ -1089,7 +1103,8 @@ std::vector<peer_traffic> transport::impl::traffic() const {
   for (uint32_t peer = 0; peer < state_.size(); ++peer)
     if (state_[peer].node != caf::none && !state_[peer].lost)
       result.push_back({peer, senders_[peer]->sent.load(std::memory_order_relaxed),
-                        received_[peer].n.load(std::memory_order_relaxed)});
+                        received_[peer].n.load(std::memory_order_relaxed),
+                        state_[peer].requests.size()});
   return result;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <functional>
+#include <thread>
 
 #include "transport_test_support.hpp"
 
@@ -41,6 +42,56 @@ TEST_CASE("a request crosses two processes and its response comes back", "[trans
                 [&](caf::error& err) { FAIL("request failed: " << text(err)); },
                 caf::after(patience) >> [] { FAIL("no response within the deadline"); });
   CHECK(sum == 42);
+}
+
+TEST_CASE("a request is tracked until its response comes back, even when its requester exited",
+          "[transport][processes]") {
+  two_nodes nodes;
+  caf::scoped_actor self{nodes.sys()};
+  caf::actor observer{self};
+  auto remote = nodes.server();
+  auto peer = [&] {
+    auto t = nodes.net().traffic();
+    REQUIRE(t.size() == 1);
+    return t[0];
+  };
+  auto awaiting = [&] { return peer().awaiting; };
+  // Polls `done` until it holds or a deadline passes.
+  auto eventually = [](auto done) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{2};
+    while (!done() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+    return done();
+  };
+  // Answered requests leave nothing behind: from a scoped actor, from event-based actors.
+  for (int i = 0; i < 20; ++i)
+    self->request(remote, patience, add_atom::value, i, 1)
+      .receive([&](int sum) { CHECK(sum == i + 1); },
+               [&](caf::error& err) { FAIL("request failed: " << text(err)); });
+  spawn_fun(nodes.sys(), [=](caf::event_based_actor* client) {
+    for (int i = 0; i < 10; ++i)
+      client->request(remote, caf::infinite, add_atom::value, i, i).then([=](int) {
+        client->send(observer, i);
+      });
+  });
+  for (int i = 0; i < 10; ++i)
+    self->receive([](int) {}, caf::after(patience) >> [] { FAIL("a response is missing"); });
+  CHECK(awaiting() == 0);
+  // A held request stays outstanding until it is answered.
+  spawn_fun(nodes.sys(), [=](caf::event_based_actor* client) {
+    client->request(remote, caf::infinite, hold_atom::value, observer).then([](int) {});
+  });
+  self->receive([](held_atom) {}, caf::after(patience) >> [] { FAIL("request not held"); });
+  CHECK(awaiting() == 1);
+  // A requester that exits before its response: the entry goes with the response all the
+  // same (found without the requester's id in the registry).
+  auto received = peer().received;
+  spawn_fun(nodes.sys(), [=](caf::event_based_actor* client) {
+    client->request(remote, caf::infinite, add_atom::value, 1, 1).then([](int) {});
+    client->quit();
+  });
+  CHECK(eventually([&] { return peer().received > received; })); // its response arrived
+  CHECK(eventually([&] { return awaiting() == 1; }));
 }
 
 TEST_CASE("an actor handle inside a message arrives as a working proxy", "[transport][processes]") {

@@ -12,6 +12,7 @@
 #include <optional>
 #include <thread>
 #include <tuple>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -164,15 +165,30 @@ private:
     std::atomic<uint64_t> n{0};
   };
 
+  struct request_key {
+    const caf::actor_control_block* requester;
+    uint64_t request;
+    bool operator==(const request_key& other) const noexcept {
+      return requester == other.requester && request == other.request;
+    }
+  };
+  struct request_key_hash {
+    size_t operator()(const request_key& k) const noexcept {
+      return std::hash<const void*>{}(k.requester) ^ (k.request * 0x9E3779B97F4A7C15ull);
+    }
+  };
+
   // What we know of a peer, guarded by state_mtx_.
   struct peer_state {
     caf::node_id node; // from its hello; none until then
     bool lost = false;
-    // Requests sent to it and not answered yet: (requester's node, requester id, request id
-    // without flags) → requester and the request's full message id. The node is part of the
-    // key: a relaying root forwards requests of actors of several nodes, whose ids collide.
-    std::map<std::tuple<caf::node_id, caf::actor_id, uint64_t>,
-             std::pair<caf::strong_actor_ptr, caf::message_id>>
+    // Requests sent to it and not answered yet: (requester, request id without flags) →
+    // requester and the request's full message id. The requester is its control block here
+    // (a local actor, or our proxy of another node's actor when relaying), which the entry
+    // keeps alive: no other actor can have its address meanwhile, and the response resolves
+    // to that same block, without copying or comparing node ids.
+    std::unordered_map<request_key, std::pair<caf::strong_actor_ptr, caf::message_id>,
+                       request_key_hash>
       requests;
   };
 
@@ -204,6 +220,10 @@ private:
   // The actor (target, aid) as this node reaches it: the local actor, or (relaying) our
   // proxy of it; null if neither.
   caf::strong_actor_ptr resolve(const caf::node_id& target, caf::actor_id aid);
+  // A response to `request` of the requester `aid` on `node` came from peer `slot`: no
+  // longer outstanding. `requester` is what it resolved to (null: gone).
+  void answered(uint32_t slot, const caf::strong_actor_ptr& requester, const caf::node_id& node,
+                caf::actor_id aid, uint64_t request);
   // Marks the queues below as holding work and wakes the receive thread.
   void wake_for_pending();
   void flush_pending();

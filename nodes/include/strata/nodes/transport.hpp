@@ -103,6 +103,7 @@ struct peer_traffic {
   uint32_t peer = 0; // its index
   uint64_t sent = 0; // message frames written to its ring
   uint64_t received = 0; // message frames read from it and delivered
+  uint64_t awaiting = 0; // requests sent to it whose responses have not come back
 };
 
 class transport {
