@@ -55,9 +55,9 @@ public:
   static constexpr size_t max_size = 4;
 
   /// An empty message; append() adds its elements.
-  packed_message_data() noexcept = default;
+  packed_message_data() = default;
 
-  packed_message_data(const packed_message_data&) noexcept = default;
+  packed_message_data(const packed_message_data&) = default;
 
   /// Appends an element of type number `nr`, value-initialised, and returns where it lies
   /// (an object of its own type, for the caller to set); nullptr if `nr` is not a type that
