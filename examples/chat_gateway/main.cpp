@@ -55,8 +55,8 @@ Any other --key=value goes to CAF and strata (e.g. --scheduler.max-threads=2,
 --strata.placement.gateway-1=thread).
 Limits: frames up to 16 KiB (bigger: close 1009); nicks up to 32 bytes, room names up to 64
 of [A-Za-z0-9_.-], texts up to 4000 bytes; 50 frames/s per client with bursts of 100 (more:
-error rate_limited; 200 refused in a row: close 1008); 1024 frames queued for a slow client
-(more: close 1008).
+error rate_limited; sending on at over twice that rate: close 1008 once 200 refused frames
+pile up, draining at 50/s); 1024 frames queued for a slow client (more: close 1008).
 )";
 
 struct options {

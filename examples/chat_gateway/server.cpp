@@ -287,13 +287,12 @@ private:
       send(error({"bad_frame", "only text frames carry requests"}));
     } else if (!admit()) {
       send(error({"rate_limited", "too many frames; this one was dropped"}));
-      if (++refused_ >= st_->opts.abuse_limit) {
+      if (refused_ >= static_cast<double>(st_->opts.abuse_limit)) {
         close(close_policy);
         buffer_.consume(buffer_.size());
         return;
       }
     } else {
-      refused_ = 0;
       // With this thread's unit: the session runs here (`io_unit`).
       session_->enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {},
                                                   in_atom::value,
@@ -304,15 +303,22 @@ private:
     do_read();
   }
 
-  // Token bucket: `rate` frames a second on average, `burst` at once.
+  // Token bucket: `rate` frames a second on average, `burst` at once. The refused frames pile
+  // up in `refused_`, which drains at `rate` a second too: a client that keeps sending at over
+  // twice its rate reaches `abuse_limit` and is closed, one that overshoots now and then is
+  // not. (Counting refusals in a row instead, each frame the refill admits would start the
+  // count again, and a flood below `rate * abuse_limit` frames a second would never be closed:
+  // a loaded machine's slow flood, in the tests.)
   bool admit() {
     auto now = clock_type::now();
-    tokens_
-      = std::min(st_->opts.burst,
-                 tokens_ + st_->opts.rate * std::chrono::duration<double>(now - last_).count());
+    auto refill = st_->opts.rate * std::chrono::duration<double>(now - last_).count();
     last_ = now;
-    if (tokens_ < 1)
+    tokens_ = std::min(st_->opts.burst, tokens_ + refill);
+    refused_ = std::max(0.0, refused_ - refill);
+    if (tokens_ < 1) {
+      refused_ += 1;
       return false;
+    }
     tokens_ -= 1;
     return true;
   }
@@ -469,7 +475,7 @@ private:
     close_timer_;
   double tokens_ = 0;
   clock_type::time_point last_;
-  size_t refused_ = 0;
+  double refused_ = 0; // refused frames, draining at `rate` a second (`admit`)
 };
 
 namespace {

@@ -25,7 +25,9 @@ struct server_options {
   size_t max_outbound = 1024; // frames queued for a client before it is closed (1008)
   double rate = 50; // frames per second a client may send on average ...
   double burst = 100; // ... and at once
-  size_t abuse_limit = 200; // frames refused in a row before the connection is closed
+  // Refused frames pile up, draining at `rate` a second; this many piled up close the
+  // connection (1008): a client that keeps sending at over twice its rate.
+  size_t abuse_limit = 200;
   // SO_REUSEPORT: several servers, in one process or in several, share the port and the
   // kernel spreads connections across them (see `reserve_port`).
   bool reuse_port = false;

@@ -114,6 +114,7 @@ struct ws_client {
       } catch (const boost::system::system_error& e) {
         if (e.code() == boost::beast::websocket::error::closed)
           return static_cast<uint16_t>(ws.reason().code);
+        UNSCOPED_INFO("the read ended with: " << e.code().message());
         return 0;
       }
     }
