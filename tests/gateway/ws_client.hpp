@@ -106,11 +106,14 @@ struct ws_client {
     return {};
   }
 
-  // Reads until the server closes; returns its close code (0 if the read failed otherwise).
-  uint16_t close_code() {
+  // Reads until the server closes, handing each frame read to `on_frame` (if given); returns
+  // the close code (0 if the read failed otherwise, with the error in the test's output).
+  uint16_t close_code(const std::function<void(const nlohmann::json&)>& on_frame = nullptr) {
     for (;;) {
       try {
-        next();
+        auto frame = next();
+        if (on_frame)
+          on_frame(frame);
       } catch (const boost::system::system_error& e) {
         if (e.code() == boost::beast::websocket::error::closed)
           return static_cast<uint16_t>(ws.reason().code);
