@@ -98,6 +98,7 @@ public:
     // forks a process when asked for one, off the path of any start.
     zo.spares = 0;
     zo.grace = opts_.grace;
+    zo.teardown_delay = opts_.teardown_delay;
     zo.on_cluster_exit = [token = token_] { remove_cluster_segments(token); };
     auto z = zygote::start([this](node_context& ctx) { return run_node(ctx); }, zo);
     if (!z)

@@ -6,13 +6,18 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <dirent.h>
 #include <fcntl.h>
 #include <map>
 #include <optional>
+#include <poll.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -59,6 +64,47 @@ void reset_signals() {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
+// -- a dead node's address space, kept for a moment ----------------------------------------
+//
+// The kernel frees a killed process's memory in its last thread's exit, and that walk of its
+// page tables holds a CPU for 1-2 ms here (more for a bigger node), without preemption on a
+// PREEMPT_NONE kernel: on two CPUs, half the machine, just when the dead node's child is being
+// restarted. So each node starts a *holder*, a process that shares the node's address space
+// (CLONE_VM) and does nothing else. While it lives the address space outlives the node: the
+// node's threads exit (its liveness token, its pidfd and the zygote's report come as before)
+// without freeing it. The zygote lets the holder go `teardown_delay` after the node's exit, by
+// closing the pipe it waits on; the holder's own exit then frees the memory, once the restart
+// is done.
+
+// The holder's stack. It shares the node's memory, so this is the node's copy of it, which
+// the node never uses.
+alignas(64) char holder_stack[16 * 1024];
+
+// The holder: waits for EOF on `read_end`, then exits. It runs on the TLS of the node's thread
+// that cloned it, so it makes raw system calls only (no sanitizer interceptors, no errno but
+// on failure, when it exits anyway).
+__attribute__((no_sanitize("address", "thread", "undefined"))) int holder_main(void* arg) {
+  auto fd = static_cast<long>(reinterpret_cast<intptr_t>(arg));
+  ::syscall(SYS_prctl, PR_SET_NAME, "strata.hold", 0, 0, 0);
+  // Hold nothing but the pipe: not the node's control socket, nor a copy of any other.
+  if (fd > 0)
+    ::syscall(SYS_close_range, 0U, static_cast<unsigned>(fd) - 1, 0U);
+  ::syscall(SYS_close_range, static_cast<unsigned>(fd) + 1, ~0U, 0U);
+  static char byte;
+  while (::syscall(SYS_read, fd, &byte, 1) > 0) {
+  }
+  ::syscall(SYS_exit, 0);
+  return 0;
+}
+
+// Starts this node's holder, a child of the zygote (CLONE_PARENT) reading `read_end`. Without
+// one (clone failed), the node works the same and its memory is freed as it dies.
+void start_holder(int read_end) {
+  ::clone(holder_main, holder_stack + sizeof(holder_stack), CLONE_VM | CLONE_PARENT,
+          reinterpret_cast<void*>(static_cast<intptr_t>(read_end)));
+  ::close(read_end);
+}
+
 // -- the zygote process ---------------------------------------------------------------------
 
 // One process forked by the zygote: a spare until assigned, then a node.
@@ -68,6 +114,13 @@ struct child_proc {
   int control = -1; // the zygote's end of the node's control socket
   bool assigned = false;
   uint32_t slot = 0;
+  int hold = -1; // the write end of its holder's pipe
+};
+
+// A holder to let go: its pipe's write end, closed at `due`.
+struct held_memory {
+  std::chrono::steady_clock::time_point due;
+  int hold;
 };
 
 class zygote_process {
@@ -84,10 +137,17 @@ public:
     close_inherited();
     reset_signals();
     ::signal(SIGPIPE, SIG_IGN); // a dead spare's socket must not kill the zygote
+    // Children (nodes and holders) are reaped on SIGCHLD, read from a signalfd.
+    sigset_t chld;
+    ::sigemptyset(&chld);
+    ::sigaddset(&chld, SIGCHLD);
+    ::sigprocmask(SIG_BLOCK, &chld, nullptr);
+    sigchld_ = ::signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
     epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
-    if (epoll_ < 0)
+    if (epoll_ < 0 || sigchld_ < 0)
       ::_exit(70);
     watch(root_);
+    watch(sigchld_);
     for (;;) {
       // A new spare builds an actor system: milliseconds of CPU that would compete with the
       // node just assigned, whose start someone is waiting for. Replace spares once quiet.
@@ -96,18 +156,20 @@ public:
       if (now >= quiet_until_)
         keep_spares();
       else if (spares_ready() < opts_.spares)
-        timeout = static_cast<int>(
-          std::chrono::ceil<std::chrono::milliseconds>(quiet_until_ - now).count());
+        timeout = until(quiet_until_, now);
+      release_held(now);
+      if (!held_.empty())
+        timeout = timeout < 0 ? until(held_.front().due, now)
+                              : std::min(timeout, until(held_.front().due, now));
       epoll_event events[16];
       auto n = ::epoll_wait(epoll_, events, 16, timeout);
       if (n < 0 && errno != EINTR)
         ::_exit(71);
       for (int i = 0; i < n; ++i) {
-        auto fd = events[i].data.fd;
-        if (fd == root_)
+        if (events[i].data.fd == root_)
           serve_root();
         else
-          reap(fd);
+          reap();
       }
     }
   }
@@ -126,6 +188,21 @@ private:
       from = static_cast<unsigned>(fd) + 1;
     }
     ::close_range(from, ~0U, 0);
+  }
+
+  // Milliseconds from `now` to `t`, rounded up, at least 0: an epoll_wait timeout.
+  static int until(std::chrono::steady_clock::time_point t,
+                   std::chrono::steady_clock::time_point now) {
+    return static_cast<int>(
+      std::max<int64_t>(0, std::chrono::ceil<std::chrono::milliseconds>(t - now).count()));
+  }
+
+  // Lets go of the holders due by `now`: each exits, freeing its dead node's memory.
+  void release_held(std::chrono::steady_clock::time_point now) {
+    while (!held_.empty() && held_.front().due <= now) {
+      ::close(held_.front().hold);
+      held_.pop_front();
+    }
   }
 
   void watch(int fd) {
@@ -154,43 +231,59 @@ private:
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
       return false;
+    int hold[2] = {-1, -1}; // the holder's pipe (none with a zero teardown_delay)
+    if (opts_.teardown_delay.count() > 0 && ::pipe2(hold, O_CLOEXEC) != 0) {
+      ::close(sv[0]);
+      ::close(sv[1]);
+      return false;
+    }
     auto self = ::getpid();
     auto pid = ::fork();
     if (pid < 0) {
       ::close(sv[0]);
       ::close(sv[1]);
+      ::close(hold[0]);
+      ::close(hold[1]);
       return false;
     }
     if (pid == 0) {
       // The node: keep nothing of the zygote's but its own control socket, so the root and
       // the zygote see EOF when the other goes, whatever the nodes hold.
       ::close(sv[0]);
+      ::close(hold[1]);
       ::close(root_);
       ::close(epoll_);
+      ::close(sigchld_);
       for (auto& [fd, c] : children_) {
         ::close(c.pidfd);
         ::close(c.control);
+        ::close(c.hold);
       }
+      for (auto& h : held_)
+        ::close(h.hold);
       // If the zygote dies, the node hears SIGTERM: it cleans up (its segment) and exits.
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);
       if (::getppid() != self)
         ::_exit(72);
       reset_signals();
+      if (hold[0] >= 0)
+        start_holder(hold[0]);
       node_context ctx{sv[1]};
       auto rc = entry_(ctx);
       ::_exit(rc);
     }
     ::close(sv[1]);
+    ::close(hold[0]);
     auto pidfd = open_pidfd(pid);
     if (pidfd < 0) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, nullptr, 0);
       ::close(sv[0]);
+      ::close(hold[1]); // its holder, if it started, exits (the next SIGCHLD reaps it)
       return false;
     }
     ::fcntl(pidfd, F_SETFD, FD_CLOEXEC);
-    children_[pidfd] = child_proc{pid, pidfd, sv[0], false, 0};
-    watch(pidfd);
+    children_[pidfd] = child_proc{pid, pidfd, sv[0], false, 0, hold[1]};
     return true;
   }
 
@@ -214,7 +307,7 @@ private:
       assign.slot = h.slot;
       assign.payload_size = h.payload_size;
       if (!internal::send_msg(spare->control, assign, payload)) {
-        // That spare died before it could be assigned: drop it, its pidfd reaps it.
+        // That spare died before it could be assigned: drop it, SIGCHLD reaps it.
         spare->assigned = true;
         spare->slot = UINT32_MAX;
         continue;
@@ -244,51 +337,70 @@ private:
     return result;
   }
 
-  // Reaps the child behind `pidfd`, reporting it to the root if it was a node.
-  void reap(int pidfd) {
-    auto i = children_.find(pidfd);
-    if (i == children_.end())
-      return;
-    siginfo_t info{};
-    if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED) != 0)
-      return;
-    auto c = i->second;
-    ::epoll_ctl(epoll_, EPOLL_CTL_DEL, pidfd, nullptr);
-    ::close(c.pidfd);
-    ::close(c.control);
-    children_.erase(i);
-    if (!c.assigned || c.slot == UINT32_MAX)
-      return; // a spare: keep_spares replaces it
-    zygote_header report;
-    report.kind = static_cast<uint32_t>(zygote_msg::exited);
-    report.slot = c.slot;
-    report.pid = c.pid;
-    report.value = info.si_status;
-    report.flags = info.si_code == CLD_EXITED ? 0 : 1;
-    internal::send_msg(root_, report, {});
+  // Reaps every child that has exited. A node is reported to the root (a spare is not: keep_spares
+  // replaces it), and its holder let go `teardown_delay` later; a holder is only reaped.
+  void reap() {
+    signalfd_siginfo si;
+    while (::read(sigchld_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+      // drained: a SIGCHLD after this makes it readable again
+    }
+    for (;;) {
+      siginfo_t info{};
+      if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | __WALL) != 0 || info.si_pid == 0)
+        return;
+      auto i = std::find_if(children_.begin(), children_.end(),
+                            [&](auto& kv) { return kv.second.pid == info.si_pid; });
+      if (i == children_.end())
+        continue; // a holder
+      auto c = i->second;
+      ::close(c.pidfd);
+      ::close(c.control);
+      children_.erase(i);
+      if (c.hold >= 0)
+        held_.push_back({std::chrono::steady_clock::now() + opts_.teardown_delay, c.hold});
+      if (!c.assigned || c.slot == UINT32_MAX)
+        continue;
+      zygote_header report;
+      report.kind = static_cast<uint32_t>(zygote_msg::exited);
+      report.slot = c.slot;
+      report.pid = c.pid;
+      report.value = info.si_status;
+      report.flags = info.si_code == CLD_EXITED ? 0 : 1;
+      internal::send_msg(root_, report, {});
+    }
+  }
+
+  // Waits up to `deadline` for SIGCHLD, then reaps.
+  void reap_until(std::chrono::steady_clock::time_point deadline) {
+    auto left = until(deadline, std::chrono::steady_clock::now());
+    pollfd p{sigchld_, POLLIN, 0};
+    if (left > 0)
+      ::poll(&p, 1, left);
+    reap();
   }
 
   [[noreturn]] void shutdown_cluster() {
     for (auto& [fd, c] : children_)
       ::kill(c.pid, SIGTERM);
     auto deadline = std::chrono::steady_clock::now() + opts_.grace;
-    while (!children_.empty()) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    deadline - std::chrono::steady_clock::now())
-                    .count();
-      if (left <= 0)
-        break;
-      epoll_event events[16];
-      auto n = ::epoll_wait(epoll_, events, 16, static_cast<int>(left));
-      for (int i = 0; i < n; ++i)
-        if (events[i].data.fd != root_)
-          reap(events[i].data.fd);
-    }
+    while (!children_.empty() && std::chrono::steady_clock::now() < deadline)
+      reap_until(deadline);
     for (auto& [fd, c] : children_) {
       ::kill(c.pid, SIGKILL);
       siginfo_t info{};
       ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(c.pidfd), &info, WEXITED);
+      ::close(c.hold);
     }
+    // Let every holder go now, and reap them (each frees its node's memory as it exits): a
+    // holder left to a parent that does not reap would stay a zombie.
+    for (auto& h : held_)
+      ::close(h.hold);
+    held_.clear();
+    deadline = std::chrono::steady_clock::now() + opts_.grace;
+    siginfo_t info{};
+    while (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT | __WALL) == 0
+           && std::chrono::steady_clock::now() < deadline)
+      reap_until(deadline);
     if (opts_.on_cluster_exit)
       opts_.on_cluster_exit();
     ::_exit(0);
@@ -300,6 +412,8 @@ private:
   zygote_options opts_;
   std::map<int, child_proc> children_; // by pidfd
   std::chrono::steady_clock::time_point quiet_until_{}; // no new spare before
+  int sigchld_ = -1;
+  std::deque<held_memory> held_; // by due time
 };
 
 } // namespace

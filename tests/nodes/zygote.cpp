@@ -2,13 +2,18 @@
 
 #include "strata/nodes/zygote.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
 #include <cstring>
+#include <dirent.h>
+#include <fstream>
+#include <iterator>
 #include <poll.h>
 #include <string>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -96,6 +101,77 @@ node_entry reporting_entry(int out) {
     }
     return 0;
   };
+}
+
+// A node that maps a memfd called `name` (shown in /proc/<pid>/maps as "/memfd:<name>"),
+// keeping no descriptor for it, says "mapped" and waits to be killed.
+node_entry mapping_entry(int out, std::string name) {
+  return [out, name](node_context& ctx) {
+    if (!ctx.await_assignment())
+      return 1;
+    auto fd = ::memfd_create(name.c_str(), MFD_CLOEXEC);
+    if (fd < 0 || ::ftruncate(fd, 1 << 16) != 0)
+      return 2;
+    auto mem = ::mmap(nullptr, 1 << 16, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ::close(fd);
+    if (mem == MAP_FAILED)
+      return 3;
+    std::memset(mem, 1, 1 << 16);
+    say(out, "mapped");
+    for (;;)
+      ::pause();
+  };
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in{path};
+  return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+}
+
+// Processes whose address space maps a memfd called `name`, by pid.
+std::vector<pid_t> mapping(const std::string& name) {
+  std::vector<pid_t> result;
+  if (auto dir = ::opendir("/proc")) {
+    while (auto entry = ::readdir(dir)) {
+      auto pid = std::atoi(entry->d_name);
+      if (pid > 0
+          && slurp("/proc/" + std::to_string(pid) + "/maps").find("/memfd:" + name + " ")
+               != std::string::npos)
+        result.push_back(pid);
+    }
+    ::closedir(dir);
+  }
+  std::sort(result.begin(), result.end());
+  return result;
+}
+
+std::string comm_of(pid_t pid) {
+  auto s = slurp("/proc/" + std::to_string(pid) + "/comm");
+  return s.empty() ? s : s.substr(0, s.size() - 1);
+}
+
+// The parent of `pid` (field 4 of /proc/<pid>/stat, after the name in parentheses).
+pid_t parent_of(pid_t pid) {
+  auto s = slurp("/proc/" + std::to_string(pid) + "/stat");
+  auto end = s.rfind(')');
+  return end == std::string::npos ? 0 : std::atoi(s.c_str() + end + 4);
+}
+
+size_t open_fds_of(pid_t pid) {
+  size_t n = 0;
+  if (auto dir = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {
+    while (auto entry = ::readdir(dir))
+      if (entry->d_name[0] != '.')
+        ++n;
+    ::closedir(dir);
+  }
+  return n;
+}
+
+// The children of a single-threaded process, zombies included.
+std::string children_of(pid_t pid) {
+  auto p = std::to_string(pid);
+  return slurp("/proc/" + p + "/task/" + p + "/children");
 }
 
 } // namespace
@@ -282,4 +358,89 @@ TEST_CASE("the zygote refuses to start once the process has threads") {
   busy.join();
   REQUIRE_FALSE(z);
   CHECK(is(error_of(z), error::invalid_argument));
+}
+
+// A zygote without spares whose nodes map a memfd named after `prefix` (`mapping_entry`).
+struct mapping_cluster {
+  pipe_pair p;
+  std::string name;
+  std::unique_ptr<zygote> z;
+
+  mapping_cluster(const std::string& prefix, std::chrono::milliseconds teardown_delay)
+    : name(prefix + "-" + std::to_string(::getpid())) {
+    zygote_options opts;
+    opts.spares = 0;
+    opts.grace = 200ms;
+    opts.teardown_delay = teardown_delay;
+    auto started = zygote::start(mapping_entry(p.write_end, name), keeping(p, opts));
+    REQUIRE(started);
+    z = std::move(*started);
+  }
+
+  // Starts a node and waits until it mapped the memfd.
+  node_process spawn(uint32_t slot) {
+    auto node = z->spawn(slot);
+    REQUIRE(node);
+    REQUIRE(hear(p.read_end) == "mapped");
+    return *node;
+  }
+};
+
+TEST_CASE("a dead node's memory outlives it by teardown_delay, in a holder that holds nothing "
+          "else") {
+  mapping_cluster c{"strata-held", 1s};
+  auto node = c.spawn(1);
+  auto both = mapping(c.name);
+  REQUIRE(both.size() == 2);
+  auto holder = both[0] == node.pid ? both[1] : both[0];
+  CHECK(comm_of(holder) == "strata.hold");
+  CHECK(parent_of(holder) == c.z->pid());
+  CHECK(open_fds_of(holder) == 1); // its pipe: not the node's socket, nor the test's pipe
+  auto killed = std::chrono::steady_clock::now();
+  REQUIRE(::kill(node.pid, SIGKILL) == 0);
+  // The node's exit does not wait for its memory...
+  CHECK(gone_within(node.pidfd, 10s));
+  ::close(node.pidfd);
+  if (std::chrono::steady_clock::now() - killed < 900ms)
+    CHECK(mapping(c.name) == std::vector<pid_t>{holder});
+  // ...which is freed teardown_delay after the zygote saw the exit, and the holder reaped.
+  auto deadline = killed + 20s;
+  while ((!mapping(c.name).empty() || !children_of(c.z->pid()).empty())
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  CHECK(std::chrono::steady_clock::now() - killed >= 1s);
+  CHECK(mapping(c.name).empty());
+  CHECK(children_of(c.z->pid()).empty());
+}
+
+TEST_CASE("with a zero teardown_delay a node has no holder") {
+  mapping_cluster c{"strata-unheld", 0ms};
+  auto node = c.spawn(1);
+  CHECK(mapping(c.name) == std::vector<pid_t>{node.pid});
+  CHECK(children_of(c.z->pid()) == std::to_string(node.pid) + " ");
+  REQUIRE(::kill(node.pid, SIGKILL) == 0);
+  CHECK(gone_within(node.pidfd, 10s));
+  ::close(node.pidfd);
+  CHECK(mapping(c.name).empty());
+}
+
+TEST_CASE("destroying the zygote lets every holder go and reaps it") {
+  mapping_cluster c{"strata-shutdown", 1h}; // only the shutdown lets them go
+  auto dead = c.spawn(1);
+  auto alive = c.spawn(2);
+  REQUIRE(mapping(c.name).size() == 4);
+  std::vector<pid_t> holders;
+  for (auto pid : mapping(c.name))
+    if (pid != dead.pid && pid != alive.pid)
+      holders.push_back(pid);
+  REQUIRE(::kill(dead.pid, SIGKILL) == 0);
+  CHECK(gone_within(dead.pidfd, 10s));
+  CHECK(mapping(c.name).size() == 3); // its holder keeps its memory
+  ::close(dead.pidfd);
+  ::close(alive.pidfd);
+  c.z.reset();
+  // The destructor waited for the zygote, which reaped every holder before it exited.
+  CHECK(mapping(c.name).empty());
+  for (auto pid : holders)
+    CHECK(comm_of(pid) != "strata.hold");
 }

@@ -32,6 +32,10 @@ struct node_options {
   /// How long after a spare was taken the next one is started, so that its start-up does not
   /// compete for CPU with the node just put to work.
   std::chrono::milliseconds spare_delay{5};
+  /// How long a dead node's memory outlives it, so that the kernel's freeing of it (which
+  /// occupies a CPU for milliseconds) comes after its child's restart instead of during it.
+  /// See `zygote_options::teardown_delay`; zero frees it as the node dies.
+  std::chrono::milliseconds teardown_delay{5};
   /// How long a `process` start may wait for a ready spare, and then for the child's actor
   /// running in that node; then the node is killed and the start fails.
   std::chrono::milliseconds start_timeout{5000};

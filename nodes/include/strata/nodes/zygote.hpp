@@ -76,6 +76,14 @@ struct zygote_options {
   /// How long after assigning a spare the zygote waits before forking its replacement, so
   /// that the new spare's start-up does not compete for CPU with the node just assigned.
   std::chrono::milliseconds spare_delay{5};
+  /// How long a dead node's memory is kept before the kernel frees it. Freeing a process's
+  /// memory occupies a CPU for milliseconds (for a small node: ~1.5 ms on a 2-vCPU VM), at
+  /// once when it dies, without preemption on many kernels: just when its child is being
+  /// restarted. So each node has a *holder* (`strata.hold` in `ps`), a process sharing its
+  /// address space and nothing else, child of the zygote, that keeps the memory past the
+  /// node's exit; the zygote lets it go this long after the node's exit. Zero: no holders,
+  /// memory freed as a node dies.
+  std::chrono::milliseconds teardown_delay{5};
   /// Descriptors (besides 0, 1 and 2) that the zygote and the nodes keep. It closes every
   /// other one it inherited from the root, so that no node holds a copy of the root's
   /// sockets or pipe ends after the root closed them.
