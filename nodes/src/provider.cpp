@@ -12,15 +12,12 @@
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 #include <caf/event_based_actor.hpp>
-#include <caf/logger.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/scoped_execution_unit.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "strata/atoms.hpp"
 #include "strata/detail/blocking.hpp"
-#include "strata/detail/guarded_init.hpp"
-#include "strata/detail/inline_run.hpp"
 #include "strata/detail/mailbox_counter.hpp"
 #include "strata/events.hpp"
 #include "strata/names.hpp"
@@ -43,8 +40,7 @@ namespace {
 /// From a node to the root's service actor once it is up and connected, a spare waiting for
 /// a child: `(spare_ready_atom, slot, keeper)` (the keeper is the node's main actor).
 using spare_ready_atom = caf::atom_constant<caf::atom("s_spare_ok")>;
-/// To a spare's keeper: `(start_child_atom, id, factory, args, parent, init_here)`, answered
-/// with the child and whether its init ran there (`init_here` and a worker: no handshake left).
+/// To a spare's keeper: `(start_child_atom, id, factory, args)`, answered with the child.
 using start_child_atom = caf::atom_constant<caf::atom("s_start")>;
 /// To the root's service actor: start spares until `node_options::spares` are ready.
 using replenish_atom = caf::atom_constant<caf::atom("s_replen")>;
@@ -188,16 +184,13 @@ public:
 
   caf::expected<caf::actor> spawn(caf::actor_system& sys, const child_spec& child,
                                   child_type) override {
-    bool initialized = false;
-    return spawn_blocking(sys, child, caf::actor{}, false, initialized);
+    return spawn_blocking(sys, child, caf::actor{});
   }
 
   // Starts `child` in a spare, waiting for one if none is ready. A `parent` that dies before
-  // linking to the child takes the child down. With `init_here`, the node runs a worker's
-  // init and sets `initialized`.
+  // linking to the child takes the child down.
   caf::expected<caf::actor> spawn_blocking(caf::actor_system& sys, const child_spec& child,
-                                           const caf::actor& parent, bool init_here,
-                                           bool& initialized) {
+                                           const caf::actor& parent) {
     if (in_node_)
       return make_error(strata::error::placement_unavailable,
                         "a process child cannot start process children of its own yet", child.id);
@@ -212,13 +205,9 @@ public:
     caf::scoped_actor self{sys};
     self
       ->request(keeper, opts_.start_timeout, start_child_atom::value, child.id, child.start.name,
-                child.start.args, parent, init_here)
-      .receive(
-        [&](caf::actor& hdl, bool done_there) {
-          result = std::move(hdl);
-          initialized = done_there;
-        },
-        [&](caf::error& err) { result = start_error(slot, std::move(err)); });
+                child.start.args, parent)
+      .receive([&](caf::actor& hdl) { result = std::move(hdl); },
+               [&](caf::error& err) { result = start_error(slot, std::move(err)); });
     return started_in(slot, keeper, std::move(result));
   }
 
@@ -226,28 +215,19 @@ public:
              start_handler done) override {
     auto spare = in_node_ ? std::nullopt : take_ready_spare();
     if (!spare) {
-      // No spare ready (the first start, or starts in a burst): wait for one, blocking. The
-      // child's init is left to the supervisor's handshake: its answer comes in a later
-      // activation, so the supervisor does not go on to its next start (perhaps blocking
-      // again) on this thread. Blocking one of the root's workers twice in a row starved the
-      // service actor that makes the next spare (the chat gateway with two gateway nodes).
-      bool initialized = false;
-      done(spawn_blocking(self->system(), child, caf::actor{self}, false, initialized), false);
+      // No spare ready (the first start, or starts in a burst): wait for one, blocking.
+      done(spawn_blocking(self->system(), child, caf::actor{self}));
       return;
     }
     auto [slot, keeper] = *spare;
-    // The node runs the child's init as it starts it: one trip between the processes fewer.
     self
       ->request(keeper, opts_.start_timeout, start_child_atom::value, child.id, child.start.name,
-                child.start.args, caf::actor{self}, true)
-      .then(
-        [this, slot = slot, keeper = keeper, done](caf::actor& hdl, bool initialized) {
-          auto result = started_in(slot, keeper, std::move(hdl));
-          done(std::move(result), initialized && result);
-        },
-        [this, slot = slot, keeper = keeper, done](caf::error& err) {
-          done(started_in(slot, keeper, start_error(slot, std::move(err))), false);
-        });
+                child.start.args, caf::actor{self})
+      .then([this, slot = slot, keeper = keeper,
+             done](caf::actor& hdl) { done(started_in(slot, keeper, std::move(hdl))); },
+            [this, slot = slot, keeper = keeper, done](caf::error& err) {
+              done(started_in(slot, keeper, start_error(slot, std::move(err))));
+            });
   }
 
   cluster_status status() {
@@ -754,41 +734,18 @@ private:
     return 0;
   }
 
-  // Spawns the child. Given `here` (the unit the keeper runs on), a worker's init runs at
-  // once on this thread, as a supervisor runs a local task child's (supervisor_actor.cpp,
-  // init_child), and `initialized` says it did; an init that fails is the start's error
-  // (the child has ended with it). Else the child waits for its supervisor's init request.
   caf::expected<caf::actor> start_child(strata::system& sys, const std::string& name,
-                                        caf::message& args, caf::execution_unit* here,
-                                        bool& initialized) {
-    initialized = false;
+                                        caf::message& args) {
     auto f = cfg_->factories().find(name);
     if (f == nullptr)
       return make_error(strata::error::unknown_factory, name);
     caf::scoped_execution_unit host{&sys.actors()};
-    strata::detail::inline_unit unit{&host};
-    caf::actor_config acfg{&unit};
-    caf::expected<caf::actor> hdl{caf::error{}};
+    caf::actor_config acfg{&host};
     try {
-      hdl = f->spawner(cfg_->wrap_workers())(acfg, args);
+      return f->spawner(cfg_->wrap_workers())(acfg, args);
     } catch (...) {
       return make_error(strata::error::start_failed, name, "exception in its constructor");
     }
-    if (here == nullptr || f->type != child_type::worker)
-      return hdl; // the unit's destructor schedules its first run
-    auto first_run = unit.take();
-    if (first_run == nullptr)
-      return hdl;
-    // CAF's spawn gave this thread a logger (see supervisor_actor.cpp): cleared first.
-    caf::logger::set_current_actor_system(nullptr);
-    strata::detail::inline_init_outcome outcome;
-    strata::detail::inline_init_slot() = &outcome;
-    strata::detail::run_inline(first_run, here);
-    strata::detail::inline_init_slot() = nullptr;
-    if (outcome.done && outcome.error)
-      return std::move(outcome.error);
-    initialized = outcome.done; // else it waits for the init request
-    return hdl;
   }
 
   node_options opts_;
@@ -826,13 +783,10 @@ private:
     });
     return {
       [self, provider, sys](start_child_atom, std::string& id, std::string& factory,
-                            caf::message& args, caf::actor& parent,
-                            bool init_here) -> caf::result<caf::actor, bool> {
+                            caf::message& args, caf::actor& parent) -> caf::result<caf::actor> {
         if (self->state.child != nullptr)
           return make_error(strata::error::start_failed, id, "this node runs a child already");
-        bool initialized = false;
-        auto child = provider->start_child(*sys, factory, args,
-                                           init_here ? self->context() : nullptr, initialized);
+        auto child = provider->start_child(*sys, factory, args);
         if (!child)
           return std::move(child.error());
         self->monitor(*child);
@@ -843,7 +797,7 @@ private:
           self->monitor(parent);
           self->state.parent = parent.address();
         }
-        return caf::result<caf::actor, bool>{*child, initialized};
+        return *child;
       },
       [](heartbeat_atom x) { return x; },
       [self](mailbox_atom) -> int64_t {
