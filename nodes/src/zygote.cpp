@@ -231,12 +231,11 @@ private:
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
       return false;
-    int hold[2] = {-1, -1}; // the holder's pipe (none with a zero teardown_delay)
-    if (opts_.teardown_delay.count() > 0 && ::pipe2(hold, O_CLOEXEC) != 0) {
-      ::close(sv[0]);
-      ::close(sv[1]);
-      return false;
-    }
+    // The holder's pipe: none with a zero teardown_delay, nor without a descriptor to spare
+    // (the node works the same, its memory freed as it dies).
+    int hold[2] = {-1, -1};
+    if (opts_.teardown_delay.count() > 0 && ::pipe2(hold, O_CLOEXEC) != 0)
+      hold[0] = hold[1] = -1;
     auto self = ::getpid();
     auto pid = ::fork();
     if (pid < 0) {

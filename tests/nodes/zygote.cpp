@@ -444,3 +444,20 @@ TEST_CASE("destroying the zygote lets every holder go and reaps it") {
   for (auto pid : holders)
     CHECK(comm_of(pid) != "strata.hold");
 }
+
+TEST_CASE("a node forked after another keeps no end of the other's holder pipe") {
+  mapping_cluster c{"strata-sibling", 200ms};
+  auto first = c.spawn(1);
+  auto second = c.spawn(2); // forked while the first's holder pipe was open in the zygote
+  REQUIRE(mapping(c.name).size() == 4);
+  auto killed = std::chrono::steady_clock::now();
+  REQUIRE(::kill(first.pid, SIGKILL) == 0);
+  CHECK(gone_within(first.pidfd, 10s));
+  ::close(first.pidfd);
+  // The first's holder goes once the zygote closes its end, though the second node lives.
+  while (mapping(c.name).size() > 2 && std::chrono::steady_clock::now() < killed + 20s)
+    std::this_thread::sleep_for(10ms);
+  CHECK(mapping(c.name).size() == 2); // the second node and its holder
+  CHECK(::kill(second.pid, 0) == 0);
+  ::close(second.pidfd);
+}
