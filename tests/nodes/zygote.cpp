@@ -25,6 +25,7 @@
 #include "strata/nodes/pidfd.hpp"
 
 #include "error_of.hpp"
+#include "internal/proc_stat.hpp"
 
 using strata::test::error_of;
 
@@ -148,13 +149,6 @@ std::vector<pid_t> mapping(const std::string& name) {
 std::string comm_of(pid_t pid) {
   auto s = slurp("/proc/" + std::to_string(pid) + "/comm");
   return s.empty() ? s : s.substr(0, s.size() - 1);
-}
-
-// The parent of `pid` (field 4 of /proc/<pid>/stat, after the name in parentheses).
-pid_t parent_of(pid_t pid) {
-  auto s = slurp("/proc/" + std::to_string(pid) + "/stat");
-  auto end = s.rfind(')');
-  return end == std::string::npos ? 0 : std::atoi(s.c_str() + end + 4);
 }
 
 size_t open_fds_of(pid_t pid) {
@@ -394,7 +388,7 @@ TEST_CASE("a dead node's memory outlives it by teardown_delay, in a holder that 
   REQUIRE(both.size() == 2);
   auto holder = both[0] == node.pid ? both[1] : both[0];
   CHECK(comm_of(holder) == "strata.hold");
-  CHECK(parent_of(holder) == c.z->pid());
+  CHECK(internal::read_proc_stat(holder).value_or(internal::proc_stat{}).parent == c.z->pid());
   CHECK(open_fds_of(holder) == 1); // its pipe: not the node's socket, nor the test's pipe
   auto killed = std::chrono::steady_clock::now();
   REQUIRE(::kill(node.pid, SIGKILL) == 0);

@@ -39,7 +39,9 @@ std::optional<proc_stat> read_proc_stat(pid_t pid) {
       end = line.size();
     ++field;
     auto token = line.substr(pos, end - pos);
-    if (field == 22) {
+    if (field == 4) {
+      result.parent = static_cast<pid_t>(std::strtol(token.c_str(), nullptr, 10));
+    } else if (field == 22) {
       result.start_time = std::strtoull(token.c_str(), nullptr, 10);
       start_found = true;
     } else if (field == 52) {

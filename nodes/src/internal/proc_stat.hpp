@@ -8,6 +8,8 @@ namespace strata::nodes::internal {
 
 /// What `/proc/<pid>/stat` tells about a process (proc(5)).
 struct proc_stat {
+  /// Field 4: the parent's pid.
+  pid_t parent = 0;
   /// Field 22: when the process started, in clock ticks after boot. With the pid, it names
   /// one process: a pid reused by another process comes with another start time.
   uint64_t start_time = 0;
