@@ -12,12 +12,15 @@
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/logger.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/scoped_execution_unit.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "strata/atoms.hpp"
 #include "strata/detail/blocking.hpp"
+#include "strata/detail/guarded_init.hpp"
+#include "strata/detail/inline_run.hpp"
 #include "strata/detail/mailbox_counter.hpp"
 #include "strata/events.hpp"
 #include "strata/names.hpp"
@@ -40,7 +43,8 @@ namespace {
 /// From a node to the root's service actor once it is up and connected, a spare waiting for
 /// a child: `(spare_ready_atom, slot, keeper)` (the keeper is the node's main actor).
 using spare_ready_atom = caf::atom_constant<caf::atom("s_spare_ok")>;
-/// To a spare's keeper: `(start_child_atom, id, factory, args)`, answered with the child.
+/// To a spare's keeper: `(start_child_atom, id, factory, args, parent, init_here)`, answered
+/// with the child and whether its init ran there (`init_here` and a worker: no handshake left).
 using start_child_atom = caf::atom_constant<caf::atom("s_start")>;
 /// To the root's service actor: start spares until `node_options::spares` are ready.
 using replenish_atom = caf::atom_constant<caf::atom("s_replen")>;
@@ -184,13 +188,16 @@ public:
 
   caf::expected<caf::actor> spawn(caf::actor_system& sys, const child_spec& child,
                                   child_type) override {
-    return spawn_blocking(sys, child, caf::actor{});
+    bool initialized = false;
+    return spawn_blocking(sys, child, caf::actor{}, false, initialized);
   }
 
   // Starts `child` in a spare, waiting for one if none is ready. A `parent` that dies before
-  // linking to the child takes the child down.
+  // linking to the child takes the child down. With `init_here`, the node runs a worker's
+  // init and sets `initialized`.
   caf::expected<caf::actor> spawn_blocking(caf::actor_system& sys, const child_spec& child,
-                                           const caf::actor& parent) {
+                                           const caf::actor& parent, bool init_here,
+                                           bool& initialized) {
     if (in_node_)
       return make_error(strata::error::placement_unavailable,
                         "a process child cannot start process children of its own yet", child.id);
@@ -205,9 +212,13 @@ public:
     caf::scoped_actor self{sys};
     self
       ->request(keeper, opts_.start_timeout, start_child_atom::value, child.id, child.start.name,
-                child.start.args, parent)
-      .receive([&](caf::actor& hdl) { result = std::move(hdl); },
-               [&](caf::error& err) { result = start_error(slot, std::move(err)); });
+                child.start.args, parent, init_here)
+      .receive(
+        [&](caf::actor& hdl, bool done_there) {
+          result = std::move(hdl);
+          initialized = done_there;
+        },
+        [&](caf::error& err) { result = start_error(slot, std::move(err)); });
     return started_in(slot, keeper, std::move(result));
   }
 
@@ -215,19 +226,28 @@ public:
              start_handler done) override {
     auto spare = in_node_ ? std::nullopt : take_ready_spare();
     if (!spare) {
-      // No spare ready (the first start, or starts in a burst): wait for one, blocking.
-      done(spawn_blocking(self->system(), child, caf::actor{self}));
+      // No spare ready (the first start, or starts in a burst): wait for one, blocking. The
+      // child's init is left to the supervisor's handshake: its answer comes in a later
+      // activation, so the supervisor does not go on to its next start (perhaps blocking
+      // again) on this thread. Blocking one of the root's workers twice in a row starved the
+      // service actor that makes the next spare (the chat gateway with two gateway nodes).
+      bool initialized = false;
+      done(spawn_blocking(self->system(), child, caf::actor{self}, false, initialized), false);
       return;
     }
     auto [slot, keeper] = *spare;
+    // The node runs the child's init as it starts it: one trip between the processes fewer.
     self
       ->request(keeper, opts_.start_timeout, start_child_atom::value, child.id, child.start.name,
-                child.start.args, caf::actor{self})
-      .then([this, slot = slot, keeper = keeper,
-             done](caf::actor& hdl) { done(started_in(slot, keeper, std::move(hdl))); },
-            [this, slot = slot, keeper = keeper, done](caf::error& err) {
-              done(started_in(slot, keeper, start_error(slot, std::move(err))));
-            });
+                child.start.args, caf::actor{self}, true)
+      .then(
+        [this, slot = slot, keeper = keeper, done](caf::actor& hdl, bool initialized) {
+          auto result = started_in(slot, keeper, std::move(hdl));
+          done(std::move(result), initialized && result);
+        },
+        [this, slot = slot, keeper = keeper, done](caf::error& err) {
+          done(started_in(slot, keeper, start_error(slot, std::move(err))), false);
+        });
   }
 
   cluster_status status() {
@@ -734,18 +754,41 @@ private:
     return 0;
   }
 
+  // Spawns the child. Given `here` (the unit the keeper runs on), a worker's init runs at
+  // once on this thread, as a supervisor runs a local task child's (supervisor_actor.cpp,
+  // init_child), and `initialized` says it did; an init that fails is the start's error
+  // (the child has ended with it). Else the child waits for its supervisor's init request.
   caf::expected<caf::actor> start_child(strata::system& sys, const std::string& name,
-                                        caf::message& args) {
+                                        caf::message& args, caf::execution_unit* here,
+                                        bool& initialized) {
+    initialized = false;
     auto f = cfg_->factories().find(name);
     if (f == nullptr)
       return make_error(strata::error::unknown_factory, name);
     caf::scoped_execution_unit host{&sys.actors()};
-    caf::actor_config acfg{&host};
+    strata::detail::inline_unit unit{&host};
+    caf::actor_config acfg{&unit};
+    caf::expected<caf::actor> hdl{caf::error{}};
     try {
-      return f->spawner(cfg_->wrap_workers())(acfg, args);
+      hdl = f->spawner(cfg_->wrap_workers())(acfg, args);
     } catch (...) {
       return make_error(strata::error::start_failed, name, "exception in its constructor");
     }
+    if (here == nullptr || f->type != child_type::worker)
+      return hdl; // the unit's destructor schedules its first run
+    auto first_run = unit.take();
+    if (first_run == nullptr)
+      return hdl;
+    // CAF's spawn gave this thread a logger (see supervisor_actor.cpp): cleared first.
+    caf::logger::set_current_actor_system(nullptr);
+    strata::detail::inline_init_outcome outcome;
+    strata::detail::inline_init_slot() = &outcome;
+    strata::detail::run_inline(first_run, here);
+    strata::detail::inline_init_slot() = nullptr;
+    if (outcome.done && outcome.error)
+      return std::move(outcome.error);
+    initialized = outcome.done; // else it waits for the init request
+    return hdl;
   }
 
   node_options opts_;
@@ -783,21 +826,33 @@ private:
     });
     return {
       [self, provider, sys](start_child_atom, std::string& id, std::string& factory,
-                            caf::message& args, caf::actor& parent) -> caf::result<caf::actor> {
+                            caf::message& args, caf::actor& parent,
+                            bool init_here) -> caf::result<caf::actor, bool> {
         if (self->state.child != nullptr)
           return make_error(strata::error::start_failed, id, "this node runs a child already");
-        auto child = provider->start_child(*sys, factory, args);
+        bool initialized = false;
+        auto child = provider->start_child(*sys, factory, args,
+                                           init_here ? self->context() : nullptr, initialized);
         if (!child)
           return std::move(child.error());
         self->monitor(*child);
         self->state.child = *child;
-        // The parent links to the child once it has the answer; should the parent die
-        // first, the child must not outlive it, as if they had been linked from the start.
         if (parent != nullptr) {
+          // A child that runs already (its init ran here) is linked to its parent now, as a
+          // local child is before its init returns: should it end before the answer reaches
+          // the parent, its exit still does, with its reason (linking an actor that has
+          // ended sends its exit at once), not as `node_down` when its node then exits. The
+          // parent, getting the answer, links again (a no-op) before taking it as running.
+          if (initialized)
+            caf::actor_cast<caf::abstract_actor*>(*child)->add_link(
+              caf::actor_cast<caf::abstract_actor*>(parent));
+          // Until the parent's side of the link is made (the link request reaches the
+          // root), the parent's death reaches the child through this monitor: the child
+          // must not outlive it, as if they had been linked from the start.
           self->monitor(parent);
           self->state.parent = parent.address();
         }
-        return *child;
+        return caf::result<caf::actor, bool>{*child, initialized};
       },
       [](heartbeat_atom x) { return x; },
       [self](mailbox_atom) -> int64_t {

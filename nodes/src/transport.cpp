@@ -336,10 +336,12 @@ void transport::impl::request_link(uint32_t peer, const caf::node_id& target, ca
 void transport::impl::defer_exit(caf::strong_actor_ptr proxy, uint32_t peer,
                                  caf::strong_actor_ptr sender, caf::message_id mid,
                                  caf::message exit) {
+  // (Taking a strong reference takes no lock: safe under the caller's.)
+  auto source = caf::actor_cast<caf::strong_actor_ptr>(exit.get_as<caf::exit_msg>(0).source);
   {
     std::lock_guard<std::mutex> guard{state_mtx_};
-    pending_exits_.push_back(
-      exit_request{std::move(proxy), peer, std::move(sender), mid, std::move(exit)});
+    pending_exits_.push_back(exit_request{std::move(proxy), peer, std::move(sender), mid,
+                                          std::move(exit), std::move(source)});
   }
   wake_for_pending();
 }
@@ -773,8 +775,16 @@ void transport::impl::handle_batch(receive_result r, std::vector<char>& buf,
   for (int i = 1;; ++i) {
     if (r.status == receive_status::corrupt)
       close_peer(r.slot, r.error);
-    else if (r.status == receive_status::message)
+    else if (r.status == receive_status::message) {
+      // What was queued before this frame was read (an exit to a proxy, a link) leaves
+      // before it is handled: a peer's frame that follows from a message sent after it must
+      // not be answered first (e.g. a monitor of an actor that has just ended, answered
+      // `unknown` before the actor's exit, with its reason, left for the same peer). The
+      // flag stays set: the releases wait for the end of the batch, as before.
+      if (pending_.load(std::memory_order_acquire)) // SYNC POINT READ: wake_for_pending
+        flush_pending();
       handle(r.slot, buf, decoder, unit);
+    }
     if (r.status == receive_status::empty || i == max_batch)
       return;
     // More from the same sender only: polling every ring after each message cost a tenth
@@ -945,6 +955,9 @@ void transport::impl::stop() {
   if (watchdog_.joinable())
     watchdog_.join();
   join_readers();
+  // Exits, links and monitors queued since the readers' last round go before the bye: an
+  // actor that ended as its node shut down has its exit reach its links with its reason.
+  flush_pending();
   caf::scoped_execution_unit ctx{&sys_};
   std::vector<char> buf;
   auto bye = make_error(error::node_down,

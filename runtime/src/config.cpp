@@ -233,7 +233,7 @@ void placement_provider::stopping(caf::actor_system&) {
 
 void placement_provider::start(caf::event_based_actor* self, const child_spec& child,
                                child_type type, start_handler done) {
-  done(spawn(self->system(), child, type));
+  done(spawn(self->system(), child, type), false);
 }
 
 std::vector<placement_provider::node_traffic> placement_provider::traffic() const {

@@ -10,11 +10,11 @@
 #include <caf/logger.hpp>
 
 #include "strata/detail/guarded_init.hpp"
+#include "strata/detail/inline_run.hpp"
 #include "strata/error.hpp"
 #include "strata/events.hpp"
 
 #include "internal/events_channel.hpp"
-#include "internal/inline_run.hpp"
 
 namespace strata {
 
@@ -342,7 +342,7 @@ caf::scheduled_actor* supervisor_actor::exit_inline(const caf::actor& hdl,
   // traps exits runs its handler through the scheduler as before: that handler is user code,
   // which may take its shutdown time. A child that is running or queued gets the exit as any
   // message.
-  inline_unit unit{context()};
+  detail::inline_unit unit{context()};
   caf::actor_cast<caf::abstract_actor*>(hdl)->enqueue(
     caf::make_mailbox_element(ctrl(), caf::make_message_id(), {},
                               caf::exit_msg{address(), caf::error{reason}}),
@@ -353,11 +353,11 @@ caf::scheduled_actor* supervisor_actor::exit_inline(const caf::actor& hdl,
   // Only a scheduled actor hands itself over (a task child; `thread` and `process` children
   // never come here).
   auto child = static_cast<caf::scheduled_actor*>(job);
-  if (reason != caf::exit_reason::kill && !has_default_exit_handler(child)) {
+  if (reason != caf::exit_reason::kill && !detail::has_default_exit_handler(child)) {
     context()->exec_later(job);
     return nullptr;
   }
-  if (run_inline(job, context()) != caf::resumable::done)
+  if (detail::run_inline(job, context()) != caf::resumable::done)
     return nullptr; // another message came first: the child goes on, and we wait
   return child;
 }
@@ -516,18 +516,19 @@ supervisor_actor::step supervisor_actor::start_step(const std::shared_ptr<start_
     }
     // Asynchronous: a supervisor never blocks, and the node's answer can then run this
     // supervisor on the thread that receives it.
-    provider->start(this, c.spec, c.type, [this, seq](caf::expected<caf::actor> hdl) mutable {
-      if (init_child(seq, std::move(hdl), nullptr) == step::started) {
-        ++seq->next;
-        continue_start(std::move(seq));
-      }
-    });
+    provider->start(this, c.spec, c.type,
+                    [this, seq](caf::expected<caf::actor> hdl, bool initialized) mutable {
+                      if (init_child(seq, std::move(hdl), nullptr, initialized) == step::started) {
+                        ++seq->next;
+                        continue_start(std::move(seq));
+                      }
+                    });
     return step::pending;
   }
   // A task child launched through `unit` hands its first run to us instead of the
   // scheduler: init_child runs it once the init request is in its mailbox. (A `thread`
   // child's own thread runs it; it does not get `unit`, which ends with this call.)
-  inline_unit unit{context()};
+  detail::inline_unit unit{context()};
   caf::actor_config acfg{c.where == placement::task ? &unit : context()};
   if (c.where == placement::thread)
     acfg.flags |= caf::abstract_actor::is_detached_flag;
@@ -552,7 +553,7 @@ supervisor_actor::step supervisor_actor::start_step(const std::shared_ptr<start_
 
 supervisor_actor::step supervisor_actor::init_child(const std::shared_ptr<start_sequence>& seq,
                                                     caf::expected<caf::actor> hdl,
-                                                    caf::resumable* first_run) {
+                                                    caf::resumable* first_run, bool initialized) {
   if (!hdl) {
     start_failed(seq, hdl.error());
     return step::ended;
@@ -561,6 +562,8 @@ supervisor_actor::step supervisor_actor::init_child(const std::shared_ptr<start_
   auto& c = *find(seq->keys[seq->next]);
   if (c.path.empty())
     c.path = path_ + "/" + c.display_id;
+  if (initialized)
+    return child_running(seq, *hdl); // its provider ran its init where it runs
   if (first_run != nullptr && c.type == child_type::worker) {
     // OTP's start_link waits for the child's init_ack doing nothing else: the child's init
     // runs here, on our thread, as its first run initializes it. A strata worker's init
@@ -570,7 +573,7 @@ supervisor_actor::step supervisor_actor::init_child(const std::shared_ptr<start_
     // the answer a third message.
     detail::inline_init_outcome outcome;
     detail::inline_init_slot() = &outcome;
-    run_inline(std::exchange(first_run, nullptr), context());
+    detail::run_inline(std::exchange(first_run, nullptr), context());
     detail::inline_init_slot() = nullptr;
     if (outcome.done) {
       if (!outcome.error)
@@ -585,7 +588,7 @@ supervisor_actor::step supervisor_actor::init_child(const std::shared_ptr<start_
                         c.path);
   // A supervisor child's init runs here too; it answers once its own children run.
   if (first_run != nullptr)
-    run_inline(first_run, context());
+    detail::run_inline(first_run, context());
   answer.then(
     [this, seq, hdl = *hdl](ok_atom) mutable {
       child_running(seq, hdl);

@@ -331,7 +331,7 @@ TEST_CASE("a process child whose parent dies before the node answers its start d
   // shared_ptr<tuple<>>, which UBSan reports.)
   c.sys->actors().spawn(
     [provider, spec](caf::event_based_actor* self, int) {
-      provider->start(self, spec, child_type::worker, [](caf::expected<caf::actor>) {
+      provider->start(self, spec, child_type::worker, [](caf::expected<caf::actor>, bool) {
         FAIL("the answer reached a parent that was gone");
       });
       self->quit(caf::exit_reason::user_shutdown);
@@ -339,4 +339,79 @@ TEST_CASE("a process child whose parent dies before the node answers its start d
     0);
   // The node that took the start ends with the child it started.
   CHECK(gone_within(node, std::chrono::seconds{10}));
+}
+
+TEST_CASE("a process worker's init runs in its node, which answers the start with its outcome",
+          "[nodes][process]") {
+  cluster c{{}, [](config& cfg) {
+              // Refuses a negative argument in its init, else answers it.
+              cfg.add_worker("picky", [](caf::event_based_actor*, int n) -> caf::behavior {
+                if (n < 0)
+                  throw std::runtime_error{"init refused"};
+                return {[n](caf::get_atom) { return n; }};
+              });
+            }};
+  auto spare_ready = [&] {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+    while (status(c.cfg)->spares.empty() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+    return !status(c.cfg)->spares.empty();
+  };
+  auto sup = c.start_root({});
+  // From a ready spare (the node runs the init as it starts the child), and without one
+  // (the supervisor's init handshake): the same outcomes.
+  for (bool from_spare : {true, false}) {
+    INFO((from_spare ? "from a ready spare" : "waiting for a spare"));
+    if (from_spare)
+      REQUIRE(spare_ready());
+    auto refused = start_child(sup, in_process(child_spec{"refused", start("picky", -1)}));
+    REQUIRE_FALSE(refused);
+    CHECK_THAT(nodes::to_text(refused.error()), Catch::Contains("init refused"));
+    if (from_spare)
+      REQUIRE(spare_ready());
+    auto id = std::string{"accepted-"} + (from_spare ? "1" : "2");
+    auto accepted = start_child(sup, in_process(child_spec{id, start("picky", 7)}));
+    REQUIRE(accepted);
+    CHECK(c.call<int>(*accepted, caf::get_atom::value) == 7);
+    auto children = which_children(sup);
+    REQUIRE(children);
+    CHECK(children->back().status == child_status::running);
+  }
+}
+
+TEST_CASE("a process worker that ends as soon as its init ran in its node is reported with its "
+          "own exit reason",
+          "[nodes][process]") {
+  // It ends on the message its init sends itself, which it reads in the same run as its
+  // init: before the node's answer to the start leaves the node. Its node then exits too.
+  auto reason = GENERATE(caf::error{caf::exit_reason::normal},
+                         caf::error{caf::exit_reason::unreachable});
+  INFO(strata::to_text(reason));
+  cluster c{{}, [reason](config& cfg) {
+              cfg.add_worker("brief", [reason](caf::event_based_actor* self, int) -> caf::behavior {
+                self->send(self, caf::ok_atom::value);
+                return {[self, reason](caf::ok_atom) { self->quit(reason); }};
+              });
+            }};
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  while (status(c.cfg)->spares.empty() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  REQUIRE_FALSE(status(c.cfg)->spares.empty()); // so its node runs its init
+  auto sup = c.start_root({});
+  child_spec spec{"brief", start("brief", 0)};
+  spec.restart = restart_type::transient;
+  auto started = start_child(sup, in_process(spec));
+  REQUIRE(started);
+  // The supervisor gets the worker's exit, not its node's (`node_down: exited with code 0`).
+  auto exited = c.wait_for(event_kind::exited, "brief");
+  CHECK(exited.reason == strata::to_text(reason));
+  if (reason == caf::exit_reason::normal) {
+    // A transient worker that ended normally stays stopped.
+    auto children = which_children(sup);
+    REQUIRE(children);
+    REQUIRE(children->size() == 1);
+    CHECK(children->front().status == child_status::stopped);
+  } else {
+    c.wait_for(event_kind::restarted, "brief"); // restarted for it, as a transient is
+  }
 }

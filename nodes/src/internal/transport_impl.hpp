@@ -287,6 +287,9 @@ private:
     caf::strong_actor_ptr sender;
     caf::message_id mid;
     caf::message exit;
+    // The exit's source, held: the exit names it by a weak address, which would serialise as
+    // no actor once its last handle went, e.g. a node's child whose keeper let go of it.
+    caf::strong_actor_ptr source;
   };
   std::vector<exit_request> pending_exits_; // not yet forwarded
   std::vector<std::pair<uint32_t, std::function<void()>>> pending_releases_;

@@ -43,13 +43,17 @@ public:
   virtual caf::expected<caf::actor>
   spawn(caf::actor_system& sys, const child_spec& child, child_type type) = 0;
 
-  /// What `start` calls with its result.
-  using start_handler = std::function<void(caf::expected<caf::actor>)>;
+  /// What `start` calls with its result: the child, and whether its init already ran in its
+  /// process (then the supervisor links to it and takes it as running, without the init
+  /// handshake; else the child waits for that handshake, as from `spawn`).
+  using start_handler = std::function<void(caf::expected<caf::actor> child, bool initialized)>;
 
   /// Same as `spawn`, for a caller that must not block (a supervisor): `done` gets the result
   /// either before `start` returns or later from one of `self`'s handlers (a response it
   /// awaits). A child started for a `self` that dies before the result arrives must not
-  /// outlive it. The default calls `spawn` and `done` at once. @threadsafe
+  /// outlive it. The provider may run a `worker` child's init itself, where the child runs,
+  /// saving the supervisor's handshake a trip between processes. The default calls `spawn`
+  /// and `done` at once (not initialized). @threadsafe
   virtual void start(caf::event_based_actor* self, const child_spec& child, child_type type,
                      start_handler done);
 

@@ -175,9 +175,10 @@ private:
   /// `init_child`.
   step start_step(const std::shared_ptr<start_sequence>& seq);
   /// Links the spawned child and runs its init handshake; `first_run` is the child's first
-  /// run if it is ours to run (a task child).
+  /// run if it is ours to run (a task child). An `initialized` child (a `process` child whose
+  /// init its provider ran) is only linked.
   step init_child(const std::shared_ptr<start_sequence>& seq, caf::expected<caf::actor> hdl,
-                  caf::resumable* first_run);
+                  caf::resumable* first_run, bool initialized = false);
   /// Bookkeeping once the sequence's next child, `hdl`, answered its init: it runs.
   step child_running(const std::shared_ptr<start_sequence>& seq, const caf::actor& hdl);
   /// Ends the sequence: its next child failed to start with `reason`.

@@ -41,8 +41,8 @@ caf::behavior call_user_init(const F& fun, Self* self, const Ts&... xs) {
 }
 
 /// Where a worker's init reports its outcome while a supervisor runs it on the supervisor's
-/// own thread: set by the supervisor around the worker's first run (src/internal/
-/// inline_run.hpp), taken by `first_behavior`, which then runs the init at once.
+/// own thread: set by the supervisor around the worker's first run (inline_run.hpp), taken
+/// by `first_behavior`, which then runs the init at once.
 struct inline_init_outcome {
   bool done = false; // the init ran
   caf::error error; // why it failed, if it did

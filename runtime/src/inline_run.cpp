@@ -1,8 +1,8 @@
-#include "internal/inline_run.hpp"
+#include "strata/detail/inline_run.hpp"
 
 #include <caf/system_messages.hpp>
 
-namespace strata::internal {
+namespace strata::detail {
 
 namespace {
 
@@ -22,4 +22,4 @@ bool has_default_exit_handler(caf::scheduled_actor* self) {
   return target != nullptr && *target == &caf::scheduled_actor::default_exit_handler;
 }
 
-} // namespace strata::internal
+} // namespace strata::detail

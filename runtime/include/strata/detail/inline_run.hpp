@@ -9,7 +9,7 @@
 #include <caf/resumable.hpp>
 #include <caf/scheduled_actor.hpp>
 
-namespace strata::internal {
+namespace strata::detail {
 
 /// An execution unit that keeps the last job handed to it instead of scheduling it, passing
 /// any earlier one on to the real unit. An actor hands itself to the unit that enqueued to it
@@ -76,4 +76,4 @@ inline caf::resumable::resume_result run_inline(caf::resumable* job, caf::execut
 /// owning the actor's execution (a job taken from an `inline_unit`, not yet run).
 bool has_default_exit_handler(caf::scheduled_actor* self);
 
-} // namespace strata::internal
+} // namespace strata::detail
