@@ -188,16 +188,13 @@ public:
 
   caf::expected<caf::actor> spawn(caf::actor_system& sys, const child_spec& child,
                                   child_type) override {
-    bool initialized = false;
-    return spawn_blocking(sys, child, caf::actor{}, false, initialized);
+    return spawn_blocking(sys, child, caf::actor{});
   }
 
-  // Starts `child` in a spare, waiting for one if none is ready. A `parent` that dies before
-  // linking to the child takes the child down. With `init_here`, the node runs a worker's
-  // init and sets `initialized`.
+  // Starts `child` in a spare, waiting for one if none is ready; the child waits for its
+  // init handshake. A `parent` that dies before linking to the child takes the child down.
   caf::expected<caf::actor> spawn_blocking(caf::actor_system& sys, const child_spec& child,
-                                           const caf::actor& parent, bool init_here,
-                                           bool& initialized) {
+                                           const caf::actor& parent) {
     if (in_node_)
       return make_error(strata::error::placement_unavailable,
                         "a process child cannot start process children of its own yet", child.id);
@@ -212,13 +209,9 @@ public:
     caf::scoped_actor self{sys};
     self
       ->request(keeper, opts_.start_timeout, start_child_atom::value, child.id, child.start.name,
-                child.start.args, parent, init_here)
-      .receive(
-        [&](caf::actor& hdl, bool done_there) {
-          result = std::move(hdl);
-          initialized = done_there;
-        },
-        [&](caf::error& err) { result = start_error(slot, std::move(err)); });
+                child.start.args, parent, false)
+      .receive([&](caf::actor& hdl, bool) { result = std::move(hdl); },
+               [&](caf::error& err) { result = start_error(slot, std::move(err)); });
     return started_in(slot, keeper, std::move(result));
   }
 
@@ -231,8 +224,7 @@ public:
       // activation, so the supervisor does not go on to its next start (perhaps blocking
       // again) on this thread. Blocking one of the root's workers twice in a row starved the
       // service actor that makes the next spare (the chat gateway with two gateway nodes).
-      bool initialized = false;
-      done(spawn_blocking(self->system(), child, caf::actor{self}, false, initialized), false);
+      done(spawn_blocking(self->system(), child, caf::actor{self}), false);
       return;
     }
     auto [slot, keeper] = *spare;
