@@ -19,7 +19,6 @@
 
 #include "strata/atoms.hpp"
 #include "strata/detail/blocking.hpp"
-#include "strata/detail/guarded_init.hpp"
 #include "strata/detail/inline_run.hpp"
 #include "strata/detail/mailbox_counter.hpp"
 #include "strata/events.hpp"
@@ -773,10 +772,7 @@ private:
       return hdl;
     // CAF's spawn gave this thread a logger (see supervisor_actor.cpp): cleared first.
     caf::logger::set_current_actor_system(nullptr);
-    strata::detail::inline_init_outcome outcome;
-    strata::detail::inline_init_slot() = &outcome;
-    strata::detail::run_inline(first_run, here);
-    strata::detail::inline_init_slot() = nullptr;
+    auto outcome = strata::detail::run_init_inline(first_run, here);
     if (outcome.done && outcome.error)
       return std::move(outcome.error);
     initialized = outcome.done; // else it waits for the init request

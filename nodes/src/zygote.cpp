@@ -214,7 +214,7 @@ private:
 
   size_t spares_ready() const {
     size_t n = 0;
-    for (auto& [fd, c] : children_)
+    for (auto& [child_pid, c] : children_)
       if (!c.assigned)
         ++n;
     return n;
@@ -253,7 +253,7 @@ private:
       ::close(root_);
       ::close(epoll_);
       ::close(sigchld_);
-      for (auto& [fd, c] : children_) {
+      for (auto& [child_pid, c] : children_) {
         ::close(c.pidfd);
         ::close(c.control);
         ::close(c.hold);
@@ -282,7 +282,7 @@ private:
       return false;
     }
     ::fcntl(pidfd, F_SETFD, FD_CLOEXEC);
-    children_[pidfd] = child_proc{pid, pidfd, sv[0], false, 0, hold[1]};
+    children_[pid] = child_proc{pid, pidfd, sv[0], false, 0, hold[1]};
     return true;
   }
 
@@ -330,7 +330,7 @@ private:
 
   child_proc* oldest_spare() {
     child_proc* result = nullptr;
-    for (auto& [fd, c] : children_)
+    for (auto& [child_pid, c] : children_)
       if (!c.assigned && (result == nullptr || c.pid < result->pid))
         result = &c;
     return result;
@@ -347,8 +347,7 @@ private:
       siginfo_t info{};
       if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | __WALL) != 0 || info.si_pid == 0)
         return;
-      auto i = std::find_if(children_.begin(), children_.end(),
-                            [&](auto& kv) { return kv.second.pid == info.si_pid; });
+      auto i = children_.find(info.si_pid);
       if (i == children_.end())
         continue; // a holder
       auto c = i->second;
@@ -379,12 +378,12 @@ private:
   }
 
   [[noreturn]] void shutdown_cluster() {
-    for (auto& [fd, c] : children_)
+    for (auto& [child_pid, c] : children_)
       ::kill(c.pid, SIGTERM);
     auto deadline = std::chrono::steady_clock::now() + opts_.grace;
     while (!children_.empty() && std::chrono::steady_clock::now() < deadline)
       reap_until(deadline);
-    for (auto& [fd, c] : children_) {
+    for (auto& [child_pid, c] : children_) {
       ::kill(c.pid, SIGKILL);
       siginfo_t info{};
       ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(c.pidfd), &info, WEXITED);
@@ -409,7 +408,7 @@ private:
   int epoll_ = -1;
   node_entry entry_;
   zygote_options opts_;
-  std::map<int, child_proc> children_; // by pidfd
+  std::map<pid_t, child_proc> children_; // by pid
   std::chrono::steady_clock::time_point quiet_until_{}; // no new spare before
   int sigchld_ = -1;
   std::deque<held_memory> held_; // by due time

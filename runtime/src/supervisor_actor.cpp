@@ -571,10 +571,7 @@ supervisor_actor::step supervisor_actor::init_child(const std::shared_ptr<start_
     // behavior to install and pop, no answer; the start is over when the run returns.
     // Through the scheduler it cost two actor switches per child, an init message, and
     // the answer a third message.
-    detail::inline_init_outcome outcome;
-    detail::inline_init_slot() = &outcome;
-    detail::run_inline(std::exchange(first_run, nullptr), context());
-    detail::inline_init_slot() = nullptr;
+    auto outcome = detail::run_init_inline(std::exchange(first_run, nullptr), context());
     if (outcome.done) {
       if (!outcome.error)
         return child_running(seq, *hdl);

@@ -316,13 +316,7 @@ TEST_CASE("stopping a process child stuck in a handler kills its node after the 
 TEST_CASE("a process child whose parent dies before the node answers its start dies too",
           "[nodes][process]") {
   cluster c;
-  auto spare_ready = [&] {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
-    while (status(c.cfg)->spares.empty() && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds{1});
-    return !status(c.cfg)->spares.empty();
-  };
-  REQUIRE(spare_ready());
+  REQUIRE(c.spare_ready());
   auto node = status(c.cfg)->spares.front();
   // A parent that asks for a child without waiting for it: it is gone before the answer.
   auto* provider = c.cfg.provider();
@@ -351,24 +345,18 @@ TEST_CASE("a process worker's init runs in its node, which answers the start wit
                 return {[n](caf::get_atom) { return n; }};
               });
             }};
-  auto spare_ready = [&] {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
-    while (status(c.cfg)->spares.empty() && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds{1});
-    return !status(c.cfg)->spares.empty();
-  };
   auto sup = c.start_root({});
   // From a ready spare (the node runs the init as it starts the child), and without one
   // (the supervisor's init handshake): the same outcomes.
   for (bool from_spare : {true, false}) {
     INFO((from_spare ? "from a ready spare" : "waiting for a spare"));
     if (from_spare)
-      REQUIRE(spare_ready());
+      REQUIRE(c.spare_ready());
     auto refused = start_child(sup, in_process(child_spec{"refused", start("picky", -1)}));
     REQUIRE_FALSE(refused);
     CHECK_THAT(nodes::to_text(refused.error()), Catch::Contains("init refused"));
     if (from_spare)
-      REQUIRE(spare_ready());
+      REQUIRE(c.spare_ready());
     auto id = std::string{"accepted-"} + (from_spare ? "1" : "2");
     auto accepted = start_child(sup, in_process(child_spec{id, start("picky", 7)}));
     REQUIRE(accepted);
@@ -393,10 +381,7 @@ TEST_CASE("a process worker that ends as soon as its init ran in its node is rep
                 return {[self, reason](caf::ok_atom) { self->quit(reason); }};
               });
             }};
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
-  while (status(c.cfg)->spares.empty() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds{1});
-  REQUIRE_FALSE(status(c.cfg)->spares.empty()); // so its node runs its init
+  REQUIRE(c.spare_ready()); // so its node runs its init
   auto sup = c.start_root({});
   child_spec spec{"brief", start("brief", 0)};
   spec.restart = restart_type::transient;

@@ -221,6 +221,14 @@ struct cluster {
     return *sup;
   }
 
+  /// Whether a spare node is ready (`cluster_status::spares`) within 10 s, polling.
+  bool spare_ready() {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+    while (status(cfg)->spares.empty() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+    return !status(cfg)->spares.empty();
+  }
+
   /// The pid of the process running `hdl`.
   int pid_of(const caf::actor& hdl) {
     return call<int>(hdl, pid_atom::value);

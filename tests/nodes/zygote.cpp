@@ -9,8 +9,6 @@
 #include <csignal>
 #include <cstring>
 #include <dirent.h>
-#include <fstream>
-#include <iterator>
 #include <poll.h>
 #include <string>
 #include <sys/mman.h>
@@ -26,8 +24,10 @@
 
 #include "error_of.hpp"
 #include "internal/proc_stat.hpp"
+#include "read_file.hpp"
 
 using strata::test::error_of;
+using strata::test::read_file;
 
 using namespace strata::nodes;
 using namespace std::chrono_literals;
@@ -124,11 +124,6 @@ node_entry mapping_entry(int out, std::string name) {
   };
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in{path};
-  return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
-}
-
 // Processes whose address space maps a memfd called `name`, by pid.
 std::vector<pid_t> mapping(const std::string& name) {
   std::vector<pid_t> result;
@@ -136,7 +131,7 @@ std::vector<pid_t> mapping(const std::string& name) {
     while (auto entry = ::readdir(dir)) {
       auto pid = std::atoi(entry->d_name);
       if (pid > 0
-          && slurp("/proc/" + std::to_string(pid) + "/maps").find("/memfd:" + name + " ")
+          && read_file("/proc/" + std::to_string(pid) + "/maps").find("/memfd:" + name + " ")
                != std::string::npos)
         result.push_back(pid);
     }
@@ -147,7 +142,7 @@ std::vector<pid_t> mapping(const std::string& name) {
 }
 
 std::string comm_of(pid_t pid) {
-  auto s = slurp("/proc/" + std::to_string(pid) + "/comm");
+  auto s = read_file("/proc/" + std::to_string(pid) + "/comm");
   return s.empty() ? s : s.substr(0, s.size() - 1);
 }
 
@@ -165,7 +160,7 @@ size_t open_fds_of(pid_t pid) {
 // The children of a single-threaded process, zombies included.
 std::string children_of(pid_t pid) {
   auto p = std::to_string(pid);
-  return slurp("/proc/" + p + "/task/" + p + "/children");
+  return read_file("/proc/" + p + "/task/" + p + "/children");
 }
 
 } // namespace

@@ -3,8 +3,6 @@
 
 #include <array>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <sstream>
 #include <string>
 #include <sys/wait.h>
@@ -13,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http_client.hpp"
+#include "read_file.hpp"
 #include "run_program.hpp"
 #include "test_workers.hpp"
 
@@ -24,11 +23,6 @@ namespace {
 
 run_result timeline(const std::string& args) {
   return run_program(STRATA_TIMELINE, args);
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
 }
 
 std::string temp_path(const std::string& suffix) {

@@ -9,6 +9,8 @@
 #include <caf/resumable.hpp>
 #include <caf/scheduled_actor.hpp>
 
+#include "strata/detail/guarded_init.hpp"
+
 namespace strata::detail {
 
 /// An execution unit that keeps the last job handed to it instead of scheduling it, passing
@@ -69,6 +71,18 @@ inline caf::resumable::resume_result run_inline(caf::resumable* job, caf::execut
     case caf::resumable::shutdown_execution_unit: break; // never from an actor
   }
   return result;
+}
+
+/// Runs a worker's first run, `job` (taken from an `inline_unit`), on `ctx` as `run_inline`
+/// does, its init reporting to the result (`first_behavior`): `done` and `error` as the init
+/// ran; not `done` if the actor's first behavior waits for the init request instead (an
+/// actor that is not a strata worker).
+inline inline_init_outcome run_init_inline(caf::resumable* job, caf::execution_unit* ctx) {
+  inline_init_outcome outcome;
+  inline_init_slot() = &outcome;
+  run_inline(job, ctx);
+  inline_init_slot() = nullptr; // first_behavior took it, unless the job was no worker
+  return outcome;
 }
 
 /// Whether `self` reacts to an exit_msg with CAF's default handler (it does not trap exits:
