@@ -55,6 +55,13 @@ using heartbeat_atom = caf::atom_constant<caf::atom("s_hb")>;
 using hb_watch_atom = caf::atom_constant<caf::atom("s_hb_watch")>;
 using hb_forget_atom = caf::atom_constant<caf::atom("s_hb_forg")>;
 using hb_tick_atom = caf::atom_constant<caf::atom("s_hb_tick")>;
+/// To the root's service actor: `(hand_over_atom, pid)`, the root watches node `pid` by its
+/// liveness token from now on (zygote::hand_over); `(node_gone_atom, slot, pid)`, the running
+/// node in `slot` died and its child's restart is under way: forget its heartbeat, have the
+/// zygote report it (zygote::collect); `(collect_atom, pid)`, have it reported now.
+using hand_over_atom = caf::atom_constant<caf::atom("s_handover")>;
+using node_gone_atom = caf::atom_constant<caf::atom("s_gone")>;
+using collect_atom = caf::atom_constant<caf::atom("s_collect")>;
 /// To a node's keeper: how many messages wait in its child's mailbox, answered with an
 /// `int64_t` (-1: the child does not count them, `mailbox_counter`).
 using mailbox_atom = caf::atom_constant<caf::atom("s_mailbox")>;
@@ -329,6 +336,7 @@ private:
     caf::actor_id child = 0; // the id of the child it runs (in its node)
     bool hung = false; // killed for leaving a heartbeat unanswered
     bool down = false; // its proxies were killed (by node_dying or node_exited)
+    bool token_lost = false; // node_dying ran: it is ending (or broke its token)
     uint64_t start_time = 0; // of its process (proc_stat), to tell it from a reused pid
   };
 
@@ -491,7 +499,7 @@ private:
     if (st)
       s.start_time = st->start_time;
     if (s.keeper != nullptr)
-      become_spare(s); // its ready report came first
+      become_spare(slot); // its ready report came first
   }
 
   // A node in `slot` says it is ready for a child. On the service actor.
@@ -506,13 +514,32 @@ private:
     // The zygote's answer (its pid and pidfd) and the node's report come on different threads
     // in either order; the node can take a child once both are in.
     if (s.pidfd >= 0)
-      become_spare(s);
+      become_spare(slot);
   }
 
   // mtx_ held.
-  void become_spare(slot_state& s) {
+  void become_spare(uint32_t slot) {
+    auto& s = slots_[slot];
+    if (s.token_lost)
+      return; // ending already: its exit report cleans up
     s.phase = slot_phase::spare;
     cv_.notify_all();
+    // Connected, it holds its liveness token: where the transport watches it, its end
+    // reaches node_dying at once, and the zygote need not wake for it (it reports it when
+    // node_dying asks).
+    if (service_ != nullptr && transport_ != nullptr && transport_->watches_liveness(slot))
+      caf::anon_send(service_, hand_over_atom::value, static_cast<int32_t>(s.pid));
+  }
+
+  // Passes a hand-over or collect request on to the zygote. On the service actor.
+  void tell_zygote(bool collect, pid_t pid) {
+    std::lock_guard<std::mutex> zguard{zygote_mtx_};
+    if (zygote_ == nullptr)
+      return;
+    if (collect)
+      zygote_->collect(pid);
+    else
+      zygote_->hand_over(pid);
   }
 
   // mtx_ held. Wakes the starts waiting for a spare, which fail with `reason`.
@@ -533,8 +560,6 @@ private:
   // mtx_ held. The exit reason of the node in `s`, which ended as `x` says; marks it down.
   caf::error node_down_reason(slot_state& s, const node_exit& x) {
     s.down = true;
-    if (s.keeper != nullptr && s.phase == slot_phase::running && service_ != nullptr)
-      caf::anon_send(service_, hb_forget_atom::value, x.slot);
     if (s.hung)
       return make_error(error::node_down, "hung: no heartbeat answer within "
                                             + std::to_string(opts_.heartbeat_timeout.count())
@@ -544,9 +569,10 @@ private:
 
   // On the transport's liveness watch: the thread holding the liveness token of the node in
   // `slot` died. If the kernel says the process is exiting with a signal or an error code,
-  // its proxies die now, hundreds of microseconds before the zygote can reap it; its slot is
-  // freed later, on the zygote's report (its other threads may still be running until then).
-  // A clean exit (code 0), or a token the node merely scribbled on, waits for that report.
+  // its proxies die now, hundreds of microseconds before the zygote could reap it; the
+  // zygote is asked for its report (which frees the slot) once the restart is over, and
+  // its other threads are gone. A clean exit (code 0), a spare, or a token the node merely
+  // scribbled on wait for that report, asked for at once.
   void node_dying(uint32_t slot) {
     if (slot == 0 || slot >= slots_.size())
       return;
@@ -555,15 +581,23 @@ private:
     {
       std::lock_guard<std::mutex> guard{mtx_};
       auto& s = slots_[slot];
-      if (s.phase != slot_phase::running || s.exited || s.down || s.pid == 0)
+      if (s.exited || s.down || s.pid == 0 || service_ == nullptr)
         return;
-      auto st = internal::read_proc_stat(s.pid);
-      if (!st || st->start_time != s.start_time || st->exit_code == 0)
+      s.token_lost = true; // not handed over to the root from now on (become_spare)
+      std::optional<internal::proc_stat> st;
+      if (s.phase == slot_phase::running)
+        st = internal::read_proc_stat(s.pid);
+      if (!st || st->start_time != s.start_time || st->exit_code == 0) {
+        caf::anon_send(service_, collect_atom::value, static_cast<int32_t>(s.pid));
         return;
+      }
       node_exit x{s.pid, slot, WIFSIGNALED(st->exit_code),
                   WIFSIGNALED(st->exit_code) ? WTERMSIG(st->exit_code)
                                              : WEXITSTATUS(st->exit_code)};
       reason = node_down_reason(s, x);
+      // Later, not now: a message now would wake a thread that competes with the restart.
+      caf::delayed_anon_send(service_, opts_.spare_delay, node_gone_atom::value, slot,
+                             static_cast<int32_t>(s.pid));
       t = transport_.get();
     }
     // On this thread, which only watches: the child's supervisor runs here, now.
@@ -586,6 +620,8 @@ private:
       auto& s = slots_[x.slot];
       if (!s.down) {
         reason = node_down_reason(s, x);
+        if (s.keeper != nullptr && s.phase == slot_phase::running && service_ != nullptr)
+          caf::anon_send(service_, hb_forget_atom::value, x.slot);
       } else if (service_ != nullptr) {
         // node_dying saw it first and a restart is under way: clean up after it, not during.
         caf::delayed_anon_send(service_, opts_.spare_delay, free_slot_atom::value, x.slot);
@@ -884,6 +920,12 @@ private:
         self->state[slot] = std::move(keeper);
       },
       [self](hb_forget_atom, uint32_t slot) { self->state.erase(slot); },
+      [provider](hand_over_atom, int32_t pid) { provider->tell_zygote(false, pid); },
+      [provider](collect_atom, int32_t pid) { provider->tell_zygote(true, pid); },
+      [self, provider](node_gone_atom, uint32_t slot, int32_t pid) {
+        self->state.erase(slot);
+        provider->tell_zygote(true, pid);
+      },
       [self, provider, interval, timeout](hb_tick_atom) {
         for (auto& [slot, keeper] : self->state)
           self->request(keeper, timeout, heartbeat_atom::value)

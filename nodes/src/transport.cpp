@@ -8,6 +8,7 @@
 #include <caf/actor_cast.hpp>
 #include <caf/actor_proxy.hpp>
 #include <caf/actor_registry.hpp>
+#include <caf/detail/set_thread_name.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/make_actor.hpp>
 #include <caf/monitorable_actor.hpp>
@@ -156,7 +157,10 @@ void transport::impl::start() {
     liveness_ = std::make_unique<internal::liveness_watch>(inbox_, options_.on_peer_dying);
   start_reader(0);
   if (options_.run_on_receive_thread && options_.receive_takeover.count() > 0)
-    watchdog_ = std::thread{[this] { watchdog_loop(); }};
+    watchdog_ = std::thread{[this] {
+      caf::detail::set_thread_name("strata.watchdog");
+      watchdog_loop();
+    }};
 }
 
 void transport::impl::start_reader(uint64_t generation) {
@@ -177,6 +181,7 @@ void transport::impl::start_reader(uint64_t generation) {
   // The thread holds the transport: a thread that outlives stop() (its actor still running)
   // must find it when it returns.
   readers_.push_back(reader{std::thread{[self = shared_from_this(), generation, done] {
+                              caf::detail::set_thread_name("strata.receive");
                               self->receive_loop(generation);
                               done->store(true, std::memory_order_release);
                             }},
@@ -656,8 +661,11 @@ void transport::impl::run_releases() {
     releases.swap(pending_releases_);
   }
   for (auto& [peer, done] : releases) {
-    if (liveness_ != nullptr)
-      liveness_->forget(peer);
+    {
+      std::lock_guard<std::mutex> guard{liveness_mtx_};
+      if (liveness_ != nullptr)
+        liveness_->forget(peer);
+    }
     // The ring may hold the dead node's last frames, or half of one: a new node starts clean.
     (void)inbox_.reset_ring(peer);
     {
@@ -825,8 +833,11 @@ void transport::impl::handle(uint32_t slot, const std::vector<char>& buf,
       peers_version_.fetch_add(1, std::memory_order_release); // SYNC POINT WRITE: handle()
       hello_cv_.notify_all();
     }
-    if (liveness_ != nullptr)
-      liveness_->watch(slot); // a peer holding a token took it before its hello
+    {
+      std::lock_guard<std::mutex> guard{liveness_mtx_};
+      if (liveness_ != nullptr)
+        liveness_->watch(slot); // a peer holding a token took it before its hello
+    }
     if (options_.accept_peers)
       accept(slot);
     return;
@@ -946,7 +957,15 @@ void transport::impl::stop() {
   // No more proxies of our peers in BASP's registry; the ones there go with peer_lost below.
   if (bridge_ != nullptr)
     bridge_->detach();
-  liveness_.reset();
+  {
+    // Joined outside the lock: its thread may be in on_peer_dying, whose owner may be
+    // asking watches_liveness meanwhile.
+    std::unique_ptr<internal::liveness_watch> watch;
+    {
+      std::lock_guard<std::mutex> guard{liveness_mtx_};
+      watch.swap(liveness_);
+    }
+  }
   inbox_.notify();
   {
     std::lock_guard<std::mutex> guard{watchdog_mtx_};
@@ -1104,6 +1123,15 @@ void transport::peer_lost(const caf::node_id& node, const caf::error& reason) {
   auto index = impl_->index_of(node);
   if (index >= 0)
     impl_->peer_lost(static_cast<uint32_t>(index), reason);
+}
+
+bool transport::watches_liveness(uint32_t peer) const {
+  return impl_->watches_liveness(peer);
+}
+
+bool transport::impl::watches_liveness(uint32_t peer) const {
+  std::lock_guard<std::mutex> guard{liveness_mtx_};
+  return liveness_ != nullptr && liveness_->watching(peer);
 }
 
 std::vector<peer_traffic> transport::traffic() const {

@@ -22,6 +22,8 @@
 #include <unistd.h>
 #include <vector>
 
+#include <caf/detail/set_thread_name.hpp>
+
 #include "strata/nodes/error.hpp"
 #include "strata/nodes/pidfd.hpp"
 
@@ -33,6 +35,14 @@ using internal::zygote_header;
 using internal::zygote_msg;
 
 namespace {
+
+// Marks a child's pidfd in the zygote's epoll events (the low 32 bits are its pid); the
+// root's socket is tagged with its descriptor.
+constexpr uint64_t pidfd_tag = uint64_t{1} << 63;
+
+// How long after letting holders go the zygote reaps them (they exit as they see EOF,
+// and freeing their node's memory takes a millisecond or two).
+constexpr auto holder_sweep_delay = std::chrono::milliseconds{50};
 
 caf::error os_error(const char* call) {
   return make_error(error::system_error, std::string{call}, std::string{std::strerror(errno)});
@@ -115,6 +125,7 @@ struct child_proc {
   bool assigned = false;
   uint32_t slot = 0;
   int hold = -1; // the write end of its holder's pipe
+  bool watched = false; // its pidfd is in the epoll set (not handed over to the root)
 };
 
 // A holder to let go: its pipe's write end, closed at `due`.
@@ -137,7 +148,10 @@ public:
     close_inherited();
     reset_signals();
     ::signal(SIGPIPE, SIG_IGN); // a dead spare's socket must not kill the zygote
-    // Children (nodes and holders) are reaped on SIGCHLD, read from a signalfd.
+    // A child's death wakes the zygote through the child's pidfd, while the zygote watches it
+    // (a spare; a node until the root takes it over, see zygote::hand_over). SIGCHLD stays
+    // blocked and unwatched (its signalfd serves the shutdown only): a node's death must not
+    // wake the zygote just when its child is being restarted. Holders are reaped in sweeps.
     sigset_t chld;
     ::sigemptyset(&chld);
     ::sigaddset(&chld, SIGCHLD);
@@ -146,8 +160,7 @@ public:
     epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epoll_ < 0 || sigchld_ < 0)
       ::_exit(70);
-    watch(root_);
-    watch(sigchld_);
+    watch(root_, root_);
     for (;;) {
       // A new spare builds an actor system: milliseconds of CPU that would compete with the
       // node just assigned, whose start someone is waiting for. Replace spares once quiet.
@@ -157,20 +170,32 @@ public:
         keep_spares();
       else if (spares_ready() < opts_.spares)
         timeout = until(quiet_until_, now);
-      release_held(now);
+      if (release_held(now))
+        sweep_at_ = now + holder_sweep_delay;
+      if (sweep_at_ && now >= *sweep_at_) {
+        sweep_at_.reset();
+        reap();
+      }
+      auto wake_at = [&](std::chrono::steady_clock::time_point t) {
+        timeout = timeout < 0 ? until(t, now) : std::min(timeout, until(t, now));
+      };
       if (!held_.empty())
-        timeout = timeout < 0 ? until(held_.front().due, now)
-                              : std::min(timeout, until(held_.front().due, now));
+        wake_at(held_.front().due);
+      if (sweep_at_)
+        wake_at(*sweep_at_);
       epoll_event events[16];
       auto n = ::epoll_wait(epoll_, events, 16, timeout);
       if (n < 0 && errno != EINTR)
         ::_exit(71);
+      bool ended = false;
       for (int i = 0; i < n; ++i) {
-        if (events[i].data.fd == root_)
+        if (events[i].data.u64 == static_cast<uint64_t>(root_))
           serve_root();
         else
-          reap();
+          ended = true; // a watched child's pidfd: it has ended
       }
+      if (ended)
+        reap();
     }
   }
 
@@ -198,18 +223,35 @@ private:
   }
 
   // Lets go of the holders due by `now`: each exits, freeing its dead node's memory.
-  void release_held(std::chrono::steady_clock::time_point now) {
+  // @returns whether it let any go.
+  bool release_held(std::chrono::steady_clock::time_point now) {
+    bool any = false;
     while (!held_.empty() && held_.front().due <= now) {
       ::close(held_.front().hold);
       held_.pop_front();
+      any = true;
     }
+    return any;
   }
 
-  void watch(int fd) {
+  // Adds `fd` to the epoll set; events carry `tag`.
+  void watch(int fd, uint64_t tag) {
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.fd = fd;
+    ev.data.u64 = tag;
     ::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+  }
+
+  // Starts or stops watching child `c`'s pidfd. (Closing a pidfd would not take it out of
+  // the set: the root holds a copy of the same open file.)
+  void set_watched(child_proc& c, bool on) {
+    if (c.watched == on)
+      return;
+    if (on)
+      watch(c.pidfd, pidfd_tag | static_cast<uint32_t>(c.pid));
+    else
+      ::epoll_ctl(epoll_, EPOLL_CTL_DEL, c.pidfd, nullptr);
+    c.watched = on;
   }
 
   size_t spares_ready() const {
@@ -282,7 +324,9 @@ private:
       return false;
     }
     ::fcntl(pidfd, F_SETFD, FD_CLOEXEC);
-    children_[pid] = child_proc{pid, pidfd, sv[0], false, 0, hold[1]};
+    auto& c = children_[pid];
+    c = child_proc{pid, pidfd, sv[0], false, 0, hold[1]};
+    set_watched(c, true);
     return true;
   }
 
@@ -292,8 +336,18 @@ private:
     auto rc = internal::recv_msg(root_, h, payload, nullptr);
     if (rc == 0 || (rc < 0 && errno != EBADMSG))
       shutdown_cluster(); // the root is gone, or closed the socket: take every node down
-    if (rc < 0 || h.kind != static_cast<uint32_t>(zygote_msg::spawn))
-      return; // the root never sends anything else; ignore rather than act on garbage
+    if (rc < 0)
+      return;
+    if (h.kind == static_cast<uint32_t>(zygote_msg::hand_over)
+        || h.kind == static_cast<uint32_t>(zygote_msg::collect)) {
+      // Only an assigned node is handed over: a spare's death is the zygote's own business.
+      auto i = children_.find(h.pid);
+      if (i != children_.end() && i->second.assigned)
+        set_watched(i->second, h.kind == static_cast<uint32_t>(zygote_msg::collect));
+      return; // a node reaped already was reported already
+    }
+    if (h.kind != static_cast<uint32_t>(zygote_msg::spawn))
+      return; // the root sends nothing else; ignore rather than act on garbage
     // The oldest spare first; fork one if none is ready (or all died meanwhile).
     for (int attempt = 0; attempt < 3; ++attempt) {
       auto spare = oldest_spare();
@@ -350,6 +404,7 @@ private:
       auto i = children_.find(info.si_pid);
       if (i == children_.end())
         continue; // a holder
+      set_watched(i->second, false);
       auto c = i->second;
       ::close(c.pidfd);
       ::close(c.control);
@@ -410,6 +465,7 @@ private:
   zygote_options opts_;
   std::map<pid_t, child_proc> children_; // by pid
   std::chrono::steady_clock::time_point quiet_until_{}; // no new spare before
+  std::optional<std::chrono::steady_clock::time_point> sweep_at_; // reap holders then
   int sigchld_ = -1;
   std::deque<held_memory> held_; // by due time
 };
@@ -477,7 +533,10 @@ caf::expected<std::unique_ptr<zygote>> zygote::start(node_entry entry, zygote_op
 }
 
 zygote::zygote(pid_t pid, int fd) : pid_(pid), fd_(fd) {
-  reader_ = std::thread{[this] { read_loop(); }};
+  reader_ = std::thread{[this] {
+    caf::detail::set_thread_name("strata.zygote");
+    read_loop();
+  }};
 }
 
 zygote::~zygote() {
@@ -530,6 +589,24 @@ void zygote::spawn(uint32_t slot, std::string payload, spawn_handler done) {
   }
   // The zygote answers requests in order, so replies match the queue's order.
   pending_.push_back(std::move(done));
+}
+
+void zygote::hand_over(pid_t pid) {
+  tell(static_cast<uint32_t>(zygote_msg::hand_over), pid);
+}
+
+void zygote::collect(pid_t pid) {
+  tell(static_cast<uint32_t>(zygote_msg::collect), pid);
+}
+
+void zygote::tell(uint32_t kind, pid_t pid) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (gone_)
+    return;
+  zygote_header h;
+  h.kind = kind;
+  h.pid = pid;
+  (void)internal::send_msg(fd_, h, {}); // a zygote gone takes its nodes and reports with it
 }
 
 void zygote::read_loop() {

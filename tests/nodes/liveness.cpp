@@ -17,7 +17,7 @@ using namespace strata::nodes::test;
 
 namespace {
 
-enum class death { sigkill, exit_from_another_thread };
+enum class death { sigkill, exit_from_another_thread, token_given_back };
 
 // A producer process: takes slot 1's token on its main thread, starts a few threads (a
 // node has several), tells the parent, then dies as `how` says when the parent writes.
@@ -40,6 +40,9 @@ int producer(const outbox_options& opts, int ready_fd, int go_fd, death how) {
     return 4;
   if (how == death::exit_from_another_thread)
     std::thread{[] { ::_exit(3); }}.join();
+  if (how == death::token_given_back) {
+    auto closing = std::move(*out); // gives the token back as it goes, as a node ending cleanly
+  }
   ::pause();
   return 5;
 }
@@ -47,7 +50,7 @@ int producer(const outbox_options& opts, int ready_fd, int go_fd, death how) {
 } // namespace
 
 TEST_CASE("a producer's death is reported by its liveness token, with its exit status") {
-  auto how = GENERATE(death::sigkill, death::exit_from_another_thread);
+  auto how = GENERATE(death::sigkill, death::exit_from_another_thread, death::token_given_back);
   auto opts = test_inbox_options(min_ring_capacity, 2);
   auto box = inbox::create(opts);
   REQUIRE(box);
@@ -74,28 +77,34 @@ TEST_CASE("a producer's death is reported by its liveness token, with its exit s
                                  }};
   watch.watch(0);
   watch.watch(1);
+  CHECK(watch.watching(1) == internal::liveness_watch::supported());
   // Armed: the watch set FUTEX_WAITERS, so the kernel will wake it.
   REQUIRE(wait_until([&] { return (word->load() & FUTEX_WAITERS) != 0; }));
   if (how == death::sigkill)
     REQUIRE(::kill(pid, SIGKILL) == 0);
   else
     REQUIRE(::write(go[1], &c, 1) == 1);
+
   {
     std::unique_lock<std::mutex> lock{mtx};
     REQUIRE(cv.wait_for(lock, std::chrono::seconds{10}, [&] { return !reported.empty(); }));
     CHECK(reported == std::vector<uint32_t>{1});
   }
+  CHECK_FALSE(watch.watching(1)); // reported once
   // Not reaped yet (we are its parent and have not waited): the kernel says how it ended.
   auto st = internal::read_proc_stat(pid);
   REQUIRE(st);
-  if (how == death::sigkill) {
+  if (how == death::token_given_back) {
+    CHECK(st->exit_code == 0); // alive: a clean end is reported by its exit, as it comes
+    REQUIRE(::kill(pid, SIGKILL) == 0);
+  } else if (how == death::sigkill) {
     CHECK(WIFSIGNALED(st->exit_code));
     CHECK(WTERMSIG(st->exit_code) == SIGKILL);
   } else {
     CHECK(WIFEXITED(st->exit_code));
     CHECK(WEXITSTATUS(st->exit_code) == 3);
   }
-  CHECK(guard.wait() == (how == death::sigkill ? 128 + SIGKILL : 3));
+  CHECK(guard.wait() == (how == death::exit_from_another_thread ? 3 : 128 + SIGKILL));
   for (int fd : {ready[0], ready[1], go[0], go[1]})
     ::close(fd);
 }

@@ -232,6 +232,64 @@ TEST_CASE("a node's exit code and killing signal are reported, and its pidfd fir
   ::close(victim->pidfd);
 }
 
+TEST_CASE("a node handed over is reported only once collected: at once if it ended, else as "
+          "it ends") {
+  pipe_pair p;
+  auto z = zygote::start(
+    [out = p.write_end](node_context& ctx) {
+      if (!ctx.await_assignment())
+        return 99;
+      say(out, "waiting");
+      for (;;)
+        ::pause(); // until killed
+    },
+    keeping(p));
+  REQUIRE(z);
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::vector<node_exit> exits;
+  (*z)->on_exit([&](const node_exit& x) {
+    std::lock_guard<std::mutex> guard{mtx};
+    exits.push_back(x);
+    cv.notify_all();
+  });
+  auto early = (*z)->spawn(1);
+  REQUIRE(early);
+  auto late = (*z)->spawn(2);
+  REQUIRE(late);
+  CHECK(hear(p.read_end) == "waiting");
+  CHECK(hear(p.read_end) == "waiting");
+  (*z)->hand_over(early->pid);
+  (*z)->hand_over(late->pid);
+  // The zygote answers in order: once this one is answered, it has read the hand-overs.
+  auto marker = (*z)->spawn(3);
+  REQUIRE(marker);
+  CHECK(hear(p.read_end) == "waiting");
+  REQUIRE(::kill(early->pid, SIGKILL) == 0);
+  REQUIRE(gone_within(early->pidfd, 10s));
+  std::unique_lock<std::mutex> guard{mtx};
+  // Ended, but the zygote neither woke for it nor reaped it: a zombie, unreported.
+  CHECK_FALSE(cv.wait_for(guard, 300ms, [&] { return !exits.empty(); }));
+  CHECK(children_of((*z)->pid()).find(std::to_string(early->pid)) != std::string::npos);
+  (*z)->collect(early->pid);
+  REQUIRE(cv.wait_for(guard, 10s, [&] { return exits.size() == 1; }));
+  CHECK(exits[0].pid == early->pid);
+  CHECK(exits[0].slot == 1);
+  CHECK(exits[0].signaled);
+  CHECK(exits[0].code == SIGKILL);
+  // Collected while it runs: reported when it ends.
+  (*z)->collect(late->pid);
+  guard.unlock();
+  REQUIRE(::kill(late->pid, SIGTERM) == 0);
+  guard.lock();
+  REQUIRE(cv.wait_for(guard, 10s, [&] { return exits.size() == 2; }));
+  CHECK(exits[1].pid == late->pid);
+  CHECK(exits[1].signaled);
+  CHECK(exits[1].code == SIGTERM);
+  for (auto* n : {&*early, &*late, &*marker})
+    ::close(n->pidfd);
+}
+
 TEST_CASE("destroying the zygote stops every node, killing those that ignore SIGTERM") {
   pipe_pair p;
   zygote_options opts;

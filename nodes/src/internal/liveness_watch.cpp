@@ -7,6 +7,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <caf/detail/set_thread_name.hpp>
+
 #include "strata/nodes/inbox.hpp"
 
 namespace strata::nodes::internal {
@@ -28,7 +30,10 @@ futex_waitv wait_entry(std::atomic<uint32_t>* word, uint32_t expected, bool shar
 
 liveness_watch::liveness_watch(inbox& box, handler on_death)
   : box_(box), on_death_(std::move(on_death)) {
-  thread_ = std::thread{[this] { run(); }};
+  thread_ = std::thread{[this] {
+    caf::detail::set_thread_name("strata.liveness");
+    run();
+  }};
 }
 
 liveness_watch::~liveness_watch() {
@@ -59,6 +64,20 @@ void liveness_watch::forget(uint32_t slot) {
   changed();
 }
 
+bool liveness_watch::watching(uint32_t slot) {
+  if (!supported())
+    return false;
+  std::lock_guard<std::mutex> guard{mtx_};
+  return std::find(watched_.begin(), watched_.end(), slot) != watched_.end();
+}
+
+bool liveness_watch::supported() {
+  // No waiters is invalid where the call exists.
+  static const bool result
+    = ::syscall(SYS_futex_waitv, nullptr, 0u, 0u, nullptr, CLOCK_MONOTONIC) == 0 || errno != ENOSYS;
+  return result;
+}
+
 void liveness_watch::changed() {
   // SYNC POINT WRITE: release pairs with the acquire load at the top of run(): a change made
   // before this increment is seen by the loop that reads the new value, and a loop that read
@@ -71,6 +90,7 @@ void liveness_watch::run() {
   std::vector<futex_waitv> waits;
   std::vector<uint32_t> slots;
   std::vector<uint32_t> dead;
+  std::vector<uint32_t> held; // watched slots seen held since they were watched
   for (;;) {
     // SYNC POINT READ: pairs with the release increment in changed().
     auto seq = seq_.load(std::memory_order_acquire);
@@ -80,6 +100,12 @@ void liveness_watch::run() {
         return;
       slots = watched_;
     }
+    // A slot forgotten (and perhaps watched again, for another producer) starts afresh.
+    held.erase(std::remove_if(held.begin(), held.end(),
+                              [&](uint32_t x) {
+                                return std::find(slots.begin(), slots.end(), x) == slots.end();
+                              }),
+               held.end());
     waits.clear();
     dead.clear();
     waits.push_back(wait_entry(&seq_, seq, false));
@@ -92,8 +118,16 @@ void liveness_watch::run() {
         dead.push_back(slot);
         continue;
       }
-      if ((v & FUTEX_TID_MASK) == 0)
-        continue; // not held (given back: its process ends cleanly and is reported so)
+      auto seen = std::find(held.begin(), held.end(), slot);
+      if ((v & FUTEX_TID_MASK) == 0) {
+        if (seen != held.end()) {
+          held.erase(seen);
+          dead.push_back(slot); // given back: its process ends cleanly
+        }
+        continue; // else not taken (yet)
+      }
+      if (seen == held.end())
+        held.push_back(slot);
       // The kernel wakes a waiter of a dying holder's word only if FUTEX_WAITERS is set.
       if ((v & FUTEX_WAITERS) == 0
           && !word->compare_exchange_strong(v, v | FUTEX_WAITERS, std::memory_order_relaxed)) {

@@ -28,7 +28,8 @@ public:
   using handler = std::function<void(uint32_t slot)>;
 
   /// Starts the watching thread; `on_death` runs on it, once per watched slot whose holder
-  /// died (the slot is then no longer watched). `box` must outlive this object.
+  /// died or gave the token back (a process ending cleanly); the slot is then no longer
+  /// watched. `box` must outlive this object.
   liveness_watch(inbox& box, handler on_death);
 
   /// Stops and joins the thread.
@@ -42,6 +43,13 @@ public:
 
   /// Stops watching `slot` (call before its ring is reset for another producer). @threadsafe
   void forget(uint32_t slot);
+
+  /// Whether the end of `slot`'s producer will be reported: it is watched, on a kernel that
+  /// can (`futex_waitv`). @threadsafe
+  bool watching(uint32_t slot);
+
+  /// Whether this kernel has `futex_waitv` (Linux 5.16).
+  static bool supported();
 
 private:
   void run();

@@ -114,6 +114,7 @@ public:
   /// The node id of peer `peer` (none before its hello). @threadsafe
   caf::node_id node_of(uint32_t peer) const;
   std::vector<peer_traffic> traffic() const;
+  bool watches_liveness(uint32_t peer) const;
 
   /// Starts the receive thread (once, after construction).
   void start();
@@ -318,6 +319,7 @@ private:
   std::mutex threads_mtx_; // guards readers_
   std::vector<reader> readers_; // the holder's thread last
   // Watches peers' liveness tokens (only with options_.on_peer_dying).
+  mutable std::mutex liveness_mtx_; // guards liveness_ (not its use by its own thread)
   std::unique_ptr<internal::liveness_watch> liveness_;
   // The BASP broker we share a registry with (join_basp), kept alive while we use it.
   internal::basp_bridge* bridge_ = nullptr;

@@ -20,6 +20,10 @@ enum class zygote_msg : uint32_t {
   exited,
   /// zygote -> node: your slot and payload.
   assign,
+  /// root -> zygote: stop watching node `pid`, whose death the root learns of by itself.
+  hand_over,
+  /// root -> zygote: report node `pid` (handed over) once it has ended.
+  collect,
 };
 
 struct zygote_header {

@@ -57,10 +57,10 @@ struct transport_options {
   /// (`outbox::hold_liveness`): set it in a node whose connecting thread lives as long as its
   /// process, so that its root, watching with `on_peer_dying`, learns at once when it dies.
   bool hold_liveness = false;
-  /// Called (on a watching thread) when the thread that holds a peer's liveness token died:
-  /// the peer's process is most likely dying, hundreds of microseconds before its exit could
-  /// be seen otherwise. A hint from shared memory, to check (see `outbox::hold_liveness`);
-  /// empty: no watching thread.
+  /// Called (on a watching thread) when the thread that holds a peer's liveness token died,
+  /// or gave the token back: the peer's process is most likely dying (or ending cleanly),
+  /// hundreds of microseconds before its exit could be seen otherwise. A hint from shared
+  /// memory, to check (see `outbox::hold_liveness`); empty: no watching thread.
   std::function<void(uint32_t peer)> on_peer_dying;
   /// Whether the receive thread runs the actors that messages from the rings wake, on its
   /// own thread, instead of handing each to CAF's scheduler (a wake-up of a sleeping worker:
@@ -163,6 +163,10 @@ public:
   /// `peer_lost`): the receive thread empties and reopens our inbox's ring of that slot and
   /// forgets the old node, then calls `done` (on the receive thread). @threadsafe
   void release(uint32_t peer, std::function<void()> done);
+
+  /// Whether the end of `peer` will be reported to `on_peer_dying`: it holds a liveness token
+  /// that a watching thread watches, on a kernel that can (Linux 5.16). @threadsafe
+  bool watches_liveness(uint32_t peer) const;
 
   /// The messages exchanged with each peer that said hello (and is not lost), by index.
   /// Counted per message, not per control frame (monitors, exits, hellos). @threadsafe

@@ -132,6 +132,18 @@ public:
   /// Set it before the first `spawn`. @threadsafe
   void on_exit(std::function<void(const node_exit&)> handler);
 
+  /// The caller now learns by itself when node `pid` dies (a node's liveness token does): the
+  /// zygote stops watching it, and reports its end only once asked with `collect`. A watched
+  /// node's death wakes the zygote at once, which then takes a CPU, on a small machine half
+  /// of it, just when the death sets off work elsewhere (restarting the node's child).
+  /// A node that ended already, or a pid that is not one of this zygote's nodes, is left as
+  /// it is. @threadsafe
+  void hand_over(pid_t pid);
+
+  /// Asks for the report of node `pid`, handed over earlier: sent at once if it has ended,
+  /// else when it does. A node never handed over is reported anyway. @threadsafe
+  void collect(pid_t pid);
+
   /// The zygote's pid.
   pid_t pid() const noexcept {
     return pid_;
@@ -140,6 +152,7 @@ public:
 private:
   zygote(pid_t pid, int fd);
   void read_loop();
+  void tell(uint32_t kind, pid_t pid);
 
   pid_t pid_;
   int fd_; // our end of the zygote's socket
