@@ -163,6 +163,33 @@ std::string children_of(pid_t pid) {
   return read_file("/proc/" + p + "/task/" + p + "/children");
 }
 
+// The exit reports of a zygote's nodes, as they come.
+struct exit_log {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::vector<node_exit> exits; // guarded by mtx
+
+  zygote& z;
+
+  explicit exit_log(zygote& of) : z(of) {
+    z.on_exit([this](const node_exit& x) {
+      std::lock_guard<std::mutex> guard{mtx};
+      exits.push_back(x);
+      cv.notify_all();
+    });
+  }
+
+  ~exit_log() {
+    z.on_exit(nullptr); // the zygote, going after us, reports the nodes it takes down
+  }
+
+  // Waits up to `timeout` for the `n`th report.
+  bool wait_for(size_t n, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> guard{mtx};
+    return cv.wait_for(guard, timeout, [&] { return exits.size() >= n; });
+  }
+};
+
 } // namespace
 
 TEST_CASE("a node runs its entry, gets its slot and payload, from a warm spare") {
@@ -198,14 +225,8 @@ TEST_CASE("a node's exit code and killing signal are reported, and its pidfd fir
     },
     keeping(p));
   REQUIRE(z);
-  std::mutex mtx;
-  std::condition_variable cv;
-  std::vector<node_exit> exits;
-  (*z)->on_exit([&](const node_exit& x) {
-    std::lock_guard<std::mutex> guard{mtx};
-    exits.push_back(x);
-    cv.notify_all();
-  });
+  exit_log log{**z};
+  auto& exits = log.exits;
   auto quitter = (*z)->spawn(3, "exit");
   REQUIRE(quitter);
   auto victim = (*z)->spawn(4, "wait");
@@ -213,8 +234,8 @@ TEST_CASE("a node's exit code and killing signal are reported, and its pidfd fir
   CHECK(hear(p.read_end) == "waiting");
   REQUIRE(::kill(victim->pid, SIGKILL) == 0);
   CHECK(gone_within(victim->pidfd, 10s));
-  std::unique_lock<std::mutex> guard{mtx};
-  REQUIRE(cv.wait_for(guard, 10s, [&] { return exits.size() == 2; }));
+  REQUIRE(log.wait_for(2, 10s));
+  std::lock_guard<std::mutex> guard{log.mtx};
   for (auto& x : exits) {
     if (x.slot == 3) {
       CHECK(x.pid == quitter->pid);
@@ -245,14 +266,8 @@ TEST_CASE("a node handed over is reported only once collected: at once if it end
     },
     keeping(p));
   REQUIRE(z);
-  std::mutex mtx;
-  std::condition_variable cv;
-  std::vector<node_exit> exits;
-  (*z)->on_exit([&](const node_exit& x) {
-    std::lock_guard<std::mutex> guard{mtx};
-    exits.push_back(x);
-    cv.notify_all();
-  });
+  exit_log log{**z};
+  auto& exits = log.exits;
   auto early = (*z)->spawn(1);
   REQUIRE(early);
   auto late = (*z)->spawn(2);
@@ -267,22 +282,22 @@ TEST_CASE("a node handed over is reported only once collected: at once if it end
   CHECK(hear(p.read_end) == "waiting");
   REQUIRE(::kill(early->pid, SIGKILL) == 0);
   REQUIRE(gone_within(early->pidfd, 10s));
-  std::unique_lock<std::mutex> guard{mtx};
   // Ended, but the zygote neither woke for it nor reaped it: a zombie, unreported.
-  CHECK_FALSE(cv.wait_for(guard, 300ms, [&] { return !exits.empty(); }));
+  CHECK_FALSE(log.wait_for(1, 300ms));
   CHECK(children_of((*z)->pid()).find(std::to_string(early->pid)) != std::string::npos);
   (*z)->collect(early->pid);
-  REQUIRE(cv.wait_for(guard, 10s, [&] { return exits.size() == 1; }));
+  REQUIRE(log.wait_for(1, 10s));
+  std::unique_lock<std::mutex> guard{log.mtx};
   CHECK(exits[0].pid == early->pid);
   CHECK(exits[0].slot == 1);
   CHECK(exits[0].signaled);
   CHECK(exits[0].code == SIGKILL);
+  guard.unlock();
   // Collected while it runs: reported when it ends.
   (*z)->collect(late->pid);
-  guard.unlock();
   REQUIRE(::kill(late->pid, SIGTERM) == 0);
+  REQUIRE(log.wait_for(2, 10s));
   guard.lock();
-  REQUIRE(cv.wait_for(guard, 10s, [&] { return exits.size() == 2; }));
   CHECK(exits[1].pid == late->pid);
   CHECK(exits[1].signaled);
   CHECK(exits[1].code == SIGTERM);
