@@ -327,6 +327,33 @@ private:
     running, // its node runs a child
   };
 
+  // A node's /proc/<pid>/stat, kept open from its start: node_dying reads it with one system
+  // call on the restart's path (not three), and it stays bound to that process.
+  class stat_file {
+  public:
+    stat_file() = default;
+    explicit stat_file(int fd) noexcept : fd_(fd) {
+      // nop
+    }
+    stat_file(stat_file&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {
+      // nop
+    }
+    stat_file& operator=(stat_file&& other) noexcept {
+      std::swap(fd_, other.fd_);
+      return *this;
+    }
+    ~stat_file() {
+      if (fd_ >= 0)
+        ::close(fd_);
+    }
+    std::optional<internal::proc_stat> read() const {
+      return fd_ >= 0 ? internal::read_proc_stat_fd(fd_) : std::nullopt;
+    }
+
+  private:
+    int fd_ = -1;
+  };
+
   struct slot_state {
     slot_phase phase = slot_phase::free; // not free again until the transport released it
     bool exited = false; // its node's exit was reported
@@ -338,6 +365,7 @@ private:
     bool down = false; // its proxies were killed (by node_dying or node_exited)
     bool token_lost = false; // node_dying ran: it is ending (or broke its token)
     uint64_t start_time = 0; // of its process (proc_stat), to tell it from a reused pid
+    stat_file stat; // of its process, from the zygote's answer on
   };
 
   transport_options transport_options_for(uint32_t index) const {
@@ -481,8 +509,11 @@ private:
     // Names the process for the early death check (node_dying), against pid reuse. Read
     // before taking the lock: file I/O.
     std::optional<internal::proc_stat> st;
-    if (x)
-      st = internal::read_proc_stat(x->pid);
+    stat_file stat;
+    if (x) {
+      stat = stat_file{internal::open_proc_stat(x->pid)};
+      st = stat.read();
+    }
     std::lock_guard<std::mutex> guard{mtx_};
     auto& s = slots_[slot];
     if (!x) {
@@ -496,6 +527,7 @@ private:
       return;
     }
     s.pidfd = x->pidfd;
+    s.stat = std::move(stat);
     if (st)
       s.start_time = st->start_time;
     if (s.keeper != nullptr)
@@ -586,7 +618,7 @@ private:
       s.token_lost = true; // not handed over to the root from now on (become_spare)
       std::optional<internal::proc_stat> st;
       if (s.phase == slot_phase::running)
-        st = internal::read_proc_stat(s.pid);
+        st = s.stat.read();
       if (!st || st->start_time != s.start_time || st->exit_code == 0) {
         caf::anon_send(service_, collect_atom::value, static_cast<int32_t>(s.pid));
         return;

@@ -116,3 +116,32 @@ TEST_CASE("proc_stat names a process by its start time and reads a live one's ex
   CHECK(self->exit_code == 0);
   CHECK_FALSE(internal::read_proc_stat(0));
 }
+
+TEST_CASE("a proc_stat file opened for a process reads it until it is reaped, never another") {
+  int go[2];
+  REQUIRE(::pipe(go) == 0);
+  auto pid = fork_child([&] {
+    char c;
+    return ::read(go[0], &c, 1) == 1 ? 7 : 8;
+  });
+  child_guard guard{pid};
+  auto fd = internal::open_proc_stat(pid);
+  REQUIRE(fd >= 0);
+  auto alive = internal::read_proc_stat_fd(fd);
+  REQUIRE(alive);
+  CHECK(alive->exit_code == 0);
+  CHECK(alive->start_time == internal::read_proc_stat(pid)->start_time);
+  char c = 'g';
+  REQUIRE(::write(go[1], &c, 1) == 1);
+  // A zombie (not waited for yet): its exit status, read again through the same file.
+  REQUIRE(wait_until([&] {
+    auto st = internal::read_proc_stat_fd(fd);
+    return st && st->exit_code != 0;
+  }));
+  CHECK(WEXITSTATUS(internal::read_proc_stat_fd(fd)->exit_code) == 7);
+  CHECK(guard.wait() == 7);
+  CHECK_FALSE(internal::read_proc_stat_fd(fd)); // reaped: the file names no process now
+  ::close(fd);
+  for (int x : go)
+    ::close(x);
+}

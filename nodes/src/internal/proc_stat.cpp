@@ -8,14 +8,23 @@
 
 namespace strata::nodes::internal {
 
-std::optional<proc_stat> read_proc_stat(pid_t pid) {
+int open_proc_stat(pid_t pid) {
   auto path = "/proc/" + std::to_string(pid) + "/stat";
-  auto fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  return ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+}
+
+std::optional<proc_stat> read_proc_stat(pid_t pid) {
+  auto fd = open_proc_stat(pid);
   if (fd < 0)
     return std::nullopt;
-  char buf[1024];
-  auto n = ::read(fd, buf, sizeof(buf) - 1);
+  auto result = read_proc_stat_fd(fd);
   ::close(fd);
+  return result;
+}
+
+std::optional<proc_stat> read_proc_stat_fd(int fd) {
+  char buf[1024];
+  auto n = ::pread(fd, buf, sizeof(buf) - 1, 0);
   if (n <= 0)
     return std::nullopt;
   buf[n] = '\0';
