@@ -328,7 +328,8 @@ private:
   };
 
   // A node's /proc/<pid>/stat, kept open from its start: node_dying reads it with one system
-  // call on the restart's path (not three), and it stays bound to that process.
+  // call on the restart's path (not three), and it stays bound to that process (reads fail
+  // once it is reaped), so a reused pid is never misread.
   class stat_file {
   public:
     stat_file() = default;
@@ -364,7 +365,6 @@ private:
     bool hung = false; // killed for leaving a heartbeat unanswered
     bool down = false; // its proxies were killed (by node_dying or node_exited)
     bool token_lost = false; // node_dying ran: it is ending (or broke its token)
-    uint64_t start_time = 0; // of its process (proc_stat), to tell it from a reused pid
     stat_file stat; // of its process, from the zygote's answer on
   };
 
@@ -506,14 +506,11 @@ private:
 
   // The zygote answered the request for a node in `slot`.
   void forked(uint32_t slot, caf::expected<node_process> x) {
-    // Names the process for the early death check (node_dying), against pid reuse. Read
-    // before taking the lock: file I/O.
-    std::optional<internal::proc_stat> st;
+    // For the early death check (node_dying): a file bound to this process, so never one
+    // that reused its pid. Opened before taking the lock: file I/O.
     stat_file stat;
-    if (x) {
+    if (x)
       stat = stat_file{internal::open_proc_stat(x->pid)};
-      st = stat.read();
-    }
     std::lock_guard<std::mutex> guard{mtx_};
     auto& s = slots_[slot];
     if (!x) {
@@ -528,8 +525,6 @@ private:
     }
     s.pidfd = x->pidfd;
     s.stat = std::move(stat);
-    if (st)
-      s.start_time = st->start_time;
     if (s.keeper != nullptr)
       become_spare(slot); // its ready report came first
   }
@@ -619,7 +614,7 @@ private:
       std::optional<internal::proc_stat> st;
       if (s.phase == slot_phase::running)
         st = s.stat.read();
-      if (!st || st->start_time != s.start_time || st->exit_code == 0) {
+      if (!st || st->exit_code == 0) {
         caf::anon_send(service_, collect_atom::value, static_cast<int32_t>(s.pid));
         return;
       }

@@ -36,9 +36,10 @@ using internal::zygote_msg;
 
 namespace {
 
-// Marks a child's pidfd in the zygote's epoll events (the low 32 bits are its pid); the
-// root's socket is tagged with its descriptor.
-constexpr uint64_t pidfd_tag = uint64_t{1} << 63;
+// What the zygote's epoll events carry: its root's socket is readable, or a watched child's
+// pidfd (which child does not matter: reap() collects every child that ended).
+constexpr uint64_t root_event = 0;
+constexpr uint64_t pidfd_event = 1;
 
 // How long after letting holders go the zygote reaps them (they exit as they see EOF,
 // and freeing their node's memory takes a millisecond or two).
@@ -160,7 +161,7 @@ public:
     epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epoll_ < 0 || sigchld_ < 0)
       ::_exit(70);
-    watch(root_, root_);
+    watch(root_, root_event);
     for (;;) {
       // A new spare builds an actor system: milliseconds of CPU that would compete with the
       // node just assigned, whose start someone is waiting for. Replace spares once quiet.
@@ -189,7 +190,7 @@ public:
         ::_exit(71);
       bool ended = false;
       for (int i = 0; i < n; ++i) {
-        if (events[i].data.u64 == static_cast<uint64_t>(root_))
+        if (events[i].data.u64 == root_event)
           serve_root();
         else
           ended = true; // a watched child's pidfd: it has ended
@@ -248,7 +249,7 @@ private:
     if (c.watched == on)
       return;
     if (on)
-      watch(c.pidfd, pidfd_tag | static_cast<uint32_t>(c.pid));
+      watch(c.pidfd, pidfd_event);
     else
       ::epoll_ctl(epoll_, EPOLL_CTL_DEL, c.pidfd, nullptr);
     c.watched = on;
@@ -393,10 +394,6 @@ private:
   // Reaps every child that has exited. A node is reported to the root (a spare is not: keep_spares
   // replaces it), and its holder let go `teardown_delay` later; a holder is only reaped.
   void reap() {
-    signalfd_siginfo si;
-    while (::read(sigchld_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-      // drained: a SIGCHLD after this makes it readable again
-    }
     for (;;) {
       siginfo_t info{};
       if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | __WALL) != 0 || info.si_pid == 0)
@@ -429,6 +426,10 @@ private:
     pollfd p{sigchld_, POLLIN, 0};
     if (left > 0)
       ::poll(&p, 1, left);
+    signalfd_siginfo si;
+    while (::read(sigchld_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+      // drained: a SIGCHLD after this makes it readable again
+    }
     reap();
   }
 

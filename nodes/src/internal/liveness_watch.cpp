@@ -87,6 +87,18 @@ void liveness_watch::changed() {
 }
 
 void liveness_watch::run() {
+  if (!supported()) {
+    // An old kernel: no early reports; wait for the stop only.
+    for (;;) {
+      auto seq = seq_.load(std::memory_order_acquire);
+      {
+        std::lock_guard<std::mutex> guard{mtx_};
+        if (stop_)
+          return;
+      }
+      ::syscall(SYS_futex, &seq_, FUTEX_WAIT_PRIVATE, seq, nullptr, nullptr, 0);
+    }
+  }
   std::vector<futex_waitv> waits;
   std::vector<uint32_t> slots;
   std::vector<uint32_t> dead;
@@ -149,20 +161,8 @@ void liveness_watch::run() {
     if (again)
       continue;
     // Returns when any word changes or is woken (EAGAIN if one already differs).
-    auto rc = ::syscall(SYS_futex_waitv, waits.data(), static_cast<unsigned>(waits.size()), 0u,
-                        nullptr, CLOCK_MONOTONIC);
-    if (rc < 0 && errno == ENOSYS)
-      break; // an old kernel: no early reports
-  }
-  // Without futex_waitv, wait for the stop only.
-  for (;;) {
-    auto seq = seq_.load(std::memory_order_acquire);
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      if (stop_)
-        return;
-    }
-    ::syscall(SYS_futex, &seq_, FUTEX_WAIT_PRIVATE, seq, nullptr, nullptr, 0);
+    ::syscall(SYS_futex_waitv, waits.data(), static_cast<unsigned>(waits.size()), 0u, nullptr,
+              CLOCK_MONOTONIC);
   }
 }
 
