@@ -8,10 +8,16 @@
 
 namespace strata::test {
 
-/// The contents of the file at `path`; empty if it cannot be read.
+/// The contents of the file at `path`; empty if it cannot be read. A file under /proc can fail
+/// between its open and its read, when its process ends (ESRCH): libstdc++'s filebuf throws
+/// that from the read, past the stream, so it is caught here.
 inline std::string read_file(const std::string& path) {
   std::ifstream in{path, std::ios::binary};
-  return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  try {
+    return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  } catch (const std::ios_base::failure&) {
+    return {};
+  }
 }
 
 } // namespace strata::test
