@@ -362,12 +362,16 @@ void transport::impl::flush_pending() {
   std::vector<monitor_request> monitors;
   std::vector<link_request> links;
   std::vector<exit_request> exits;
+  std::vector<caf::message> rehearsals;
   {
     std::lock_guard<std::mutex> guard{state_mtx_};
     monitors.swap(pending_monitors_);
     links.swap(pending_links_);
     exits.swap(pending_exits_);
+    rehearsals.swap(pending_rehearsals_);
   }
+  for (auto& x : rehearsals)
+    rehearse_here(x);
   for (auto& x : exits) {
     auto source = x.exit.get_as<caf::exit_msg>(0).source;
     if (options_.on_kill && x.exit.get_as<caf::exit_msg>(0).reason == caf::exit_reason::kill)
@@ -1151,6 +1155,33 @@ std::vector<peer_traffic> transport::impl::traffic() const {
 
 const caf::node_id& transport::node() const noexcept {
   return impl_->sys_.node();
+}
+
+void transport::rehearse(caf::message content) {
+  impl_->rehearse(std::move(content));
+}
+
+void transport::impl::rehearse(caf::message content) {
+  // On the receive thread: it decodes the real message, and glibc's malloc caches the
+  // memory a thread freed for that thread. Its own heap pages are then touched already.
+  {
+    std::lock_guard<std::mutex> guard{state_mtx_};
+    pending_rehearsals_.push_back(std::move(content));
+  }
+  wake_for_pending();
+}
+
+void transport::impl::rehearse_here(const caf::message& content) {
+  // As a frame from ourselves to ourselves: no peer's proxy is made, nothing is sent. A
+  // receiver id is required on the wire; none is looked up.
+  caf::scoped_execution_unit unit{&sys_};
+  unit.proxy_registry_ptr(registry_);
+  auto& buf = encode_buffer();
+  const auto& me = sys_.node();
+  constexpr caf::actor_id nobody = 1;
+  if (!internal::encode_message(unit, buf, me, me, nullptr, nobody, caf::make_message_id(), {},
+                                content))
+    (void)internal::decode(unit, buf, me);
 }
 
 caf::proxy_registry& transport::proxies() noexcept {

@@ -115,6 +115,8 @@ public:
   caf::node_id node_of(uint32_t peer) const;
   std::vector<peer_traffic> traffic() const;
   bool watches_liveness(uint32_t peer) const;
+  void rehearse(caf::message content);
+  void rehearse_here(const caf::message& content); // receive role holder only
 
   /// Starts the receive thread (once, after construction).
   void start();
@@ -243,7 +245,7 @@ private:
   inbox inbox_; // receive thread only (except notify)
   std::vector<std::unique_ptr<sender>> senders_; // one per peer index; fixed size
   // Guards state_, former_, former_set_, pending_monitors_, pending_links_, pending_exits_,
-  // pending_releases_. Taken after the registry's
+  // pending_releases_, pending_rehearsals_. Taken after the registry's
   // mutex (make_proxy), never the other way round.
   mutable std::mutex state_mtx_;
   // Incremented (under state_mtx_) at every change of a peer's `node` or `lost`: the receive
@@ -293,6 +295,7 @@ private:
     caf::strong_actor_ptr source;
   };
   std::vector<exit_request> pending_exits_; // not yet forwarded
+  std::vector<caf::message> pending_rehearsals_; // not yet run (see rehearse)
   std::vector<std::pair<uint32_t, std::function<void()>>> pending_releases_;
   // Whether some sender has a backlog: the receive thread then polls instead of sleeping.
   // Relaxed: a hint; the backlogs themselves are read under their mutexes.

@@ -168,6 +168,17 @@ public:
   /// that a watching thread watches, on a kernel that can (Linux 5.16). @threadsafe
   bool watches_liveness(uint32_t peer) const;
 
+  /// Has the receive thread run a message with `content` through this transport's encoder
+  /// and decoder once, sending nothing, before it reads the next frame: the first real
+  /// message of that shape then finds warm the code, data and heap it needs. A process
+  /// forked from a zygote meets every path cold the first time it runs it, and a page fault
+  /// cost 20-25 us on the machine of docs/bench.md: a spare's first start request took
+  /// 100-250 us to decode. A spare rehearses the request it waits for, and its answer,
+  /// before it says it is ready. Actor handles in `content` must be local. A message that
+  /// fails to encode (an element type not announced to CAF) is skipped: a real one fails the
+  /// same way, where its error is reported. @threadsafe
+  void rehearse(caf::message content);
+
   /// The messages exchanged with each peer that said hello (and is not lost), by index.
   /// Counted per message, not per control frame (monitors, exits, hellos). @threadsafe
   std::vector<peer_traffic> traffic() const;
