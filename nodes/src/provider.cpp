@@ -327,34 +327,6 @@ private:
     running, // its node runs a child
   };
 
-  // A node's /proc/<pid>/stat, kept open from its start: node_dying reads it with one system
-  // call on the restart's path (not three), and it stays bound to that process (reads fail
-  // once it is reaped), so a reused pid is never misread.
-  class stat_file {
-  public:
-    stat_file() = default;
-    explicit stat_file(int fd) noexcept : fd_(fd) {
-      // nop
-    }
-    stat_file(stat_file&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {
-      // nop
-    }
-    stat_file& operator=(stat_file&& other) noexcept {
-      std::swap(fd_, other.fd_);
-      return *this;
-    }
-    ~stat_file() {
-      if (fd_ >= 0)
-        ::close(fd_);
-    }
-    std::optional<internal::proc_stat> read() const {
-      return fd_ >= 0 ? internal::read_proc_stat_fd(fd_) : std::nullopt;
-    }
-
-  private:
-    int fd_ = -1;
-  };
-
   struct slot_state {
     slot_phase phase = slot_phase::free; // not free again until the transport released it
     bool exited = false; // its node's exit was reported
@@ -365,7 +337,9 @@ private:
     bool hung = false; // killed for leaving a heartbeat unanswered
     bool down = false; // its proxies were killed (by node_dying or node_exited)
     bool token_lost = false; // node_dying ran: it is ending (or broke its token)
-    stat_file stat; // of its process, from the zygote's answer on
+    // Of its process, from the zygote's answer on: node_dying reads it with one system call
+    // on the restart's path, and never reads a process that reused the pid.
+    internal::proc_stat_file stat;
   };
 
   transport_options transport_options_for(uint32_t index) const {
@@ -508,9 +482,9 @@ private:
   void forked(uint32_t slot, caf::expected<node_process> x) {
     // For the early death check (node_dying): a file bound to this process, so never one
     // that reused its pid. Opened before taking the lock: file I/O.
-    stat_file stat;
+    internal::proc_stat_file stat;
     if (x)
-      stat = stat_file{internal::open_proc_stat(x->pid)};
+      stat = internal::proc_stat_file{x->pid};
     std::lock_guard<std::mutex> guard{mtx_};
     auto& s = slots_[slot];
     if (!x) {

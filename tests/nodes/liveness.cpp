@@ -92,7 +92,7 @@ TEST_CASE("a producer's death is reported by its liveness token, with its exit s
   }
   CHECK_FALSE(watch.watching(1)); // reported once
   // Not reaped yet (we are its parent and have not waited): the kernel says how it ended.
-  auto st = internal::read_proc_stat(pid);
+  auto st = internal::proc_stat_file{pid}.read();
   REQUIRE(st);
   if (how == death::token_given_back) {
     CHECK(st->exit_code == 0); // alive: a clean end is reported by its exit, as it comes
@@ -110,11 +110,11 @@ TEST_CASE("a producer's death is reported by its liveness token, with its exit s
 }
 
 TEST_CASE("proc_stat names a process by its start time and reads a live one's exit code as 0") {
-  auto self = internal::read_proc_stat(::getpid());
+  auto self = internal::proc_stat_file{::getpid()}.read();
   REQUIRE(self);
   CHECK(self->start_time > 0);
   CHECK(self->exit_code == 0);
-  CHECK_FALSE(internal::read_proc_stat(0));
+  CHECK_FALSE(internal::proc_stat_file{0}.read());
 }
 
 TEST_CASE("a proc_stat file opened for a process reads it until it is reaped, never another") {
@@ -125,23 +125,22 @@ TEST_CASE("a proc_stat file opened for a process reads it until it is reaped, ne
     return ::read(go[0], &c, 1) == 1 ? 7 : 8;
   });
   child_guard guard{pid};
-  auto fd = internal::open_proc_stat(pid);
-  REQUIRE(fd >= 0);
-  auto alive = internal::read_proc_stat_fd(fd);
+  internal::proc_stat_file file{pid};
+  REQUIRE(file.is_open());
+  auto alive = file.read();
   REQUIRE(alive);
   CHECK(alive->exit_code == 0);
-  CHECK(alive->start_time == internal::read_proc_stat(pid)->start_time);
+  CHECK(alive->start_time == internal::proc_stat_file{pid}.read()->start_time);
   char c = 'g';
   REQUIRE(::write(go[1], &c, 1) == 1);
   // A zombie (not waited for yet): its exit status, read again through the same file.
   REQUIRE(wait_until([&] {
-    auto st = internal::read_proc_stat_fd(fd);
+    auto st = file.read();
     return st && st->exit_code != 0;
   }));
-  CHECK(WEXITSTATUS(internal::read_proc_stat_fd(fd)->exit_code) == 7);
+  CHECK(WEXITSTATUS(file.read()->exit_code) == 7);
   CHECK(guard.wait() == 7);
-  CHECK_FALSE(internal::read_proc_stat_fd(fd)); // reaped: the file names no process now
-  ::close(fd);
+  CHECK_FALSE(file.read()); // reaped: the file names no process now
   for (int x : go)
     ::close(x);
 }

@@ -456,7 +456,8 @@ TEST_CASE("a dead node's memory outlives it by teardown_delay, in a holder that 
   REQUIRE(both.size() == 2);
   auto holder = both[0] == node.pid ? both[1] : both[0];
   CHECK(comm_of(holder) == "strata.hold");
-  CHECK(internal::read_proc_stat(holder).value_or(internal::proc_stat{}).parent == c.z->pid());
+  CHECK(internal::proc_stat_file{holder}.read().value_or(internal::proc_stat{}).parent
+        == c.z->pid());
   CHECK(open_fds_of(holder) == 1); // its pipe: not the node's socket, nor the test's pipe
   auto killed = std::chrono::steady_clock::now();
   REQUIRE(::kill(node.pid, SIGKILL) == 0);

@@ -5,26 +5,35 @@
 #include <fcntl.h>
 #include <string>
 #include <unistd.h>
+#include <utility>
 
 namespace strata::nodes::internal {
 
-int open_proc_stat(pid_t pid) {
+proc_stat_file::proc_stat_file(pid_t pid) {
   auto path = "/proc/" + std::to_string(pid) + "/stat";
-  return ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
 }
 
-std::optional<proc_stat> read_proc_stat(pid_t pid) {
-  auto fd = open_proc_stat(pid);
-  if (fd < 0)
+proc_stat_file::proc_stat_file(proc_stat_file&& other) noexcept
+  : fd_(std::exchange(other.fd_, -1)) {
+  // nop
+}
+
+proc_stat_file& proc_stat_file::operator=(proc_stat_file&& other) noexcept {
+  std::swap(fd_, other.fd_);
+  return *this;
+}
+
+proc_stat_file::~proc_stat_file() {
+  if (fd_ >= 0)
+    ::close(fd_);
+}
+
+std::optional<proc_stat> proc_stat_file::read() const {
+  if (fd_ < 0)
     return std::nullopt;
-  auto result = read_proc_stat_fd(fd);
-  ::close(fd);
-  return result;
-}
-
-std::optional<proc_stat> read_proc_stat_fd(int fd) {
   char buf[1024];
-  auto n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+  auto n = ::pread(fd_, buf, sizeof(buf) - 1, 0);
   if (n <= 0)
     return std::nullopt;
   buf[n] = '\0';

@@ -18,16 +18,28 @@ struct proc_stat {
   int exit_code = 0;
 };
 
-/// Reads `/proc/<pid>/stat`. @returns nothing if the process is gone (reaped) or the file
-/// does not parse. @threadsafe
-std::optional<proc_stat> read_proc_stat(pid_t pid);
+/// `/proc/<pid>/stat`, kept open: each read is one system call instead of three, and the
+/// file stays bound to that process (once it is reaped, reads fail; a reused pid is another
+/// process, never misread as this one). Move-only; closes the file when destroyed.
+class proc_stat_file {
+public:
+  proc_stat_file() = default;
+  /// Opens the file of process `pid`; `is_open()` says whether that worked.
+  explicit proc_stat_file(pid_t pid);
+  proc_stat_file(proc_stat_file&& other) noexcept;
+  proc_stat_file& operator=(proc_stat_file&& other) noexcept;
+  ~proc_stat_file();
 
-/// Opens `/proc/<pid>/stat` for `read_proc_stat_fd`: one system call instead of three per
-/// read, and the descriptor stays bound to that process (once it is reaped, reads fail; a
-/// reused pid is another process). @returns -1 on failure.
-int open_proc_stat(pid_t pid);
+  bool is_open() const noexcept {
+    return fd_ >= 0;
+  }
 
-/// Reads the file `open_proc_stat` opened, from its start. @threadsafe
-std::optional<proc_stat> read_proc_stat_fd(int fd);
+  /// Reads the file from its start. @returns nothing if it is not open, its process was
+  /// reaped, or it does not parse. @threadsafe
+  std::optional<proc_stat> read() const;
+
+private:
+  int fd_ = -1;
+};
 
 } // namespace strata::nodes::internal
