@@ -17,6 +17,60 @@ internal::segment_header_data* header_of(raw_mapping& raw) {
   return reinterpret_cast<internal::segment_header_data*>(raw.base());
 }
 
+// Inbox options for a receiver that sleeps as soon as it finds nothing (no spin).
+inbox_options sleeping_receiver(uint64_t capacity) {
+  auto opts = test_inbox_options(capacity);
+  opts.wait.max_spin = std::chrono::nanoseconds{0};
+  opts.wait.min_spin = std::chrono::nanoseconds{0};
+  return opts;
+}
+
+struct race_result {
+  int rounds = 20000;
+  int late = 0; // receives that took the whole timeout
+  bool failed = false; // a poke failed, or a receive returned the wrong thing
+  uint32_t wake_ups = 0; // increments of the futex word: the receiver was found asleep
+};
+
+// Hands `rounds` pokes to a receiver that sleeps between them: `poke(i)` (a write or a
+// notify) comes as soon as the receiver took the previous one, and `took(result, buf, i)`
+// checks what its receive returned. A lost wake-up shows as a receive that waits for its
+// whole timeout.
+template <class Poke, class Took>
+race_result sleep_race(ring_pair& rp, Poke poke, Took took) {
+  race_result result;
+  raw_mapping raw{rp.box.name()};
+  auto seq_before = header_of(raw)->wake_seq.load();
+  std::atomic<int> taken{0};
+  std::atomic<bool> poke_failed{false};
+  std::thread poker{[&] {
+    for (int i = 0; i < result.rounds && !poke_failed; ++i) {
+      if (poke(i))
+        poke_failed = true;
+      while (taken.load(std::memory_order_acquire) <= i && !poke_failed)
+        std::this_thread::yield();
+    }
+  }};
+  std::vector<char> buf;
+  for (int i = 0; i < result.rounds && !poke_failed && !result.failed; ++i) {
+    auto start = clock_type::now();
+    auto r = rp.box.receive(buf, 5s);
+    // A notification taken by a receive that returned early for it is not lost: the
+    // receive after it finds the message (writes only).
+    while (r.status == receive_status::empty && !took(r, buf, i) && clock_type::now() - start < 5s)
+      r = rp.box.receive(buf, 5s);
+    if (clock_type::now() - start >= 5s)
+      ++result.late;
+    result.failed = !took(r, buf, i);
+    taken.store(i + 1, std::memory_order_release);
+  }
+  poke_failed = poke_failed || result.failed; // lets the poker go
+  poker.join();
+  result.failed = result.failed || poke_failed;
+  result.wake_ups = header_of(raw)->wake_seq.load() - seq_before;
+  return result;
+}
+
 } // namespace
 
 TEST_CASE("a receive with nothing to read returns empty at its timeout") {
@@ -75,44 +129,53 @@ TEST_CASE("notify makes a sleeping receive return") {
   CHECK(clock_type::now() - start < 30s);
 }
 
+TEST_CASE("a notify does not touch the futex word while the receiver is awake") {
+  auto rp = open_pair(min_ring_capacity);
+  raw_mapping raw{rp.box.name()};
+  auto seq_before = header_of(raw)->wake_seq.load();
+  rp.box.notify(); // nobody sleeps: no wake-up, no system call
+  CHECK(header_of(raw)->wake_seq.load() == seq_before);
+  // The notification is kept all the same: the next receive returns at once.
+  std::vector<char> buf;
+  auto start = clock_type::now();
+  auto r = rp.box.receive(buf, 60s);
+  CHECK(r.status == receive_status::empty);
+  CHECK(clock_type::now() - start < 30s);
+}
+
+TEST_CASE("no notification is lost when notify races with the receiver going to sleep") {
+  // As with writes below: the notifier notifies again as soon as it sees the last
+  // notification taken.
+  auto rp = open_pair(sleeping_receiver(min_ring_capacity));
+  auto race = sleep_race(
+    rp,
+    [&](int) {
+      rp.box.notify();
+      return caf::error{};
+    },
+    [](receive_result r, const std::vector<char>&, int) {
+      return r.status == receive_status::empty;
+    });
+  CHECK_FALSE(race.failed);
+  CHECK(race.late == 0);
+  // The race was run: the notifier found the receiver asleep many times.
+  INFO("wake-ups: " << race.wake_ups << " of " << race.rounds << " notifications");
+  CHECK(race.wake_ups > static_cast<uint32_t>(race.rounds / 100));
+}
+
 TEST_CASE("no wake-up is lost when writes race with the receiver going to sleep") {
   // The receiver sleeps between messages (max_spin 0 skips the spin phase), and a writer
   // writes the next message as soon as it sees the previous one read: every message arrives
   // long before the receive timeout, or the protocol lost a wake-up.
-  auto opts = test_inbox_options(uint64_t{1} << 16);
-  opts.wait.max_spin = std::chrono::nanoseconds{0};
-  opts.wait.min_spin = std::chrono::nanoseconds{0};
-  auto rp = open_pair(opts);
-  raw_mapping raw{rp.box.name()};
-  auto seq_before = header_of(raw)->wake_seq.load();
-  constexpr int rounds = 20000;
-  std::atomic<int> received{0};
-  caf::error write_error;
-  std::thread writer{[&] {
-    for (int i = 0; i < rounds && !write_error; ++i) {
-      write_error = rp.out.write(pattern(16, i), ring_writer::clock::now() + 30s);
-      while (received.load(std::memory_order_acquire) <= i)
-        std::this_thread::yield();
-    }
-  }};
-  std::vector<char> buf;
-  int late = 0;
-  for (int i = 0; i < rounds; ++i) {
-    auto start = clock_type::now();
-    auto r = rp.box.receive(buf, 5s);
-    while (r.status == receive_status::empty && clock_type::now() - start < 5s)
-      r = rp.box.receive(buf, 5s);
-    if (clock_type::now() - start >= 5s)
-      ++late;
-    REQUIRE(r.status == receive_status::message);
-    REQUIRE(buf == pattern(16, i));
-    received.store(i + 1, std::memory_order_release);
-  }
-  writer.join();
-  CHECK_FALSE(write_error);
-  CHECK(late == 0);
+  auto rp = open_pair(sleeping_receiver(uint64_t{1} << 16));
+  auto race = sleep_race(
+    rp, [&](int i) { return rp.out.write(pattern(16, i), ring_writer::clock::now() + 30s); },
+    [](receive_result r, const std::vector<char>& buf, int i) {
+      return r.status == receive_status::message && buf == pattern(16, i);
+    });
+  CHECK_FALSE(race.failed);
+  CHECK(race.late == 0);
   // The race was run: the writer found the receiver asleep (or going to sleep) many times.
-  auto wake_ups = header_of(raw)->wake_seq.load() - seq_before;
-  INFO("wake-ups: " << wake_ups << " of " << rounds << " messages");
-  CHECK(wake_ups > rounds / 100);
+  INFO("wake-ups: " << race.wake_ups << " of " << race.rounds << " messages");
+  CHECK(race.wake_ups > static_cast<uint32_t>(race.rounds / 100));
 }

@@ -2,7 +2,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <list>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <utility>
 #include <vector>
@@ -182,6 +185,24 @@ public:
     std::chrono::steady_clock::time_point seen_at;
   };
 
+  /// CAF's, but the sleeping worker is notified after the lock is released: notified under
+  /// it, a worker woken on this CPU preempts the enqueuer and blocks on the lock at once,
+  /// which costs two more context switches and a wake-up system call per enqueue.
+  template <class Worker>
+  void external_enqueue(Worker* self, caf::resumable* job) {
+    auto& data = d(self);
+    data.queue.append(job);
+    bool wake = false;
+    {
+      std::lock_guard<std::mutex> guard{data.waitdata.lock};
+      // The worker tests the queue under this lock before it waits: it either finds the
+      // job, or it set `sleeping` before we looked.
+      wake = data.waitdata.sleeping && !data.queue.empty();
+    }
+    if (wake)
+      data.waitdata.cv.notify_one();
+  }
+
   template <class Worker>
   void internal_enqueue(Worker* self, caf::resumable* job) {
     auto& data = d(self);
@@ -267,6 +288,92 @@ private:
     if (vdata.next.compare_exchange_strong(job, nullptr, std::memory_order_acq_rel))
       return job;
     return nullptr;
+  }
+};
+
+/// CAF's work sharing (one queue for all workers), but an enqueue notifies a waiting worker
+/// after releasing the queue's lock, and only when one waits. CAF's notifies under the lock
+/// on every enqueue: a worker woken on the enqueuer's CPU preempts it and blocks on the lock
+/// at once, which costs two more context switches and a system call per enqueue.
+class sharing : public caf::policy::work_sharing {
+public:
+  struct coordinator_data {
+    explicit coordinator_data(caf::scheduler::abstract_coordinator*) {
+      // nop
+    }
+
+    std::mutex lock; // guards queue and waiting
+    std::list<caf::resumable*> queue;
+    size_t waiting = 0; // workers in cv.wait
+    std::condition_variable cv;
+  };
+
+  template <class Coordinator>
+  static coordinator_data& d(Coordinator* self) {
+    return self->data();
+  }
+
+  template <class Coordinator>
+  void enqueue(Coordinator* self, caf::resumable* job) {
+    auto& data = d(self);
+    bool wake = false;
+    {
+      std::lock_guard<std::mutex> guard{data.lock};
+      data.queue.push_back(job);
+      wake = data.waiting > 0;
+    }
+    if (wake)
+      data.cv.notify_one();
+  }
+
+  template <class Coordinator>
+  void central_enqueue(Coordinator* self, caf::resumable* job) {
+    enqueue(self, job);
+  }
+
+  template <class Worker>
+  void external_enqueue(Worker* self, caf::resumable* job) {
+    enqueue(self->parent(), job);
+  }
+
+  template <class Worker>
+  void internal_enqueue(Worker* self, caf::resumable* job) {
+    enqueue(self->parent(), job);
+  }
+
+  template <class Worker>
+  void resume_job_later(Worker* self, caf::resumable* job) {
+    enqueue(self->parent(), job);
+  }
+
+  template <class Worker>
+  caf::resumable* dequeue(Worker* self) {
+    auto& data = d(self->parent());
+    std::unique_lock<std::mutex> guard{data.lock};
+    while (data.queue.empty()) {
+      ++data.waiting;
+      data.cv.wait(guard);
+      --data.waiting;
+    }
+    auto* job = data.queue.front();
+    data.queue.pop_front();
+    return job;
+  }
+
+  template <class Worker, class UnaryFunction>
+  void foreach_resumable(Worker*, UnaryFunction) {
+    // nop: no queue per worker
+  }
+
+  template <class Coordinator, class UnaryFunction>
+  void foreach_central_resumable(Coordinator* self, UnaryFunction f) {
+    auto& data = d(self);
+    std::lock_guard<std::mutex> guard{data.lock};
+    while (!data.queue.empty()) {
+      auto* job = data.queue.front();
+      data.queue.pop_front();
+      f(job);
+    }
   }
 };
 
@@ -485,7 +592,7 @@ caf::actor_system::module* make_scheduler(caf::actor_system& sys) {
   }
   // Any other policy name falls back to stealing, as in CAF.
   if (sharing)
-    return new coordinator<work_sharing>(sys);
+    return new coordinator<internal::sharing>(sys);
   return new coordinator<stealing>(sys);
 }
 
