@@ -223,13 +223,13 @@ caf::actor start_only_child(strata::system& sys, const std::string& name, strata
 
 namespace {
 
-// Microseconds from `since` until the cluster has a spare node ready again (polled every
+// Milliseconds from `since` until the cluster has a spare node ready again (polled every
 // millisecond); exits with status 2 after 10 s without one.
 double spare_ready_after(strata::system& sys, clock_type::time_point since) {
   for (;;) {
     auto st = strata::nodes::status(sys.cfg());
     if (st && !st->spares.empty())
-      return std::chrono::duration<double, std::micro>(clock_type::now() - since).count();
+      return std::chrono::duration<double, std::milli>(clock_type::now() - since).count();
     if (clock_type::now() - since > std::chrono::seconds{10}) {
       std::fprintf(stderr, "restart: no spare node ready within 10 s\n");
       std::exit(2);
@@ -241,7 +241,7 @@ double spare_ready_after(strata::system& sys, clock_type::time_point since) {
 } // namespace
 
 double restart_latency(strata::system& sys, strata::placement where, int n,
-                       std::vector<double>* spare_ready_us) {
+                       std::vector<double>* spare_ready_ms) {
   auto sup = start_only_child(sys, "bench-" + to_string(where), where,
                               static_cast<uint32_t>(n) * 10);
   event_waiter events{sys.actors()};
@@ -251,17 +251,16 @@ double restart_latency(strata::system& sys, strata::placement where, int n,
   // last restart used, and that spare has been ready for a few milliseconds (at least 20 ms
   // since the last crash). This measures one crash's repair, not a crash storm. A fixed
   // pause alone did not settle it: on a busy host a spare took more than 20 ms, and the next
-  // restart waited for it.
+  // restart waited for it. Returns when the spare was ready, in ms after `since`.
   auto settle = [&](clock_type::time_point since) {
-    if (where != strata::placement::process)
-      return;
     auto after = spare_ready_after(sys, since);
-    ready.push_back(after);
     std::this_thread::sleep_until(std::max(since + std::chrono::milliseconds{20},
                                            clock_type::now() + std::chrono::milliseconds{5}));
+    return after;
   };
-  settle(clock_type::now());
-  ready.clear(); // the first spare is the cluster's start, not a replacement
+  bool process = where == strata::placement::process;
+  if (process)
+    (void)settle(clock_type::now()); // the cluster's first spare: not a replacement
   for (int i = 0; i < n; ++i) {
     auto hdl = child_handle(sup);
     auto pid = where == strata::placement::process ? pid_of(events.self, hdl) : 0;
@@ -274,11 +273,12 @@ double restart_latency(strata::system& sys, strata::placement where, int n,
     auto again = child_handle(sup);
     (void)pid_of(events.self, again);
     samples.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - start).count());
-    settle(start);
+    if (process)
+      ready.push_back(settle(start));
   }
   (void)strata::stop(sup);
-  if (spare_ready_us != nullptr && !ready.empty())
-    spare_ready_us->push_back(median_of(ready));
+  if (spare_ready_ms != nullptr && !ready.empty())
+    spare_ready_ms->push_back(median_of(ready));
   return median_of(samples);
 }
 

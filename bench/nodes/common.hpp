@@ -76,10 +76,10 @@ int pid_of(caf::scoped_actor& self, const caf::actor& hdl);
 /// Median microseconds from a crash of the only child of a fresh supervisor (placed `where`)
 /// to its successor answering, over `n` crashes: SIGKILL of a `process` child's node, an
 /// exception in a `task` or `thread` child. For `process`, each crash comes once a spare
-/// node is ready again, and `spare_ready_us` (if given) gets the median microseconds from a
+/// node is ready again, and `spare_ready_ms` (if given) gets the median milliseconds from a
 /// crash until it was.
 double restart_latency(strata::system& sys, strata::placement where, int n,
-                       std::vector<double>* spare_ready_us = nullptr);
+                       std::vector<double>* spare_ready_ms = nullptr);
 
 /// Starts supervisor `name` over one "target" child placed `where`; exits with status 2 if
 /// it does not start.

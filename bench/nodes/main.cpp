@@ -213,11 +213,8 @@ int main(int argc, char** argv) {
     for (int r = 0; r < opts.runs; ++r)
       xs.push_back(restart_latency(sys, where, opts.restarts, &ready));
     report("restart", "strata-" + to_string(where), "crash to answering", "us", xs);
-    if (!ready.empty()) {
-      for (auto& x : ready)
-        x /= 1000;
+    if (!ready.empty())
       report("restart", "strata-" + to_string(where), "crash to spare ready again", "ms", ready);
-    }
   }
   ::close(quit_pipe[1]);
   ::waitpid(peer, nullptr, 0);

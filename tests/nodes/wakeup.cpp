@@ -42,17 +42,17 @@ race_result sleep_race(ring_pair& rp, Poke poke, Took took) {
   raw_mapping raw{rp.box.name()};
   auto seq_before = header_of(raw)->wake_seq.load();
   std::atomic<int> taken{0};
-  std::atomic<bool> poke_failed{false};
+  std::atomic<bool> stop{false}; // a poke or a receive failed
   std::thread poker{[&] {
-    for (int i = 0; i < result.rounds && !poke_failed; ++i) {
+    for (int i = 0; i < result.rounds && !stop; ++i) {
       if (poke(i))
-        poke_failed = true;
-      while (taken.load(std::memory_order_acquire) <= i && !poke_failed)
+        stop = true;
+      while (taken.load(std::memory_order_acquire) <= i && !stop)
         std::this_thread::yield();
     }
   }};
   std::vector<char> buf;
-  for (int i = 0; i < result.rounds && !poke_failed && !result.failed; ++i) {
+  for (int i = 0; i < result.rounds && !stop; ++i) {
     auto start = clock_type::now();
     auto r = rp.box.receive(buf, 5s);
     // A notification taken by a receive that returned early for it is not lost: the
@@ -61,12 +61,12 @@ race_result sleep_race(ring_pair& rp, Poke poke, Took took) {
       r = rp.box.receive(buf, 5s);
     if (clock_type::now() - start >= 5s)
       ++result.late;
-    result.failed = !took(r, buf, i);
+    if (!took(r, buf, i))
+      stop = true;
     taken.store(i + 1, std::memory_order_release);
   }
-  poke_failed = poke_failed || result.failed; // lets the poker go
   poker.join();
-  result.failed = result.failed || poke_failed;
+  result.failed = stop;
   result.wake_ups = header_of(raw)->wake_seq.load() - seq_before;
   return result;
 }

@@ -139,8 +139,8 @@ TEST_CASE("many actors that end, some with timers set, leave the clock working")
 }
 
 TEST_CASE("jobs from outside the workers reach them when they sleep, under either policy") {
-  // strata's policies wake a sleeping worker after releasing the queue's lock, and only when
-  // one waits (scheduler.cpp): a wake-up lost there would leave a request unanswered. The
+  // strata's policies wake a sleeping worker after releasing the queue's lock
+  // (scheduler.cpp): a wake-up lost there would leave a request unanswered. The
   // pauses let both workers reach their sleep (CAF's stealing sleeps on its condition after
   // 600 polls, 500 of them 50 us apart: tens of milliseconds on a VM).
   for (auto policy : {caf::atom("sharing"), caf::atom("stealing")}) {

@@ -2,8 +2,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -291,39 +289,22 @@ private:
   }
 };
 
-/// CAF's work sharing (one queue for all workers), but an enqueue notifies a waiting worker
-/// after releasing the queue's lock, and only when one waits. CAF's notifies under the lock
-/// on every enqueue: a worker woken on the enqueuer's CPU preempts it and blocks on the lock
-/// at once, which costs two more context switches and a system call per enqueue.
+/// CAF's work sharing (one queue for all workers, its data, its dequeue), but an enqueue
+/// notifies the condition variable after releasing the queue's lock. CAF's notifies under
+/// it: a worker woken on the enqueuer's CPU preempts it and blocks on the lock at once,
+/// which costs two more context switches and a system call per enqueue. (With no worker
+/// waiting, glibc's notify makes no system call.) CAF's enqueue paths all call its own
+/// `enqueue`, so each is replaced here.
 class sharing : public caf::policy::work_sharing {
 public:
-  struct coordinator_data {
-    explicit coordinator_data(caf::scheduler::abstract_coordinator*) {
-      // nop
-    }
-
-    std::mutex lock; // guards queue and waiting
-    std::list<caf::resumable*> queue;
-    size_t waiting = 0; // workers in cv.wait
-    std::condition_variable cv;
-  };
-
-  template <class Coordinator>
-  static coordinator_data& d(Coordinator* self) {
-    return self->data();
-  }
-
   template <class Coordinator>
   void enqueue(Coordinator* self, caf::resumable* job) {
     auto& data = d(self);
-    bool wake = false;
     {
       std::lock_guard<std::mutex> guard{data.lock};
       data.queue.push_back(job);
-      wake = data.waiting > 0;
     }
-    if (wake)
-      data.cv.notify_one();
+    data.cv.notify_one();
   }
 
   template <class Coordinator>
@@ -344,36 +325,6 @@ public:
   template <class Worker>
   void resume_job_later(Worker* self, caf::resumable* job) {
     enqueue(self->parent(), job);
-  }
-
-  template <class Worker>
-  caf::resumable* dequeue(Worker* self) {
-    auto& data = d(self->parent());
-    std::unique_lock<std::mutex> guard{data.lock};
-    while (data.queue.empty()) {
-      ++data.waiting;
-      data.cv.wait(guard);
-      --data.waiting;
-    }
-    auto* job = data.queue.front();
-    data.queue.pop_front();
-    return job;
-  }
-
-  template <class Worker, class UnaryFunction>
-  void foreach_resumable(Worker*, UnaryFunction) {
-    // nop: no queue per worker
-  }
-
-  template <class Coordinator, class UnaryFunction>
-  void foreach_central_resumable(Coordinator* self, UnaryFunction f) {
-    auto& data = d(self);
-    std::lock_guard<std::mutex> guard{data.lock};
-    while (!data.queue.empty()) {
-      auto* job = data.queue.front();
-      data.queue.pop_front();
-      f(job);
-    }
   }
 };
 
