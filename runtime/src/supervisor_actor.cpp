@@ -122,8 +122,9 @@ caf::invoke_message_result supervisor_actor::consume(caf::mailbox_element& x) {
   // `kill` on to its links, and CAF makes an exit_msg with `kill` fatal even to an actor that
   // traps exits: the supervisor would die with its child. Erlang turns a propagated `kill`
   // into `killed`, which a supervisor traps like any other reason; so here an exit_msg with
-  // `kill` from one of our children goes to our exit handling, as CAF's would go for any
-  // other reason. A `kill` from anyone else (the parent, a user) stays fatal.
+  // `kill` from one of our children (running, stopping, starting, or ended lately: see
+  // from_child) goes to our exit handling, as CAF's would go for any other reason. A `kill`
+  // from anyone else (the parent, a user) stays fatal.
   auto& content = x.content();
   if (faults_ && content.type_token() == detail::fault_token
       && content.get_as<caf::atom_value>(0) == detail::fault_atom::value) {
@@ -133,15 +134,57 @@ caf::invoke_message_result supervisor_actor::consume(caf::mailbox_element& x) {
   }
   if (content.match_elements<caf::exit_msg>()) {
     auto& em = content.get_as<caf::exit_msg>(0);
-    if (em.reason == caf::exit_reason::kill
-        && (running_.count(block_of(em.source)) > 0 || stopping_.count(em.source) > 0)) {
-      auto msg = em;
-      unlink_from(msg.source);
-      on_exit(msg);
-      return caf::invoke_message_result::consumed;
+    if (em.reason == caf::exit_reason::kill) {
+      if (remote_start_pending_ && in_other_process(em.source)) {
+        // Perhaps from the child that another process is starting for us: its node links
+        // it to us before answering, so a child that ended at once is heard of before its
+        // handle. Decided once the answer names the child (take_kill).
+        early_kills_.push_back(em);
+        return caf::invoke_message_result::consumed;
+      }
+      if (from_child(em.source)) {
+        auto msg = em;
+        unlink_from(msg.source);
+        on_exit(msg);
+        return caf::invoke_message_result::consumed;
+      }
     }
   }
   return caf::event_based_actor::consume(x);
+}
+
+bool supervisor_actor::from_child(const caf::actor_addr& source) const {
+  return running_.count(block_of(source)) > 0 || stopping_.count(source) > 0
+         || (awaiting_ && awaiting_->child == source) || ended_recently(source);
+}
+
+bool supervisor_actor::in_other_process(const caf::actor_addr& x) const {
+  // Node ids compared in place: copying one costs two atomic operations.
+  auto* block = block_of(x);
+  return block != nullptr && block->node() != home_system().node();
+}
+
+void supervisor_actor::remember_ended(const caf::actor_addr& child) {
+  if (ended_.size() == ended_kept)
+    ended_.pop_front();
+  ended_.emplace_back(child.node(), child.id());
+}
+
+bool supervisor_actor::ended_recently(const caf::actor_addr& source) const {
+  if (ended_.empty() || !source)
+    return false;
+  auto key = std::make_pair(source.node(), source.id());
+  return std::find(ended_.begin(), ended_.end(), key) != ended_.end();
+}
+
+bool supervisor_actor::take_kill(caf::exit_msg& msg) {
+  if (!from_child(msg.source)) {
+    quit(caf::exit_reason::kill); // what CAF does with a `kill` from anyone else
+    return false;
+  }
+  unlink_from(msg.source);
+  on_exit(msg);
+  return true;
 }
 
 void supervisor_actor::on_exit(caf::exit_msg& msg) {
@@ -152,10 +195,26 @@ void supervisor_actor::on_exit(caf::exit_msg& msg) {
     run_or_defer_first([this, reason] { shutdown(reason); });
     return;
   }
+  if (start_ended(msg))
+    return;
   // Exits from actors that are not (or no longer) our children are ignored, as in OTP.
   auto source = msg.source;
   auto reason = msg.reason;
   run_or_defer([this, source, reason] { child_exited(source, reason); });
+}
+
+bool supervisor_actor::start_ended(const caf::exit_msg& msg) {
+  if (!awaiting_ || awaiting_->child != msg.source)
+    return false;
+  // Its answer will not come: the start fails with the reason it ended with, as OTP's
+  // start_link returns `{error, Reason}` when the child exits before its init_ack. Not
+  // deferred: this start is the operation under way, and it waits for nothing else.
+  auto awaited = std::move(*awaiting_);
+  awaiting_.reset();
+  remember_ended(msg.source);
+  multiplexed_responses_.erase(awaited.answer);
+  start_failed(awaited.seq, msg.reason);
+  return true;
 }
 
 void supervisor_actor::on_down(caf::down_msg& msg) {
@@ -168,6 +227,8 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
   if (i->second.deadline)
     deadlines_.erase({*i->second.deadline, msg.source});
   stopping_.erase(i);
+  if (in_other_process(msg.source))
+    remember_ended(msg.source);
   child_stopped(key, msg.reason);
   done();
 }
@@ -180,6 +241,8 @@ void supervisor_actor::child_exited(const caf::actor_addr& source, const caf::er
     return; // a child we already stopped or replaced
   auto key = i->second;
   forget_running(running_.extract(i));
+  if (in_other_process(source))
+    remember_ended(source);
   auto c = find(key);
   c->handle = nullptr;
   c->status = child_status::stopped;
@@ -516,9 +579,17 @@ supervisor_actor::step supervisor_actor::start_step(const std::shared_ptr<start_
     }
     // Asynchronous: a supervisor never blocks, and the node's answer can then run this
     // supervisor on the thread that receives it.
+    remote_start_pending_ = true;
     provider->start(this, c.spec, c.type,
                     [this, seq](caf::expected<caf::actor> hdl, bool initialized) mutable {
-                      if (init_child(seq, std::move(hdl), nullptr, initialized) == step::started) {
+                      remote_start_pending_ = false;
+                      auto early = std::move(early_kills_);
+                      early_kills_.clear();
+                      auto result = init_child(seq, std::move(hdl), nullptr, initialized);
+                      for (auto& msg : early)
+                        if (!take_kill(msg))
+                          return; // killed by someone else meanwhile: we are ending
+                      if (result == step::started) {
                         ++seq->next;
                         continue_start(std::move(seq));
                       }
@@ -575,7 +646,8 @@ supervisor_actor::step supervisor_actor::init_child(const std::shared_ptr<start_
     if (outcome.done) {
       if (!outcome.error)
         return child_running(seq, *hdl);
-      unlink_from(*hdl);
+      // It has ended: its exit is on its way (with `kill`, say, if its init quit so).
+      remember_ended(hdl->address());
       start_failed(seq, outcome.error);
       return step::ended;
     }
@@ -586,15 +658,18 @@ supervisor_actor::step supervisor_actor::init_child(const std::shared_ptr<start_
   // A supervisor child's init runs here too; it answers once its own children run.
   if (first_run != nullptr)
     detail::run_inline(first_run, context());
+  awaiting_ = awaited_init{hdl->address(), answer.id(), seq};
   answer.then(
     [this, seq, hdl = *hdl](ok_atom) mutable {
+      awaiting_.reset();
       child_running(seq, hdl);
       ++seq->next;
       continue_start(std::move(seq));
     },
     [this, seq, hdl = *hdl](caf::error& err) mutable {
-      // The child is gone (it quit with `err`); its exit_msg will find no running child.
-      unlink_from(hdl);
+      // The child has ended (with `err`) or is ending: its exit comes through the link.
+      awaiting_.reset();
+      remember_ended(hdl.address());
       start_failed(seq, err);
     });
   return step::pending;

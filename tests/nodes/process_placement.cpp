@@ -338,9 +338,12 @@ TEST_CASE("a process child whose parent dies before the node answers its start d
 TEST_CASE("a process worker's init runs in its node, which answers the start with its outcome",
           "[nodes][process]") {
   cluster c{{}, [](config& cfg) {
-              // Refuses a negative argument in its init, else answers it.
-              cfg.add_worker("picky", [](caf::event_based_actor*, int n) -> caf::behavior {
-                if (n < 0)
+              // Refuses a negative argument in its init (-2: by quitting with `kill`, OTP's
+              // `{stop, killed}`), else answers it.
+              cfg.add_worker("picky", [](caf::event_based_actor* self, int n) -> caf::behavior {
+                if (n == -2)
+                  self->quit(caf::exit_reason::kill);
+                else if (n < 0)
                   throw std::runtime_error{"init refused"};
                 return {[n](caf::get_atom) { return n; }};
               });
@@ -357,8 +360,14 @@ TEST_CASE("a process worker's init runs in its node, which answers the start wit
     CHECK_THAT(nodes::to_text(refused.error()), Catch::Contains("init refused"));
     if (from_spare)
       REQUIRE(c.spare_ready());
+    auto killed = start_child(sup, in_process(child_spec{"killed", start("picky", -2)}));
+    REQUIRE_FALSE(killed);
+    CHECK(nodes::to_text(killed.error()) == "start_failed: killed: killed");
+    if (from_spare)
+      REQUIRE(c.spare_ready());
     auto id = std::string{"accepted-"} + (from_spare ? "1" : "2");
     auto accepted = start_child(sup, in_process(child_spec{id, start("picky", 7)}));
+    INFO((accepted ? std::string{} : nodes::to_text(accepted.error())));
     REQUIRE(accepted);
     CHECK(c.call<int>(*accepted, caf::get_atom::value) == 7);
     auto children = which_children(sup);
@@ -372,8 +381,11 @@ TEST_CASE("a process worker that ends as soon as its init ran in its node is rep
           "[nodes][process]") {
   // It ends on the message its init sends itself, which it reads in the same run as its
   // init: before the node's answer to the start leaves the node. Its node then exits too.
+  // With `kill`, its exit reaches the supervisor before the answer that names the child: it
+  // is taken as the child's `killed` once the answer comes, not as a kill of the supervisor.
   auto reason = GENERATE(caf::error{caf::exit_reason::normal},
-                         caf::error{caf::exit_reason::unreachable});
+                         caf::error{caf::exit_reason::unreachable},
+                         caf::error{caf::exit_reason::kill});
   INFO(strata::to_text(reason));
   cluster c{{}, [reason](config& cfg) {
               cfg.add_worker("brief", [reason](caf::event_based_actor* self, int) -> caf::behavior {
@@ -398,5 +410,7 @@ TEST_CASE("a process worker that ends as soon as its init ran in its node is rep
     CHECK(children->front().status == child_status::stopped);
   } else {
     c.wait_for(event_kind::restarted, "brief"); // restarted for it, as a transient is
+    // Its next incarnation ends the same way, and that is reported too: the supervisor lived.
+    CHECK(c.wait_for(event_kind::exited, "brief").reason == strata::to_text(reason));
   }
 }

@@ -1,5 +1,8 @@
 // permanent, transient, temporary.
 
+#include <condition_variable>
+#include <mutex>
+
 #include "test_workers.hpp"
 
 using namespace strata;
@@ -30,6 +33,76 @@ void quit_as(fixture& f, const caf::actor& who, how_to_quit how) {
 }
 
 } // namespace
+
+namespace {
+
+// "gate": a worker whose second start blocks in its init (it runs at `thread` placement, where
+// blocking is allowed) until the test opens the gate, after naming the supervisor starting it.
+struct gate {
+  std::mutex mtx; // guards starter and open
+  std::condition_variable cv;
+  caf::actor starter;
+  bool open = false;
+  std::atomic<int> starts{0};
+};
+
+gate the_gate;
+
+void add_gate(config& cfg) {
+  cfg.add_worker("gate", [](caf::event_based_actor* self) -> caf::behavior {
+    if (the_gate.starts.fetch_add(1, std::memory_order_relaxed) + 1 == 2) {
+      std::unique_lock<std::mutex> guard{the_gate.mtx};
+      the_gate.starter = caf::actor_cast<caf::actor>(self->current_sender());
+      the_gate.cv.notify_all();
+      the_gate.cv.wait(guard, [] { return the_gate.open; });
+    }
+    return {[](ping_atom, int x) { return x; }};
+  });
+}
+
+} // namespace
+
+TEST_CASE("a child killed while its start is under way is started again, and its supervisor "
+          "lives") {
+  // "inner", a supervisor, is linked to its parent as its start begins, and answers the
+  // parent's init request only once its own child runs. Killed before that, it passes `kill`
+  // on to its links, which CAF makes fatal even to an actor that traps exits; an OTP
+  // supervisor gets `killed` and takes it as a failed start.
+  fixture f{add_gate};
+  supervisor_spec inner;
+  auto g = child("g", "gate");
+  g.placement = placement::thread;
+  inner.children = {g};
+  supervisor_spec outer;
+  outer.intensity = 10;
+  outer.children = {child("inner", "sup", inner)};
+  auto sup = f.sys->start_supervisor("root", outer);
+  REQUIRE(sup);
+  f.wait_for(event_kind::started, "inner");
+  // Its restart starts "g" the second time: the gate holds "inner"'s start open.
+  caf::anon_send_exit(f.child_of(*sup, "inner"), caf::exit_reason::kill);
+  caf::actor starting;
+  {
+    std::unique_lock<std::mutex> guard{the_gate.mtx};
+    REQUIRE(the_gate.cv.wait_for(guard, std::chrono::seconds{10},
+                                 [] { return the_gate.starter != nullptr; }));
+    starting = the_gate.starter;
+  }
+  // In its mailbox before its child's answer, which the open gate lets go.
+  caf::anon_send_exit(starting, caf::exit_reason::kill);
+  {
+    std::lock_guard<std::mutex> guard{the_gate.mtx};
+    the_gate.open = true;
+  }
+  the_gate.cv.notify_all();
+  auto failed = f.wait_for(event_kind::start_failed, "inner");
+  CHECK(failed.reason.find("killed") != std::string::npos);
+  f.wait_for(event_kind::restarted, "inner");
+  auto counts = count_children(*sup);
+  REQUIRE(counts);
+  CHECK(counts->active == 1);
+  CHECK(f.child_of(*sup, "inner") != starting);
+}
 
 TEST_CASE("a permanent child is restarted even after a normal exit") {
   fixture f;

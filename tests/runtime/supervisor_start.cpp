@@ -63,6 +63,37 @@ TEST_CASE("an exception in a child's init fails its start with the child and the
   CHECK(counts->specs == 0);
 }
 
+TEST_CASE("a worker whose init quits with a reason fails its start with it, and its supervisor "
+          "lives") {
+  // OTP's init/1 returning `{stop, Reason}`. A `kill` from the child whose start failed is
+  // no more fatal to the supervisor than a running child's.
+  fixture f([](config& cfg) {
+    cfg.add_worker("quits", [](caf::event_based_actor* self, int32_t reason) -> caf::behavior {
+      self->quit(caf::make_error(static_cast<caf::exit_reason>(reason)));
+      return {[](ping_atom, int x) { return x; }};
+    });
+  });
+  supervisor_spec spec;
+  auto sup = f.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  for (auto where : {placement::task, placement::thread}) {
+    INFO(to_string(where));
+    auto killed = child("k", "quits", static_cast<int32_t>(caf::exit_reason::kill));
+    killed.placement = where;
+    auto res = start_child(*sup, killed);
+    REQUIRE_FALSE(res);
+    CHECK(to_text(error_of(res)) == "start_failed: k: killed");
+    auto stopped = child("s", "quits", static_cast<int32_t>(caf::exit_reason::user_shutdown));
+    stopped.placement = where;
+    res = start_child(*sup, stopped);
+    REQUIRE_FALSE(res);
+    CHECK(to_text(error_of(res)) == "start_failed: s: shutdown");
+  }
+  auto counts = count_children(*sup);
+  REQUIRE(counts);
+  CHECK(counts->specs == 0);
+}
+
 TEST_CASE("an exception in a supervisor's spec function fails its start") {
   fixture f([](config& cfg) {
     cfg.add_supervisor("broken",

@@ -11,6 +11,9 @@
 ///   links to it and waits for its init to finish (the init handshake) before starting the
 ///   next. If one fails, the ones already started are stopped right to left and the
 ///   supervisor's own start fails with `error::start_failed` naming the child and the reason.
+///   A child whose init quits with a reason (OTP's `{stop, Reason}`), or that ends before
+///   its init finishes, fails its start with that reason; killed (`exit_reason::kill`), with
+///   `killed`, as in OTP, and it does not take the supervisor with it.
 /// - **Exits.** When a child exits, its restart type decides: `permanent` is always
 ///   restarted, `transient` only after an abnormal exit (not `normal`, `shutdown` or
 ///   `{shutdown, Term}`), `temporary` never (and is then removed).

@@ -138,6 +138,17 @@ private:
 
   // -- reacting to exits (supervisor_actor.cpp) -------------------------------------------
   void on_exit(caf::exit_msg& msg);
+  /// Whether `source` is a child: running, being stopped, starting, or ended recently.
+  bool from_child(const caf::actor_addr& source) const;
+  /// Takes an exit_msg carrying `kill` as Erlang's `killed` if it comes from a child, else
+  /// dies of it, as CAF does, and returns false.
+  bool take_kill(caf::exit_msg& msg);
+  /// Whether `msg` is the exit of the child whose init answer we await; then fails its
+  /// start with the exit's reason.
+  bool start_ended(const caf::exit_msg& msg);
+  bool in_other_process(const caf::actor_addr& x) const;
+  void remember_ended(const caf::actor_addr& child);
+  bool ended_recently(const caf::actor_addr& source) const;
   void on_down(caf::down_msg& msg);
   void child_exited(const caf::actor_addr& source, const caf::error& reason);
   void restart(uint64_t key);
@@ -237,6 +248,25 @@ private:
   bool draining_ = false;
   bool shutting_down_ = false;
   std::deque<std::function<void()>> deferred_;
+  // The child whose init answer this supervisor awaits (init_child): linked, not yet
+  // running. One that ends with its answer pending never sends it (CAF 0.17 drops an
+  // unfulfilled response promise), so its exit fails the start.
+  struct awaited_init {
+    caf::actor_addr child;
+    caf::message_id answer; // the id its answer comes with (response_handle::id)
+    std::shared_ptr<start_sequence> seq;
+  };
+  std::optional<awaited_init> awaiting_;
+  // Children that failed to start, and `process` children that ended, most recent last (at
+  // most `ended_kept`), by node and actor id: an exit from one that carries `kill` must not be
+  // fatal either. A child in another process can be heard of twice (its exit from its node,
+  // then node_down as its node ends and our proxy of it dies), and from a new proxy.
+  static constexpr size_t ended_kept = 32;
+  std::deque<std::pair<caf::node_id, caf::actor_id>> ended_;
+  // Whether another process is starting a child for us (start_step), and the exits carrying
+  // `kill` from other processes that came meanwhile, kept until its answer names the child.
+  bool remote_start_pending_ = false;
+  std::vector<caf::exit_msg> early_kills_;
   std::unordered_map<caf::actor_addr, pending_stop> stopping_;
   // Shutdown deadlines of the children in `stopping_` that have a timeout. One CAF timer is
   // armed, for the earliest (`armed_`): CAF's clock wakes its thread for every timer set,

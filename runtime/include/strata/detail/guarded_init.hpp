@@ -54,12 +54,18 @@ inline_init_outcome*& inline_init_slot() noexcept;
 
 /// Runs the user's init `init()` of `self` with strata's exception handling: an exception
 /// escaping a later handler becomes the exit reason, and one escaping `init` itself ends
-/// `self` with that reason and is returned in `err`. Returns what `init` returned.
+/// `self` with that reason and is returned in `err`, as is the reason of an init that quits
+/// with one. Returns what `init` returned.
 template <class Self, class Init>
 caf::behavior run_user_init(Self* self, Init& init, caf::error& err) {
   install_exception_handler(self);
   try {
-    return init();
+    auto bhvr = init();
+    // An init that ends its actor with a reason (`quit(reason)`) fails the start with it, as
+    // OTP's init/1 returning `{stop, Reason}` does. (`quit()` ends it normally once started.)
+    if (self->getf(caf::abstract_actor::is_shutting_down_flag) && self->fail_state())
+      err = self->fail_state();
+    return bhvr;
   } catch (...) {
     err = current_exception_error();
     self->quit(err);
