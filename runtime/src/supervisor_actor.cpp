@@ -135,17 +135,16 @@ caf::invoke_message_result supervisor_actor::consume(caf::mailbox_element& x) {
   if (content.match_elements<caf::exit_msg>()) {
     auto& em = content.get_as<caf::exit_msg>(0);
     if (em.reason == caf::exit_reason::kill) {
-      if (remote_start_pending_ && in_other_process(em.source)) {
+      if (from_child(em.source)) {
+        auto msg = em;
+        take_kill(msg);
+        return caf::invoke_message_result::consumed;
+      }
+      if (early_kills_ && in_other_process(em.source)) {
         // Perhaps from the child that another process is starting for us: its node links
         // it to us before answering, so a child that ended at once is heard of before its
         // handle. Decided once the answer names the child (take_kill).
-        early_kills_.push_back(em);
-        return caf::invoke_message_result::consumed;
-      }
-      if (from_child(em.source)) {
-        auto msg = em;
-        unlink_from(msg.source);
-        on_exit(msg);
+        early_kills_->push_back(em);
         return caf::invoke_message_result::consumed;
       }
     }
@@ -579,12 +578,11 @@ supervisor_actor::step supervisor_actor::start_step(const std::shared_ptr<start_
     }
     // Asynchronous: a supervisor never blocks, and the node's answer can then run this
     // supervisor on the thread that receives it.
-    remote_start_pending_ = true;
+    early_kills_.emplace();
     provider->start(this, c.spec, c.type,
                     [this, seq](caf::expected<caf::actor> hdl, bool initialized) mutable {
-                      remote_start_pending_ = false;
-                      auto early = std::move(early_kills_);
-                      early_kills_.clear();
+                      auto early = std::move(*early_kills_);
+                      early_kills_.reset();
                       auto result = init_child(seq, std::move(hdl), nullptr, initialized);
                       for (auto& msg : early)
                         if (!take_kill(msg))

@@ -411,6 +411,9 @@ TEST_CASE("a process worker that ends as soon as its init ran in its node is rep
   } else {
     c.wait_for(event_kind::restarted, "brief"); // restarted for it, as a transient is
     // Its next incarnation ends the same way, and that is reported too: the supervisor lived.
-    CHECK(c.wait_for(event_kind::exited, "brief").reason == strata::to_text(reason));
+    // Under load its exit can lose the race against its node's shutdown and arrive as
+    // node_down (the first incarnation's cannot: its node links it before answering).
+    auto again = c.wait_for(event_kind::exited, "brief");
+    CHECK((again.reason == strata::to_text(reason) || again.reason.rfind("node_down", 0) == 0));
   }
 }

@@ -263,10 +263,10 @@ private:
   // then node_down as its node ends and our proxy of it dies), and from a new proxy.
   static constexpr size_t ended_kept = 32;
   std::deque<std::pair<caf::node_id, caf::actor_id>> ended_;
-  // Whether another process is starting a child for us (start_step), and the exits carrying
-  // `kill` from other processes that came meanwhile, kept until its answer names the child.
-  bool remote_start_pending_ = false;
-  std::vector<caf::exit_msg> early_kills_;
+  // Set while another process starts a child for us (start_step): the exits carrying `kill`
+  // from unknown actors of other processes that came meanwhile, kept until its answer names
+  // the child.
+  std::optional<std::vector<caf::exit_msg>> early_kills_;
   std::unordered_map<caf::actor_addr, pending_stop> stopping_;
   // Shutdown deadlines of the children in `stopping_` that have a timeout. One CAF timer is
   // armed, for the earliest (`armed_`): CAF's clock wakes its thread for every timer set,

@@ -63,7 +63,7 @@ caf::behavior run_user_init(Self* self, Init& init, caf::error& err) {
     auto bhvr = init();
     // An init that ends its actor with a reason (`quit(reason)`) fails the start with it, as
     // OTP's init/1 returning `{stop, Reason}` does. (`quit()` ends it normally once started.)
-    if (self->getf(caf::abstract_actor::is_shutting_down_flag) && self->fail_state())
+    if (self->fail_state()) // set only by `quit` here
       err = self->fail_state();
     return bhvr;
   } catch (...) {
