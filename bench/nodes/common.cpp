@@ -175,12 +175,15 @@ event_waiter::event_waiter(caf::actor_system& sys) : self(sys) {
   strata::subscribe(self.ptr());
 }
 
-void event_waiter::wait(strata::event_kind kind, const std::string& child) {
+strata::supervision_event event_waiter::wait(strata::event_kind kind, const std::string& child) {
   for (;;) {
+    strata::supervision_event got;
     bool done = false;
     self->receive(
-      [&](const strata::supervision_event& ev) {
+      [&](strata::supervision_event& ev) {
         done = ev.kind == kind && (child.empty() || ev.child == child);
+        if (done)
+          got = std::move(ev);
       },
       caf::after(std::chrono::seconds{10}) >>
         [] {
@@ -188,7 +191,7 @@ void event_waiter::wait(strata::event_kind kind, const std::string& child) {
           std::exit(2);
         });
     if (done)
-      return;
+      return got;
   }
 }
 
@@ -269,8 +272,10 @@ double restart_latency(strata::system& sys, strata::placement where, int n,
       ::kill(pid, SIGKILL);
     else
       caf::anon_send(hdl, crash_atom::value);
-    events.wait(strata::event_kind::restarted);
-    auto again = child_handle(sup);
+    // The event names the successor, as OTP's progress report names its pid.
+    auto again = caf::actor_cast<caf::actor>(events.wait(strata::event_kind::restarted).actor);
+    if (!again)
+      std::exit(2);
     (void)pid_of(events.self, again);
     samples.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - start).count());
     if (process)

@@ -228,7 +228,7 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
   stopping_.erase(i);
   if (in_other_process(msg.source))
     remember_ended(msg.source);
-  child_stopped(key, msg.reason);
+  child_stopped(key, caf::actor_cast<caf::actor_control_block*>(msg.source), msg.reason);
   done();
 }
 
@@ -246,7 +246,7 @@ void supervisor_actor::child_exited(const caf::actor_addr& source, const caf::er
   c->handle = nullptr;
   c->status = child_status::stopped;
   c->last_exit = reason;
-  emit(event_kind::exited, c, reason);
+  emit(event_kind::exited, c, reason, caf::actor_cast<caf::actor_control_block*>(source));
   if (should_restart(c->spec.restart, classify(reason))) {
     restart(key);
     return;
@@ -390,7 +390,7 @@ caf::actor supervisor_actor::begin_stop(uint64_t key) {
   if (gone == nullptr)
     return hdl;
   // Ours to read: the child has terminated, and `hdl` keeps it in memory.
-  child_stopped(key, gone->fail_state());
+  child_stopped(key, caf::actor_cast<caf::actor_control_block*>(hdl), gone->fail_state());
   return nullptr;
 }
 
@@ -446,10 +446,11 @@ void supervisor_actor::await_stop(uint64_t key, caf::actor hdl, done_fn done) {
   }
 }
 
-void supervisor_actor::child_stopped(uint64_t key, const caf::error& reason) {
+void supervisor_actor::child_stopped(uint64_t key, caf::actor_control_block* source,
+                                     const caf::error& reason) {
   if (auto c = find(key)) {
     c->last_exit = reason;
-    emit(event_kind::exited, c, reason);
+    emit(event_kind::exited, c, reason, source);
     if (c->spec.restart == restart_type::temporary)
       erase(key);
   }
@@ -684,7 +685,8 @@ supervisor_actor::step supervisor_actor::child_running(const std::shared_ptr<sta
   add_running(block_of(hdl), key);
   if (seq->is_restart)
     ++c->restarts;
-  emit(seq->is_restart ? event_kind::restarted : event_kind::started, c, std::string{});
+  emit(seq->is_restart ? event_kind::restarted : event_kind::started, c, std::string{},
+       caf::actor_cast<caf::actor_control_block*>(hdl));
   c->fault.clear(); // it runs again: what follows is not the fault's doing
   return step::started;
 }
@@ -834,12 +836,14 @@ bool supervisor_actor::events_listened() const noexcept {
   return events_channel_ == nullptr || events_channel_->wanted();
 }
 
-void supervisor_actor::emit(event_kind kind, const child* c, const caf::error& reason) {
+void supervisor_actor::emit(event_kind kind, const child* c, const caf::error& reason,
+                            caf::actor_control_block* actor) {
   if (events_listened())
-    emit(kind, c, to_text(reason));
+    emit(kind, c, to_text(reason), actor);
 }
 
-void supervisor_actor::emit(event_kind kind, const child* c, const std::string& reason) {
+void supervisor_actor::emit(event_kind kind, const child* c, const std::string& reason,
+                            caf::actor_control_block* actor) {
   if (!events_listened())
     return; // nobody listens: no strings, clock reads or message to build
   supervision_event ev;
@@ -854,6 +858,8 @@ void supervisor_actor::emit(event_kind kind, const child* c, const std::string& 
   ev.reason = reason;
   ev.mono_ns = steady_ns();
   ev.wall_ms = wall_ms();
+  if (actor != nullptr)
+    ev.actor = actor->address();
   send(events_, std::move(ev));
 }
 

@@ -2,6 +2,8 @@
 // the root, answering requests, dying in every way a process dies and restarted under every
 // strategy. Real forks, real signals.
 
+#include <map>
+
 #include "error_of.hpp"
 #include "process_test_support.hpp"
 
@@ -84,9 +86,11 @@ TEST_CASE("a process child that dies is restarted, under every strategy, whateve
   auto exited = c.wait_for(event_kind::exited, "victim");
   INFO("exit reason: " << exited.reason);
   CHECK(exited.reason.find(expected_reason(f)) != std::string::npos);
+  CHECK(exited.actor == victim.address());
   auto restarted = c.wait_for(event_kind::restarted, "victim");
   CHECK(restarted.placement == placement::process);
   auto again = c.child_of(*sup, "victim");
+  CHECK(restarted.actor == again.address());
   auto second_pid = c.pid_of(again);
   CHECK(second_pid != first_pid);
   CHECK(second_pid != ::getpid());
@@ -117,10 +121,28 @@ TEST_CASE("a process-placed supervisor runs its whole subtree in its node and is
   REQUIRE(::kill(node_pid, SIGKILL) == 0);
   auto exited = c.wait_for(event_kind::exited, "team");
   CHECK(exited.reason.find("SIGKILL") != std::string::npos);
-  c.wait_for(event_kind::restarted, "team");
+  // The new subtree's events come from its node; the actors they name are handles here.
+  std::map<std::string, caf::actor_addr> members_started;
+  for (;;) {
+    supervision_event ev;
+    bool got = false;
+    (*c.self)->receive([&](supervision_event& x) { ev = std::move(x), got = true; },
+                       caf::after(std::chrono::seconds{20}) >> [] {});
+    REQUIRE(got);
+    if (ev.kind == event_kind::started && ev.supervisor == "root/team")
+      members_started[ev.child] = ev.actor;
+    if (ev.kind == event_kind::restarted && ev.child == "team")
+      break;
+  }
   auto again = which_children(c.child_of(*sup, "team"));
   REQUIRE(again);
   REQUIRE(again->size() == 2);
+  REQUIRE(members_started.size() == 2);
+  for (auto& m : *again) {
+    INFO(m.id);
+    CHECK(members_started[m.id] == m.handle.address());
+    CHECK(c.pid_of(caf::actor_cast<caf::actor>(members_started[m.id])) != ::getpid());
+  }
   auto new_pid = c.pid_of(again->at(0).handle);
   CHECK(new_pid != node_pid);
   CHECK(new_pid != ::getpid());

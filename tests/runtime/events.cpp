@@ -34,6 +34,42 @@ TEST_CASE("events carry the supervisor path, child, placement, reason and both c
   CHECK(restarted.restarts == 1);
 }
 
+TEST_CASE("events name the child's actor: the one started, the one that ended") {
+  fixture f;
+  auto where = GENERATE(placement::task, placement::thread);
+  CAPTURE(where);
+  supervisor_spec spec;
+  spec.intensity = 3;
+  auto c = child("a", "echo");
+  c.placement = where;
+  spec.children = {c};
+  auto sup = f.sys->start_supervisor("root", spec);
+  REQUIRE(sup);
+  auto first = f.child_of(*sup, "a");
+  auto started = f.wait_for(event_kind::started, "a");
+  CHECK(started.actor == first.address());
+  f.tell(first, crash_atom::value);
+  auto exited = f.wait_for(event_kind::exited, "a");
+  CHECK(exited.actor == first.address());
+  auto restarted = f.wait_for(event_kind::restarted, "a");
+  auto second = f.child_of(*sup, "a");
+  CHECK(second != first);
+  CHECK(restarted.actor == second.address());
+  // The address is a way to the child while it lives, as a pid from a progress report is.
+  auto hdl = caf::actor_cast<caf::actor>(restarted.actor);
+  REQUIRE(hdl);
+  auto echoed = f.ping(hdl, 7);
+  REQUIRE(echoed);
+  CHECK(*echoed == 7);
+  // Stopped by its supervisor (inline for a task, awaited through a monitor for a thread).
+  REQUIRE_FALSE(terminate_child(*sup, "a"));
+  auto stopped = f.wait_for(event_kind::exited, "a");
+  CHECK(stopped.actor == second.address());
+  // Kinds about no one child name no actor.
+  (void)strata::stop(*sup);
+  CHECK(f.wait_for(event_kind::shutdown).actor == caf::actor_addr{});
+}
+
 TEST_CASE("--strata.event-log writes every event as one JSON line") {
   auto path = "/tmp/strata-events-" + std::to_string(::getpid()) + ".jsonl";
   std::remove(path.c_str());

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 
+#include <caf/actor_addr.hpp>
 #include <caf/meta/type_name.hpp>
 
 #include "strata/placement.hpp"
@@ -48,6 +49,11 @@ struct supervision_event {
   /// for the events of a tree left alone. Set on the child's `exited` and on what follows
   /// it (`restarted`, `start_failed`, `intensity_reached`).
   std::string fault;
+  /// The child's actor, as OTP's progress and crash reports name its pid: the one that
+  /// started on `started` and `restarted`, the one that ended on `exited`; null on the other
+  /// kinds. A weak address: `caf::actor_cast<caf::actor>` gives a handle while it lives. For
+  /// a `process` child, an address in its node, reached like a local one.
+  caf::actor_addr actor;
 };
 
 /// Renders `x` as one line of JSON (no trailing newline):
@@ -58,7 +64,7 @@ std::string to_json_line(const supervision_event& x);
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, supervision_event& x) {
   return f(caf::meta::type_name("strata::supervision_event"), x.kind, x.supervisor, x.child,
-           x.placement, x.reason, x.restarts, x.mono_ns, x.wall_ms, x.fault);
+           x.placement, x.reason, x.restarts, x.mono_ns, x.wall_ms, x.fault, x.actor);
 }
 
 } // namespace strata

@@ -168,9 +168,9 @@ private:
   caf::scheduled_actor* exit_inline(const caf::actor& hdl, caf::exit_reason reason);
   /// Waits for `hdl`, the child of `key`, to end (monitor, shutdown deadline), then `done`.
   void await_stop(uint64_t key, caf::actor hdl, done_fn done);
-  /// Bookkeeping once the child of `key` ended with `reason`: its exit event; a temporary
-  /// child is forgotten.
-  void child_stopped(uint64_t key, const caf::error& reason);
+  /// Bookkeeping once the child of `key`, the actor `source`, ended with `reason`: its exit
+  /// event; a temporary child is forgotten.
+  void child_stopped(uint64_t key, caf::actor_control_block* source, const caf::error& reason);
   void arm_shutdown_timer();
   void kill_overdue(); // kills the children past their shutdown deadline
   void stop_in_order(std::vector<uint64_t> keys, done_fn done);
@@ -218,8 +218,12 @@ private:
   }
   shutdown_spec effective_shutdown(const child& c) const;
   bool events_listened() const noexcept; // whether an event would reach anyone
-  void emit(event_kind kind, const child* c, const caf::error& reason);
-  void emit(event_kind kind, const child* c, const std::string& reason);
+  // `actor` is the child's actor the event names (supervision_event::actor), if any; a raw
+  // block, so that nothing is counted when nobody listens.
+  void emit(event_kind kind, const child* c, const caf::error& reason,
+            caf::actor_control_block* actor = nullptr);
+  void emit(event_kind kind, const child* c, const std::string& reason,
+            caf::actor_control_block* actor = nullptr);
 
   std::function<supervisor_spec()> make_spec_;
   supervisor_spec spec_;
