@@ -13,6 +13,8 @@ namespace {
 
 using recheck_atom = caf::atom_constant<caf::atom("c_recheck")>;
 using rejoin_atom = caf::atom_constant<caf::atom("c_rejoin")>;
+using announce_atom = caf::atom_constant<caf::atom("c_announce")>;
+using register_atom = caf::atom_constant<caf::atom("c_register")>;
 
 // How often a session tries to join a crashed room again before telling its client.
 constexpr int max_rejoin_attempts = 36;
@@ -20,6 +22,15 @@ constexpr int max_rejoin_attempts = 36;
 // How long the directory waits for a crashed room to come back from its supervisor before
 // it starts the room anew (the supervisor may have given up).
 constexpr auto restart_grace = std::chrono::seconds{2};
+
+// How long an actor waits for the name server, the directory, a room or the rooms'
+// supervisor to answer; a session then takes the directory for gone and finds it again.
+constexpr auto lookup_timeout = std::chrono::seconds{10};
+
+// How often a directory tries to register its name while the name server still holds it for
+// the incarnation before (it learns of that one's end through a monitor), 10 ms apart; then
+// it fails, and its supervisor decides.
+constexpr int max_register_attempts = 100;
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -48,9 +59,30 @@ std::vector<std::string> nicks(const room_state& st) {
 
 // -- room -----------------------------------------------------------------------------------
 
-caf::behavior room(caf::stateful_actor<room_state>* self, std::string name, caf::actor directory) {
+namespace {
+
+// Finds the directory by its name and says hello to it. While no directory is registered (it
+// is being restarted), tries again, less and less often: the room may be one the directory
+// waits for after a crash.
+void announce(caf::stateful_actor<room_state>* self, std::chrono::milliseconds retry) {
+  self
+    ->request(strata::name_server(self->system()), lookup_timeout, strata::whereis_atom::value,
+              std::string{directory_name})
+    .then(
+      [self](const caf::actor& dir) {
+        self->send(dir, hello_atom::value, self->state.name, caf::actor{self});
+      },
+      [self, retry](caf::error&) {
+        self->delayed_send(self, retry, announce_atom::value,
+                           std::min(retry * 2, std::chrono::milliseconds{1000}).count());
+      });
+}
+
+} // namespace
+
+caf::behavior room(caf::stateful_actor<room_state>* self, std::string name) {
   self->state.name = std::move(name);
-  self->send(directory, hello_atom::value, self->state.name, caf::actor{self});
+  announce(self, std::chrono::milliseconds{10});
   auto leave = [self](const caf::actor_addr& who) {
     auto& st = self->state;
     auto i = st.members.find(who);
@@ -93,6 +125,10 @@ caf::behavior room(caf::stateful_actor<room_state>* self, std::string name, caf:
       auto msg = caf::make_message(out_atom::value, std::move(frame));
       broadcast(self, st.members, msg, [](const caf::actor_addr&) { return false; });
     },
+    [self](hello_atom) { return self->state.name; },
+    [self](announce_atom, int64_t retry_ms) {
+      announce(self, std::chrono::milliseconds{retry_ms});
+    },
   };
 }
 
@@ -129,9 +165,63 @@ void known_room(caf::stateful_actor<directory_state>* self, const std::string& n
 void start_room(caf::stateful_actor<directory_state>* self, const std::string& name) {
   self
     ->request(self->state.rooms, caf::infinite, strata::start_child_atom::value,
-              caf::make_message(name, caf::actor{self}))
+              caf::make_message(name))
     .then([self, name](const caf::actor& room) { known_room(self, name, room); },
           [self, name](caf::error& err) { answer_waiting(self, name, err); });
+}
+
+// It knows every room that ran as it started: starts those asked for and still unknown.
+void become_ready(caf::stateful_actor<directory_state>* self) {
+  auto& st = self->state;
+  st.ready = true;
+  std::vector<std::string> asked;
+  for (auto& kvp : st.waiting)
+    if (st.known.count(kvp.first) == 0)
+      asked.push_back(kvp.first);
+  for (auto& name : asked)
+    start_room(self, name);
+}
+
+// Learns the name of every room running under its supervisor (a directory restarted after a
+// crash starts with none known), then becomes ready.
+void learn_rooms(caf::stateful_actor<directory_state>* self) {
+  self->request(self->state.rooms, lookup_timeout, strata::which_children_atom::value)
+    .then(
+      [self](const std::vector<strata::child_info>& children) {
+        auto named = [self] {
+          if (--self->state.unnamed == 0)
+            become_ready(self);
+        };
+        self->state.unnamed = 1; // this loop's own count, so that no answer ends it early
+        for (auto& c : children) {
+          if (!c.handle)
+            continue;
+          ++self->state.unnamed;
+          self->request(c.handle, lookup_timeout, hello_atom::value)
+            .then(
+              [self, named, room = c.handle](const std::string& name) {
+                known_room(self, name, room);
+                named();
+              },
+              [named](caf::error&) { named(); }); // it ended meanwhile, or does not answer
+        }
+        named();
+      },
+      [self](caf::error& err) { self->quit(err); }); // the rooms' supervisor is gone
+}
+
+// Registers the directory under its name, then learns the rooms.
+void register_directory(caf::stateful_actor<directory_state>* self) {
+  self
+    ->request(strata::name_server(self->system()), lookup_timeout,
+              strata::register_name_atom::value, std::string{directory_name}, caf::actor{self})
+    .then([self](strata::ok_atom) { learn_rooms(self); },
+          [self](caf::error& err) {
+            if (++self->state.register_attempts < max_register_attempts)
+              self->delayed_send(self, std::chrono::milliseconds{10}, register_atom::value);
+            else
+              self->quit(err);
+          });
 }
 
 } // namespace
@@ -154,6 +244,7 @@ caf::behavior directory(caf::stateful_actor<directory_state>* self, caf::actor r
     st.waiting.emplace(name, std::vector<caf::response_promise>{});
     self->delayed_send(self, restart_grace, recheck_atom::value, name);
   });
+  register_directory(self);
   return {
     [self](lookup_atom, const std::string& name) -> caf::result<caf::actor> {
       auto& st = self->state;
@@ -162,16 +253,18 @@ caf::behavior directory(caf::stateful_actor<directory_state>* self, caf::actor r
       auto rp = self->make_response_promise();
       auto [i, fresh] = st.waiting.emplace(name, std::vector<caf::response_promise>{});
       i->second.push_back(rp);
-      if (fresh)
+      if (fresh && st.ready)
         start_room(self, name);
       return caf::delegated<caf::actor>{};
     },
+    [self](register_atom) { register_directory(self); },
     [self](hello_atom, const std::string& name, const caf::actor& room) {
       known_room(self, name, room);
     },
     [self](recheck_atom, const std::string& name) {
       // Still no room of that name after the grace period: start it.
-      if (self->state.known.count(name) == 0 && self->state.waiting.count(name) > 0)
+      if (self->state.ready && self->state.known.count(name) == 0
+          && self->state.waiting.count(name) > 0)
         start_room(self, name);
     },
   };
@@ -189,16 +282,46 @@ void fail(caf::stateful_actor<session_state>* self, std::string code, std::strin
   out(self, error(protocol_error{std::move(code), std::move(reason)}));
 }
 
+// Whether `err`, failing a join, says that the directory is not there to answer (not
+// registered while it is restarted, ended, or silent), or that the room it gave ended.
+bool directory_or_room_gone(const caf::error& err) {
+  return err == caf::sec::request_receiver_down || err == caf::sec::request_timeout
+         || strata::is(err, strata::error::name_not_found);
+}
+
+// Calls `found` with the directory: the one found last, or the one registered now.
+template <class F, class G>
+void with_directory(caf::stateful_actor<session_state>* self, F found, G failed) {
+  if (self->state.directory) {
+    found(self->state.directory);
+    return;
+  }
+  self
+    ->request(strata::name_server(self->system()), lookup_timeout, strata::whereis_atom::value,
+              std::string{directory_name})
+    .await(
+      [self, found](const caf::actor& dir) {
+        self->state.directory = dir;
+        found(dir);
+      },
+      failed);
+}
+
 // Finds (or has started) the room and joins it, keeping this session's later frames waiting
 // until that is done, so they apply in the order sent. `attempt` 0 is the client's join: a
-// failure is the client's to see. Above 0 it is the session joining again after the room
-// crashed: the room may still be on its way back (or the directory may not have seen it go
-// yet), so a failure is retried, with backoff, for ~30 s before the client hears of it.
+// failure the directory answers is the client's to see. Above 0 it is the session joining
+// again after the room crashed, or after the directory (or the room it gave) was not there:
+// the room or the directory may still be on its way back (or the directory may not have seen
+// the room go yet), so a failure is retried, with backoff, for ~30 s before the client hears
+// of it.
 void join(caf::stateful_actor<session_state>* self, const std::string& name, int attempt) {
-  auto failed = [self, name, attempt](caf::error&) {
+  auto failed = [self, name, attempt](caf::error& err) {
     if (self->state.wanted.count(name) == 0)
       return; // left meanwhile
-    if (attempt == 0 || attempt >= max_rejoin_attempts) {
+    bool gone = directory_or_room_gone(err);
+    if (gone)
+      self->state.directory = nullptr; // found again by name at the next attempt
+    if ((attempt == 0 && !gone) || attempt >= max_rejoin_attempts) {
       self->state.wanted.erase(name);
       auto held = self->state.held[name].size();
       self->state.held.erase(name);
@@ -211,45 +334,49 @@ void join(caf::stateful_actor<session_state>* self, const std::string& name, int
                           std::chrono::milliseconds{1000});
     self->delayed_send(self, delay, rejoin_atom::value, name, attempt + 1);
   };
-  self->request(self->state.directory, caf::infinite, lookup_atom::value, name)
-    .await(
-      [self, name, failed](const caf::actor& room) {
-        self
-          ->request(room, caf::infinite, join_atom::value, self->state.nick, caf::actor{self},
-                    self->state.connection)
-          .await(
-            [self, name, room](caf::ok_atom) {
-              auto& st = self->state;
-              if (st.wanted.count(name) == 0) {
-                self->send(room, leave_atom::value, caf::actor{self}); // left meanwhile
-                return;
-              }
-              auto& slot = st.rooms[name];
-              if (slot != room) {
-                if (slot)
-                  self->demonitor(slot);
-                slot = room;
-                self->monitor(room);
-              }
-              if (auto i = st.held.find(name); i != st.held.end()) {
-                for (auto& [text, id] : i->second)
-                  self->send(room, say_atom::value, caf::actor{self}, text, id);
-                st.held.erase(i);
-              }
-            },
-            failed);
-      },
-      failed);
+  with_directory(
+    self,
+    [self, name, failed](const caf::actor& dir) {
+      self->request(dir, lookup_timeout, lookup_atom::value, name)
+        .await(
+          [self, name, failed](const caf::actor& room) {
+            self
+              ->request(room, lookup_timeout, join_atom::value, self->state.nick, caf::actor{self},
+                        self->state.connection)
+              .await(
+                [self, name, room](caf::ok_atom) {
+                  auto& st = self->state;
+                  if (st.wanted.count(name) == 0) {
+                    self->send(room, leave_atom::value, caf::actor{self}); // left meanwhile
+                    return;
+                  }
+                  auto& slot = st.rooms[name];
+                  if (slot != room) {
+                    if (slot)
+                      self->demonitor(slot);
+                    slot = room;
+                    self->monitor(room);
+                  }
+                  if (auto i = st.held.find(name); i != st.held.end()) {
+                    for (auto& [text, id] : i->second)
+                      self->send(room, say_atom::value, caf::actor{self}, text, id);
+                    st.held.erase(i);
+                  }
+                },
+                failed);
+          },
+          failed);
+    },
+    failed);
 }
 
 } // namespace
 
-caf::behavior session(caf::stateful_actor<session_state>* self, uint64_t id, caf::actor connection,
-                      caf::actor directory) {
+caf::behavior session(caf::stateful_actor<session_state>* self, uint64_t id,
+                      caf::actor connection) {
   auto& st = self->state;
   st.id = id;
   st.connection = std::move(connection);
-  st.directory = std::move(directory);
   self->set_down_handler([self](caf::down_msg& msg) {
     // A room we joined went down: its supervisor restarts it; join it again.
     auto& st = self->state;
@@ -350,9 +477,19 @@ strata::supervisor_spec rooms_spec() {
   return spec;
 }
 
+strata::supervisor_spec directory_spec(const caf::actor& rooms) {
+  strata::supervisor_spec spec;
+  spec.strategy = strata::strategy::one_for_one;
+  spec.intensity = 10;
+  spec.period = std::chrono::seconds{1};
+  spec.children = {strata::child_spec{"directory", strata::start("directory", rooms)}};
+  return spec;
+}
+
 void add_factories(strata::config& cfg) {
   cfg.add_worker("room", room);
   cfg.add_supervisor("rooms", [] { return rooms_spec(); });
+  cfg.add_worker("directory", directory);
   cfg.add_worker("gateway", gateway);
   cfg.add_message_type<server_options>("chat::server_options");
 }

@@ -1,10 +1,12 @@
 #pragma once
 
 // The chat gateway's actors, independent of the network: a room per room name, started on
-// demand under a simple_one_for_one supervisor by the room directory, and a session per
-// client connection, which parses the client's frames and sends its answers to the
-// connection actor as `(out_atom, frame)`. Rooms send their frames (joined, presence,
-// messages) to the members' connections directly, not through the sessions.
+// demand under a simple_one_for_one supervisor by the room directory, the directory (a
+// supervised worker, registered under `directory_name`), and a session per client
+// connection, which parses the client's frames and sends its answers to the connection actor
+// as `(out_atom, frame)`. Rooms send their frames (joined, presence, messages) to the
+// members' connections directly, not through the sessions. Rooms and sessions find the
+// directory by its name, as OTP code calls a registered server: whichever incarnation runs.
 
 #include <cstdint>
 #include <deque>
@@ -28,16 +30,26 @@ using join_atom = caf::atom_constant<caf::atom("c_join")>;
 using leave_atom = caf::atom_constant<caf::atom("c_leave")>; // (leave, session)
 using say_atom = caf::atom_constant<caf::atom("c_say")>; // (say, session, text, id json)
 using lookup_atom = caf::atom_constant<caf::atom("c_lookup")>; // (lookup, room) -> actor
-using hello_atom = caf::atom_constant<caf::atom("c_hello")>; // (hello, room, room actor)
+// (hello, room, room actor): a room to the directory as it starts. (hello) -> room name:
+// the directory to a running room, as it starts.
+using hello_atom = caf::atom_constant<caf::atom("c_hello")>;
 
-/// Registers the gateway's factories: "room" (a room; args: its name, the directory),
-/// "rooms" (the supervisor of rooms, simple_one_for_one, rooms `transient`) and "gateway"
-/// (a server as a worker; see gateway.hpp), and the message type of its options.
+/// The name the directory registers itself under (strata/names.hpp), in its cluster.
+constexpr const char* directory_name = "chat.directory";
+
+/// Registers the gateway's factories: "room" (a room; args: its name), "rooms" (the
+/// supervisor of rooms, simple_one_for_one, rooms `transient`), "directory" (args: the
+/// rooms' supervisor) and "gateway" (a server as a worker; see gateway.hpp), and the message
+/// type of its options.
 void add_factories(strata::config& cfg);
 
 /// The spec of the rooms' supervisor: simple_one_for_one over "room", rooms `transient`
 /// (restarted after a crash, not after a normal exit), at most 10 restarts a second.
 strata::supervisor_spec rooms_spec();
+
+/// The spec of the directory's supervisor: one_for_one over the permanent "directory" child,
+/// finding and starting rooms under `rooms`, at most 10 restarts a second.
+strata::supervisor_spec directory_spec(const caf::actor& rooms);
 
 struct room_member {
   std::string nick;
@@ -52,26 +64,34 @@ struct room_state {
 };
 
 /// A room: members, the last `history_size` messages, presence. Announces itself to the
-/// directory when it starts, also after a restart.
-caf::behavior room(caf::stateful_actor<room_state>* self, std::string name, caf::actor directory);
+/// directory when it starts, also after a restart, and tells a new directory its name.
+caf::behavior room(caf::stateful_actor<room_state>* self, std::string name);
 
 struct directory_state {
   caf::actor rooms; // the supervisor
   std::map<std::string, caf::actor> known;
-  // Lookups of a room that is being started, or restarted by its supervisor.
+  // Lookups of a room that is being started, or restarted by its supervisor, or asked for
+  // before the directory knows the rooms that run.
   std::map<std::string, std::vector<caf::response_promise>> waiting;
   std::map<caf::actor_addr, std::string> names; // running room -> name
+  // Until it has registered its name and learned the running rooms' names, it starts no
+  // room: one it does not know yet may run already.
+  bool ready = false;
+  size_t unnamed = 0; // running rooms asked for their names, not answered yet
+  int register_attempts = 0;
 };
 
 /// Finds rooms by name and starts them under `rooms` when missing; one place decides, so two
-/// sessions joining a new room at once get the same room.
+/// sessions joining a new room at once get the same room. Registers itself as
+/// `directory_name`, then learns the rooms that run under `rooms` (a directory that crashed
+/// and was restarted knows them again) before it starts any.
 caf::behavior directory(caf::stateful_actor<directory_state>* self, caf::actor rooms);
 
 struct session_state {
   uint64_t id = 0;
   std::string nick;
   caf::actor connection;
-  caf::actor directory;
+  caf::actor directory; // found by name, and again when it is gone
   std::map<std::string, caf::actor> rooms; // joined
   std::set<std::string> wanted; // joined by the client and not left since
   // Messages for a room that crashed, said while the session joins it again: sent once it
@@ -83,7 +103,6 @@ struct session_state {
 constexpr size_t max_held = 100;
 
 /// A client's session: parses its frames (`(in_atom, frame)`), answers through `connection`.
-caf::behavior session(caf::stateful_actor<session_state>* self, uint64_t id, caf::actor connection,
-                      caf::actor directory);
+caf::behavior session(caf::stateful_actor<session_state>* self, uint64_t id, caf::actor connection);
 
 } // namespace chat

@@ -22,18 +22,16 @@ struct gateway_state {
 };
 
 /// A gateway: serves `opts` (with `reuse_port`, so that several share a port) and starts a
-/// session per connection in its own actor system, with `directory` to find rooms. Fails to
-/// start, as an exception in its init, when it cannot listen. `(get_atom)` → the number of
-/// connections it holds (uint64_t).
-caf::behavior gateway(caf::stateful_actor<gateway_state>* self, caf::actor directory,
-                      server_options opts);
+/// session per connection in its own actor system; sessions find the directory by its name.
+/// Fails to start, as an exception in its init, when it cannot listen. `(get_atom)` → the
+/// number of connections it holds (uint64_t).
+caf::behavior gateway(caf::stateful_actor<gateway_state>* self, server_options opts);
 
 /// The spec of the gateways' supervisor: one_for_one over `count` permanent children
 /// "gateway-1" ... "gateway-<count>", each a "gateway" serving `opts` on one shared port
 /// (`gateway` sets `reuse_port`);
 /// at most 10 restarts a second. Their placement is configuration (`set_placement`).
-strata::supervisor_spec gateways_spec(size_t count, const caf::actor& directory,
-                                      server_options opts);
+strata::supervisor_spec gateways_spec(size_t count, server_options opts);
 
 /// The child id of gateway `i` (1-based) in `gateways_spec`.
 std::string gateway_id(size_t i);

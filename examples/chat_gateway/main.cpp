@@ -3,10 +3,11 @@
 //   chat_gateway [--port=8080] [--address=0.0.0.0] [--io-threads=N] [--gateway-nodes=0]
 //                [--sessions=task|thread] [--rooms=task|process] [CAF and strata options]
 //
-// The service is a supervision tree: "rooms" (simple_one_for_one: a room actor per room,
-// started on demand), the directory that finds rooms, and "gateways" (one_for_one: the
-// servers, one in this process or one per gateway node, sharing the port). Every connection
-// is a session actor in the gateway that accepted it. SIGINT or SIGTERM closes every
+// The service is three supervision trees: "rooms" (simple_one_for_one: a room actor per
+// room, started on demand), "directory" (one_for_one over the directory that finds rooms,
+// registered as "chat.directory"), and "gateways" (one_for_one: the servers, one in this
+// process or one per gateway node, sharing the port). Every connection is a session actor
+// in the gateway that accepted it. SIGINT or SIGTERM closes every
 // connection with a close frame (1001) and exits.
 
 #include <algorithm>
@@ -126,14 +127,6 @@ void raise_descriptor_limit() {
   }
 }
 
-// Stops the worker `who` with `shutdown` and waits until it is gone.
-void stop_worker(caf::actor_system& sys, const caf::actor& who) {
-  caf::scoped_actor self{sys};
-  self->monitor(who);
-  self->send_exit(who, caf::exit_reason::user_shutdown);
-  self->receive([](const caf::down_msg&) {});
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -184,14 +177,17 @@ int main(int argc, char** argv) {
                  strata::to_text(rooms.error()).c_str());
     return 1;
   }
-  auto directory = sys.actors().spawn(chat::directory, *rooms);
-  auto gateways = sys.start_supervisor("gateways",
-                                       chat::gateways_spec(std::max<size_t>(1, opts.gateway_nodes),
-                                                           directory, opts.server));
+  auto directory = sys.start_supervisor("directory", chat::directory_spec(*rooms));
+  if (!directory) {
+    std::fprintf(stderr, "chat_gateway: the directory did not start: %s\n",
+                 strata::to_text(directory.error()).c_str());
+    return 1;
+  }
+  auto gateways = sys.start_supervisor(
+    "gateways", chat::gateways_spec(std::max<size_t>(1, opts.gateway_nodes), opts.server));
   if (!gateways) {
     std::fprintf(stderr, "chat_gateway: the gateways did not start: %s\n",
                  strata::to_text(gateways.error()).c_str());
-    stop_worker(sys.actors(), directory);
     return 1;
   }
   auto where = opts.gateway_nodes > 0 ? std::to_string(opts.gateway_nodes) + " nodes"
@@ -205,10 +201,8 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &sig);
   std::printf("chat gateway: %s, closing every connection\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
   std::fflush(stdout);
-  // The gateways first (their clients get 1001), then the directory; the system stops the
-  // rooms.
+  // The gateways first (their clients get 1001); the system stops the other trees.
   if (auto err = strata::stop(*gateways))
     std::fprintf(stderr, "chat_gateway: stopping the gateways: %s\n", strata::to_text(err).c_str());
-  stop_worker(sys.actors(), directory);
   return 0;
 }

@@ -48,8 +48,8 @@ using http_stream = beast::basic_stream<tcp, executor>;
 class ws_session;
 
 struct server_state {
-  server_state(caf::actor_system& s, caf::actor d, server_options o)
-    : sys(s), directory(std::move(d)), opts(std::move(o)), iocs(std::max(1u, opts.io_threads)) {
+  server_state(caf::actor_system& s, server_options o)
+    : sys(s), opts(std::move(o)), iocs(std::max(1u, opts.io_threads)) {
     for (auto& ioc : iocs) {
       ioc = std::make_unique<net::io_context>(1);
       work.push_back(net::make_work_guard(*ioc));
@@ -58,7 +58,6 @@ struct server_state {
   }
 
   caf::actor_system& sys;
-  caf::actor directory;
   server_options opts;
   // Destroyed by `server::stop` once its threads are done: that destroys the handlers still
   // pending, and with them the connections they hold (which hold this state).
@@ -264,9 +263,9 @@ private:
     connection_ = connection_actor(actors, std::weak_ptr<ws_session>{shared_from_this()}, st_);
     auto id = next_session_id();
     if (st_->opts.session_threads)
-      session_ = actors.spawn<caf::detached>(chat::session, id, connection_, st_->directory);
+      session_ = actors.spawn<caf::detached>(chat::session, id, connection_);
     else
-      session_ = actors.spawn(chat::session, id, connection_, st_->directory);
+      session_ = actors.spawn(chat::session, id, connection_);
     tokens_ = st_->opts.burst;
     last_ = clock_type::now();
     do_read();
@@ -578,8 +577,8 @@ void do_accept(const std::shared_ptr<server_state>& st) {
 
 } // namespace
 
-server::server(caf::actor_system& sys, caf::actor directory, server_options opts)
-  : state_(std::make_shared<server_state>(sys, std::move(directory), std::move(opts))) {
+server::server(caf::actor_system& sys, server_options opts)
+  : state_(std::make_shared<server_state>(sys, std::move(opts))) {
   auto& st = *state_;
   tcp::endpoint ep{net::ip::make_address(st.opts.address), st.opts.port};
   st.acceptor->open(ep.protocol());

@@ -51,7 +51,7 @@ struct server_state;
 class server {
 public:
   /// @throws boost::system::system_error when the address cannot be bound.
-  server(caf::actor_system& sys, caf::actor directory, server_options opts);
+  server(caf::actor_system& sys, server_options opts);
   ~server();
 
   server(const server&) = delete;

@@ -18,30 +18,37 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// The rooms' and the directory's trees, as chat_gateway starts them.
 struct gateway_fixture {
-  gateway_fixture() {
+  explicit gateway_fixture(strata::supervisor_spec spec = rooms_spec()) {
     add_factories(cfg);
     sys.emplace(cfg);
-    auto sup = sys->start_supervisor("rooms", rooms_spec());
+    auto sup = sys->start_supervisor("rooms", std::move(spec));
     REQUIRE(sup);
     rooms = *sup;
-    dir = sys->actors().spawn(directory, rooms);
+    auto dir = sys->start_supervisor("directory", directory_spec(rooms));
+    REQUIRE(dir);
+    directory_sup = *dir;
   }
 
-  ~gateway_fixture() {
-    caf::anon_send_exit(dir, caf::exit_reason::user_shutdown);
+  // The directory that runs now.
+  caf::actor directory() {
+    auto children = strata::which_children(directory_sup);
+    REQUIRE(children);
+    REQUIRE(children->size() == 1);
+    return children->front().handle;
   }
 
   strata::config cfg;
   std::optional<strata::system> sys;
   caf::actor rooms;
-  caf::actor dir;
+  caf::actor directory_sup;
 };
 
 // A client: a scoped actor as its connection, and its session.
 struct client {
-  client(gateway_fixture& f, uint64_t id, const caf::actor& dir = {}) : conn(f.sys->actors()) {
-    session = f.sys->actors().spawn(chat::session, id, caf::actor{conn}, dir ? dir : f.dir);
+  client(gateway_fixture& f, uint64_t id) : conn(f.sys->actors()) {
+    session = f.sys->actors().spawn(chat::session, id, caf::actor{conn});
   }
 
   ~client() {
@@ -199,20 +206,13 @@ TEST_CASE("messages said while a room is down get no error, and talk goes on onc
   // crash die with the room (as Erlang's messages to a dead process); those said while it
   // joins the room again wait and are sent once it is back. Either way: no error, no
   // reordering, and `joined` again.
-  gateway_fixture f;
   auto spec = rooms_spec();
   spec.children.front().backoff.min = std::chrono::milliseconds{300};
   spec.children.front().backoff.max = std::chrono::milliseconds{300};
-  auto slow = f.sys->start_supervisor("slow_rooms", spec);
-  REQUIRE(slow);
-  auto dir = f.sys->actors().spawn(directory, *slow);
-  // Ends the directory also when the test fails (the system waits for every actor).
-  std::shared_ptr<void> end_dir{nullptr, [dir](void*) {
-                                  caf::anon_send_exit(dir, caf::exit_reason::user_shutdown);
-                                }};
-  client a{f, 1, dir};
+  gateway_fixture f{spec};
+  client a{f, 1};
   a.enter("ana", "lobby");
-  auto room = strata::which_children(*slow);
+  auto room = strata::which_children(f.rooms);
   REQUIRE(room);
   REQUIRE(room->size() == 1);
   caf::anon_send_exit(room->front().handle, caf::exit_reason::kill);
@@ -236,4 +236,36 @@ TEST_CASE("messages said while a room is down get no error, and talk goes on onc
     }
   }
   CHECK(rejoined);
+}
+
+TEST_CASE("a crashed directory is restarted, knows the running rooms again, and talk goes on") {
+  gateway_fixture f;
+  client a{f, 1};
+  a.enter("ana", "lobby");
+  auto first = f.directory();
+  caf::anon_send_exit(first, caf::exit_reason::kill);
+  // A session that comes meanwhile finds the new directory by its name, which gives it the
+  // room that runs, not a second room of that name.
+  client b{f, 2};
+  auto joined = b.enter("bob", "lobby");
+  CHECK(sorted(joined["members"]) == std::vector<std::string>{"ana", "bob"});
+  CHECK(a.next("presence")["nick"] == "bob");
+  b.send(R"({"op":"say","room":"lobby","text":"hi","id":1})");
+  CHECK(a.next("message")["text"] == "hi");
+  CHECK(f.directory() != first);
+  auto rooms = strata::which_children(f.rooms);
+  REQUIRE(rooms);
+  CHECK(rooms->size() == 1);
+  // New rooms are started as before.
+  b.send(R"({"op":"join","room":"den"})");
+  CHECK(b.next("joined")["room"] == "den");
+  // A room that crashes now comes back to the new directory: its sessions join it again.
+  auto lobby = rooms->front().handle;
+  caf::anon_send_exit(lobby, caf::exit_reason::kill);
+  CHECK(a.next("joined")["room"] == "lobby");
+  a.send(R"({"op":"say","room":"lobby","text":"back","id":2})");
+  CHECK(a.next("message")["text"] == "back");
+  auto after = strata::which_children(f.rooms);
+  REQUIRE(after);
+  CHECK(after->size() == 2); // lobby (restarted, once) and den
 }

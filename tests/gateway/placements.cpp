@@ -48,19 +48,18 @@ struct gateway_nodes {
     REQUIRE_FALSE(sys->provider_error());
     auto sup = sys->start_supervisor("rooms", rooms_spec());
     REQUIRE(sup);
-    dir = sys->actors().spawn(directory, *sup);
+    REQUIRE(sys->start_supervisor("directory", directory_spec(*sup)));
     reservation.emplace("127.0.0.1", 0);
     server_options opts;
     opts.address = "127.0.0.1";
     opts.port = reservation->port();
-    auto gw = sys->start_supervisor("gateways", gateways_spec(n, dir, opts));
+    auto gw = sys->start_supervisor("gateways", gateways_spec(n, opts));
     REQUIRE(gw);
     gateways = *gw;
   }
 
   ~gateway_nodes() {
     CHECK_FALSE(strata::stop(gateways));
-    caf::anon_send_exit(dir, caf::exit_reason::user_shutdown);
   }
 
   uint16_t port() const {
@@ -69,7 +68,6 @@ struct gateway_nodes {
 
   strata::config cfg;
   std::optional<strata::system> sys;
-  caf::actor dir;
   std::optional<port_reservation> reservation;
   caf::actor gateways;
 };

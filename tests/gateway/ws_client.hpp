@@ -34,15 +34,14 @@ struct gateway {
     auto sup = sys->start_supervisor("rooms", rooms_spec());
     REQUIRE(sup);
     rooms = *sup;
-    dir = sys->actors().spawn(directory, rooms);
+    REQUIRE(sys->start_supervisor("directory", directory_spec(rooms)));
     opts.port = 0;
     opts.address = "127.0.0.1";
-    srv.emplace(sys->actors(), dir, opts);
+    srv.emplace(sys->actors(), opts);
   }
 
   ~gateway() {
     srv.reset();
-    caf::anon_send_exit(dir, caf::exit_reason::user_shutdown);
   }
 
   uint16_t port() const {
@@ -52,7 +51,6 @@ struct gateway {
   strata::config cfg;
   std::optional<strata::system> sys;
   caf::actor rooms;
-  caf::actor dir;
   std::optional<server> srv;
 };
 
