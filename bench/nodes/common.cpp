@@ -1,6 +1,7 @@
 #include "common.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -243,11 +244,53 @@ double spare_ready_after(strata::system& sys, clock_type::time_point since) {
 
 } // namespace
 
+namespace {
+
+int64_t steady_ns(clock_type::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+// The restart's observer, an event-based actor subscribed to supervision events, as a user's
+// actor would watch a tree: on supervisor `sup`'s `restarted`, it asks the successor the
+// event names for its pid, and on the answer sends `report_to` the microseconds since
+// `*crashed_at` (steady-clock ns, set just before the crash), or -1 when the successor does
+// not answer. `(get_atom)` answers true once it is subscribed.
+caf::behavior restart_prober(caf::event_based_actor* self, std::string sup,
+                             std::shared_ptr<std::atomic<int64_t>> crashed_at,
+                             caf::actor report_to) {
+  strata::subscribe(self);
+  return {
+    [=](const strata::supervision_event& ev) {
+      if (ev.kind != strata::event_kind::restarted || ev.supervisor != sup)
+        return;
+      auto again = caf::actor_cast<caf::actor>(ev.actor);
+      if (!again) {
+        self->send(report_to, -1.0);
+        return;
+      }
+      self->request(again, std::chrono::seconds{10}, pid_atom::value)
+        .then(
+          [=](int) {
+            auto ns = steady_ns(clock_type::now()) - crashed_at->load();
+            self->send(report_to, static_cast<double>(ns) / 1000.0);
+          },
+          [=](caf::error&) { self->send(report_to, -1.0); });
+    },
+    [](caf::get_atom) { return true; },
+  };
+}
+
+} // namespace
+
 double restart_latency(strata::system& sys, strata::placement where, int n,
                        std::vector<double>* spare_ready_ms) {
-  auto sup = start_only_child(sys, "bench-" + to_string(where), where,
-                              static_cast<uint32_t>(n) * 10);
-  event_waiter events{sys.actors()};
+  auto name = "bench-" + to_string(where);
+  auto sup = start_only_child(sys, name, where, static_cast<uint32_t>(n) * 10);
+  caf::scoped_actor self{sys.actors()};
+  auto crashed_at = std::make_shared<std::atomic<int64_t>>(0);
+  auto prober = sys.actors().spawn(restart_prober, name, crashed_at, caf::actor{self});
+  self->request(prober, std::chrono::seconds{10}, caf::get_atom::value)
+    .receive([](bool) {}, [](caf::error&) { std::exit(2); });
   std::vector<double> samples;
   std::vector<double> ready;
   // Crashes come one at a time into a settled cluster: the zygote has replaced the spare the
@@ -266,21 +309,29 @@ double restart_latency(strata::system& sys, strata::placement where, int n,
     (void)settle(clock_type::now()); // the cluster's first spare: not a replacement
   for (int i = 0; i < n; ++i) {
     auto hdl = child_handle(sup);
-    auto pid = where == strata::placement::process ? pid_of(events.self, hdl) : 0;
+    auto pid = where == strata::placement::process ? pid_of(self, hdl) : 0;
     auto start = clock_type::now();
+    crashed_at->store(steady_ns(start));
     if (where == strata::placement::process)
       ::kill(pid, SIGKILL);
     else
       caf::anon_send(hdl, crash_atom::value);
-    // The event names the successor, as OTP's progress report names its pid.
-    auto again = caf::actor_cast<caf::actor>(events.wait(strata::event_kind::restarted).actor);
-    if (!again)
+    double us = -1;
+    self->receive([&](double x) { us = x; },
+                  caf::after(std::chrono::seconds{10}) >>
+                    [] {
+                      std::fprintf(stderr, "restart: no restarted child answered within 10 s\n");
+                      std::exit(2);
+                    });
+    if (us < 0) {
+      std::fprintf(stderr, "restart: the restarted child did not answer\n");
       std::exit(2);
-    (void)pid_of(events.self, again);
-    samples.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - start).count());
+    }
+    samples.push_back(us);
     if (process)
       ready.push_back(settle(start));
   }
+  self->send_exit(prober, caf::exit_reason::user_shutdown);
   (void)strata::stop(sup);
   if (spare_ready_ms != nullptr && !ready.empty())
     spare_ready_ms->push_back(median_of(ready));

@@ -74,7 +74,8 @@ caf::actor child_handle(const caf::actor& sup);
 int pid_of(caf::scoped_actor& self, const caf::actor& hdl);
 
 /// Median microseconds from a crash of the only child of a fresh supervisor (placed `where`)
-/// to its successor answering, over `n` crashes: SIGKILL of a `process` child's node, an
+/// to its successor answering a request from an event-based actor of the root, which sends
+/// it on the `restarted` event, over `n` crashes: SIGKILL of a `process` child's node, an
 /// exception in a `task` or `thread` child. For `process`, each crash comes once a spare
 /// node is ready again, and `spare_ready_ms` (if given) gets the median milliseconds from a
 /// crash until it was.
