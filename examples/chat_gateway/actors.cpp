@@ -296,8 +296,12 @@ void with_directory(caf::stateful_actor<session_state>* self, F found, G failed)
     found(self->state.directory);
     return;
   }
+  // No timeout (nor below, for the room): each would stay in CAF's clock for its whole
+  // duration, answered or not (CAF 0.17 does not cancel it), ~200 bytes per session; the
+  // name server and a room answer at once, or their end answers for them. The directory
+  // may hold a lookup while it starts a room, and could end before it answers.
   self
-    ->request(strata::name_server(self->system()), lookup_timeout, strata::whereis_atom::value,
+    ->request(strata::name_server(self->system()), caf::infinite, strata::whereis_atom::value,
               std::string{directory_name})
     .await(
       [self, found](const caf::actor& dir) {
@@ -341,7 +345,7 @@ void join(caf::stateful_actor<session_state>* self, const std::string& name, int
         .await(
           [self, name, failed](const caf::actor& room) {
             self
-              ->request(room, lookup_timeout, join_atom::value, self->state.nick, caf::actor{self},
+              ->request(room, caf::infinite, join_atom::value, self->state.nick, caf::actor{self},
                         self->state.connection)
               .await(
                 [self, name, room](caf::ok_atom) {
