@@ -1,7 +1,6 @@
 #include "common.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -176,15 +175,12 @@ event_waiter::event_waiter(caf::actor_system& sys) : self(sys) {
   strata::subscribe(self.ptr());
 }
 
-strata::supervision_event event_waiter::wait(strata::event_kind kind, const std::string& child) {
+void event_waiter::wait(strata::event_kind kind, const std::string& child) {
   for (;;) {
-    strata::supervision_event got;
     bool done = false;
     self->receive(
-      [&](strata::supervision_event& ev) {
+      [&](const strata::supervision_event& ev) {
         done = ev.kind == kind && (child.empty() || ev.child == child);
-        if (done)
-          got = std::move(ev);
       },
       caf::after(std::chrono::seconds{10}) >>
         [] {
@@ -192,7 +188,7 @@ strata::supervision_event event_waiter::wait(strata::event_kind kind, const std:
           std::exit(2);
         });
     if (done)
-      return got;
+      return;
   }
 }
 
@@ -246,18 +242,12 @@ double spare_ready_after(strata::system& sys, clock_type::time_point since) {
 
 namespace {
 
-int64_t steady_ns(clock_type::time_point t) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-
 // The restart's observer, an event-based actor subscribed to supervision events, as a user's
 // actor would watch a tree: on supervisor `sup`'s `restarted`, it asks the successor the
-// event names for its pid, and on the answer sends `report_to` the microseconds since
-// `*crashed_at` (steady-clock ns, set just before the crash), or -1 when the successor does
-// not answer. `(get_atom)` answers true once it is subscribed.
-caf::behavior restart_prober(caf::event_based_actor* self, std::string sup,
-                             std::shared_ptr<std::atomic<int64_t>> crashed_at,
-                             caf::actor report_to) {
+// event names for its pid, and sends `report_to` the `clock_type` ticks at which the answer
+// arrived, or -1 when the successor does not answer. `(get_atom)` answers true once it is
+// subscribed.
+caf::behavior restart_prober(caf::event_based_actor* self, std::string sup, caf::actor report_to) {
   strata::subscribe(self);
   return {
     [=](const strata::supervision_event& ev) {
@@ -265,16 +255,15 @@ caf::behavior restart_prober(caf::event_based_actor* self, std::string sup,
         return;
       auto again = caf::actor_cast<caf::actor>(ev.actor);
       if (!again) {
-        self->send(report_to, -1.0);
+        self->send(report_to, int64_t{-1});
         return;
       }
       self->request(again, std::chrono::seconds{10}, pid_atom::value)
         .then(
           [=](int) {
-            auto ns = steady_ns(clock_type::now()) - crashed_at->load();
-            self->send(report_to, static_cast<double>(ns) / 1000.0);
+            self->send(report_to, int64_t{clock_type::now().time_since_epoch().count()});
           },
-          [=](caf::error&) { self->send(report_to, -1.0); });
+          [=](caf::error&) { self->send(report_to, int64_t{-1}); });
     },
     [](caf::get_atom) { return true; },
   };
@@ -287,8 +276,7 @@ double restart_latency(strata::system& sys, strata::placement where, int n,
   auto name = "bench-" + to_string(where);
   auto sup = start_only_child(sys, name, where, static_cast<uint32_t>(n) * 10);
   caf::scoped_actor self{sys.actors()};
-  auto crashed_at = std::make_shared<std::atomic<int64_t>>(0);
-  auto prober = sys.actors().spawn(restart_prober, name, crashed_at, caf::actor{self});
+  auto prober = sys.actors().spawn(restart_prober, name, caf::actor{self});
   self->request(prober, std::chrono::seconds{10}, caf::get_atom::value)
     .receive([](bool) {}, [](caf::error&) { std::exit(2); });
   std::vector<double> samples;
@@ -311,23 +299,23 @@ double restart_latency(strata::system& sys, strata::placement where, int n,
     auto hdl = child_handle(sup);
     auto pid = where == strata::placement::process ? pid_of(self, hdl) : 0;
     auto start = clock_type::now();
-    crashed_at->store(steady_ns(start));
     if (where == strata::placement::process)
       ::kill(pid, SIGKILL);
     else
       caf::anon_send(hdl, crash_atom::value);
-    double us = -1;
-    self->receive([&](double x) { us = x; },
+    int64_t answered = -1;
+    self->receive([&](int64_t ticks) { answered = ticks; },
                   caf::after(std::chrono::seconds{10}) >>
                     [] {
                       std::fprintf(stderr, "restart: no restarted child answered within 10 s\n");
                       std::exit(2);
                     });
-    if (us < 0) {
+    if (answered < 0) {
       std::fprintf(stderr, "restart: the restarted child did not answer\n");
       std::exit(2);
     }
-    samples.push_back(us);
+    auto at = clock_type::time_point{clock_type::duration{answered}};
+    samples.push_back(std::chrono::duration<double, std::micro>(at - start).count());
     if (process)
       ready.push_back(settle(start));
   }

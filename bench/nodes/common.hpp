@@ -60,9 +60,9 @@ double throughput(caf::actor_system& sys, const caf::actor& remote, int n);
 struct event_waiter {
   explicit event_waiter(caf::actor_system& sys);
 
-  /// Waits for an event of `kind` (of child `child`, if not empty) and returns it; exits
-  /// with status 2 after 10 s without one.
-  strata::supervision_event wait(strata::event_kind kind, const std::string& child = {});
+  /// Waits for an event of `kind` (of child `child`, if not empty); exits with status 2
+  /// after 10 s without one.
+  void wait(strata::event_kind kind, const std::string& child = {});
 
   caf::scoped_actor self;
 };

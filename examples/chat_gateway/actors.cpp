@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <utility>
 
 #include "gateway.hpp"
@@ -14,7 +15,6 @@ namespace {
 using recheck_atom = caf::atom_constant<caf::atom("c_recheck")>;
 using rejoin_atom = caf::atom_constant<caf::atom("c_rejoin")>;
 using announce_atom = caf::atom_constant<caf::atom("c_announce")>;
-using register_atom = caf::atom_constant<caf::atom("c_register")>;
 
 // How often a session tries to join a crashed room again before telling its client.
 constexpr int max_rejoin_attempts = 36;
@@ -26,11 +26,6 @@ constexpr auto restart_grace = std::chrono::seconds{2};
 // How long an actor waits for the name server, the directory, a room or the rooms'
 // supervisor to answer; a session then takes the directory for gone and finds it again.
 constexpr auto lookup_timeout = std::chrono::seconds{10};
-
-// How often a directory tries to register its name while the name server still holds it for
-// the incarnation before (it learns of that one's end through a monitor), 10 ms apart; then
-// it fails, and its supervisor decides.
-constexpr int max_register_attempts = 100;
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -188,15 +183,16 @@ void learn_rooms(caf::stateful_actor<directory_state>* self) {
   self->request(self->state.rooms, lookup_timeout, strata::which_children_atom::value)
     .then(
       [self](const std::vector<strata::child_info>& children) {
-        auto named = [self] {
-          if (--self->state.unnamed == 0)
+        // Rooms not answered yet, and 1 for this loop, so that no answer ends it early.
+        auto unnamed = std::make_shared<size_t>(1);
+        auto named = [self, unnamed] {
+          if (--*unnamed == 0)
             become_ready(self);
         };
-        self->state.unnamed = 1; // this loop's own count, so that no answer ends it early
         for (auto& c : children) {
           if (!c.handle)
             continue;
-          ++self->state.unnamed;
+          ++*unnamed;
           self->request(c.handle, lookup_timeout, hello_atom::value)
             .then(
               [self, named, room = c.handle](const std::string& name) {
@@ -210,18 +206,15 @@ void learn_rooms(caf::stateful_actor<directory_state>* self) {
       [self](caf::error& err) { self->quit(err); }); // the rooms' supervisor is gone
 }
 
-// Registers the directory under its name, then learns the rooms.
+// Registers the directory under its name (free once the incarnation before has ended, which
+// is before its supervisor restarts it), then learns the rooms. A name held by another live
+// actor fails it, and its supervisor decides.
 void register_directory(caf::stateful_actor<directory_state>* self) {
   self
     ->request(strata::name_server(self->system()), lookup_timeout,
               strata::register_name_atom::value, std::string{directory_name}, caf::actor{self})
     .then([self](strata::ok_atom) { learn_rooms(self); },
-          [self](caf::error& err) {
-            if (++self->state.register_attempts < max_register_attempts)
-              self->delayed_send(self, std::chrono::milliseconds{10}, register_atom::value);
-            else
-              self->quit(err);
-          });
+          [self](caf::error& err) { self->quit(err); });
 }
 
 } // namespace
@@ -257,7 +250,6 @@ caf::behavior directory(caf::stateful_actor<directory_state>* self, caf::actor r
         start_room(self, name);
       return caf::delegated<caf::actor>{};
     },
-    [self](register_atom) { register_directory(self); },
     [self](hello_atom, const std::string& name, const caf::actor& room) {
       known_room(self, name, room);
     },

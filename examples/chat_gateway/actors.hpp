@@ -77,8 +77,6 @@ struct directory_state {
   // Until it has registered its name and learned the running rooms' names, it starts no
   // room: one it does not know yet may run already.
   bool ready = false;
-  size_t unnamed = 0; // running rooms asked for their names, not answered yet
-  int register_attempts = 0;
 };
 
 /// Finds rooms by name and starts them under `rooms` when missing; one place decides, so two

@@ -25,22 +25,43 @@ struct name_server_state {
   std::map<caf::actor_addr, std::vector<std::string>> by_actor;
 };
 
+// Drops every name `who` holds.
+void forget(name_server_state& st, const caf::actor_addr& who) {
+  auto i = st.by_actor.find(who);
+  if (i == st.by_actor.end())
+    return;
+  for (auto& name : i->second)
+    st.names.erase(name);
+  st.by_actor.erase(i);
+}
+
+// The live actor holding `name`, or null. A holder that has ended (its exit is done, or its
+// proxy was killed: both happen before its links and monitors hear of it) holds nothing,
+// even before our monitor's down_msg arrives: as in OTP, a name is free once its process is
+// dead, so a supervisor's restarted child can register the name of the one it replaces.
+const caf::actor* holder(caf::stateful_actor<name_server_state>* self, const std::string& name) {
+  auto& st = self->state;
+  auto i = st.names.find(name);
+  if (i == st.names.end())
+    return nullptr;
+  auto* who = caf::actor_cast<caf::abstract_actor*>(i->second);
+  if (!who->getf(caf::abstract_actor::is_cleaned_up_flag))
+    return &i->second;
+  auto addr = i->second.address();
+  self->demonitor(addr);
+  forget(st, addr);
+  return nullptr;
+}
+
 caf::behavior name_server_impl(caf::stateful_actor<name_server_state>* self, int) {
   // A registered actor's exit (or its node's loss, which kills its proxy) frees its names.
-  self->set_down_handler([self](caf::down_msg& msg) {
-    auto i = self->state.by_actor.find(msg.source);
-    if (i == self->state.by_actor.end())
-      return;
-    for (auto& name : i->second)
-      self->state.names.erase(name);
-    self->state.by_actor.erase(i);
-  });
+  self->set_down_handler([self](caf::down_msg& msg) { forget(self->state, msg.source); });
   return {
     [self](register_name_atom, const std::string& name,
            const caf::actor& who) -> caf::result<ok_atom> {
       if (name.empty() || who == nullptr)
         return make_error(error::invalid_spec, "register_name needs a name and an actor");
-      if (self->state.names.count(name) > 0)
+      if (holder(self, name) != nullptr)
         return make_error(error::name_taken, name);
       self->state.names.emplace(name, who);
       auto& held = self->state.by_actor[who.address()];
@@ -50,17 +71,16 @@ caf::behavior name_server_impl(caf::stateful_actor<name_server_state>* self, int
       return ok_atom::value;
     },
     [self](whereis_atom, const std::string& name) -> caf::result<caf::actor> {
-      auto i = self->state.names.find(name);
-      if (i == self->state.names.end())
-        return make_error(error::name_not_found, name);
-      return i->second;
+      if (auto* who = holder(self, name))
+        return *who;
+      return make_error(error::name_not_found, name);
     },
     [self](unregister_name_atom, const std::string& name) -> caf::result<ok_atom> {
-      auto i = self->state.names.find(name);
-      if (i == self->state.names.end())
+      auto* who = holder(self, name);
+      if (who == nullptr)
         return make_error(error::name_not_found, name);
-      auto addr = i->second.address();
-      self->state.names.erase(i);
+      auto addr = who->address();
+      self->state.names.erase(name);
       auto& held = self->state.by_actor[addr];
       held.erase(std::remove(held.begin(), held.end(), name), held.end());
       if (held.empty()) {
