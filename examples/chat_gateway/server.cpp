@@ -27,6 +27,7 @@
 
 #include "actors.hpp"
 #include "corked_socket.hpp"
+#include "posted_frames.hpp"
 #include "protocol.hpp"
 
 namespace chat {
@@ -226,13 +227,8 @@ public:
   // arrives before it runs: under load, a burst of frames costs one handler, not one each.
   // A room's frame is one `caf::message` shared by all its members' queues, never copied.
   void post(caf::message msg) {
-    {
-      std::lock_guard<std::mutex> guard{inbox_mtx_};
-      inbox_.push_back(std::move(msg));
-      if (inbox_.size() > 1)
-        return; // a drain is on its way
-    }
-    net::post(ws_.get_executor(), [self = shared_from_this()] { self->drain(); });
+    if (inbox_.push(std::move(msg)))
+      net::post(ws_.get_executor(), [self = shared_from_this()] { self->drain(); });
   }
 
   // After the Asio threads stopped: ends the actors of a connection that did not close.
@@ -324,10 +320,15 @@ private:
 
   // On the connection's thread: the frames posted since the last drain, in the order posted,
   // leave in one write (the socket is corked meanwhile).
+  // Past `max_outbound` posted frames not drained yet, the connection's thread lags that far
+  // behind: closed as a slow consumer is.
   void drain() {
-    {
-      std::lock_guard<std::mutex> guard{inbox_mtx_};
-      draining_.swap(inbox_);
+    if (!inbox_.take(draining_)) {
+      if (!closing_ && !ended_ && !close_code_ && ws_.is_open()) {
+        outq_.clear();
+        close(close_policy);
+      }
+      return;
     }
     auto& out = ws_.next_layer();
     out.cork();
@@ -460,8 +461,7 @@ private:
   std::shared_ptr<server_state> st_;
   beast::flat_buffer buffer_;
   std::deque<caf::message> outq_; // (out_atom, frame): waiting for room in the gathered bytes
-  std::mutex inbox_mtx_;
-  std::vector<caf::message> inbox_; // guarded by inbox_mtx_: posted, not drained yet
+  posted_frames inbox_{st_->opts.max_outbound}; // posted from any thread, not drained yet
   std::vector<caf::message> draining_; // the connection's thread only
   bool waiting_ = false; // for the kernel to take gathered bytes (`wait_for_kernel`)
   bool closing_ = false;

@@ -22,7 +22,9 @@ struct server_options {
   uint16_t port = 8080; // 0: any free port (see `server::port`)
   unsigned io_threads = 1;
   bool session_threads = false; // `thread` placement: a detached session actor per connection
-  size_t max_outbound = 1024; // frames queued for a client before it is closed (1008)
+  // Frames queued for a client before it is closed (1008): behind a client that reads too
+  // slowly, and, apart, posted to a connection whose I/O thread has not drained them yet.
+  size_t max_outbound = 1024;
   double rate = 50; // frames per second a client may send on average ...
   double burst = 100; // ... and at once
   // Refused frames pile up, draining at `rate` a second; this many piled up close the

@@ -192,6 +192,22 @@ TEST_CASE("a client that does not read is closed; the room goes on") {
   CHECK(g.srv->connections() == 1);
 }
 
+TEST_CASE("a connection whose frames pile up past max_outbound before its thread drains them "
+          "is closed with 1008; the gateway goes on") {
+  // With a limit of 0, the first frame posted to a connection (its welcome) is past it, as
+  // 1,025 frames posted while its I/O thread lags would be with the default; the unit test of
+  // the bound is tests/gateway/posted_frames.cpp.
+  server_options opts;
+  opts.max_outbound = 0;
+  gateway g{opts};
+  client a{g.port()};
+  a.send(R"({"op":"hello","nick":"ana"})");
+  CHECK(a.close_code() == close_policy);
+  client b{g.port()};
+  b.send(R"({"op":"hello","nick":"bo"})");
+  CHECK(b.close_code() == close_policy);
+}
+
 TEST_CASE("stopping the gateway closes every connection with 1001") {
   gateway g;
   client a{g.port()};

@@ -15,7 +15,9 @@ namespace strata {
 /// Registered names, OTP's `register/2`, `whereis/1` and `unregister/1`, for a whole cluster:
 /// one name server per cluster, in its root process, serves every node, so a name registered
 /// in any node resolves in all of them (to a proxy where the actor lives elsewhere). A name
-/// goes away by itself when its actor exits, or when the node it lives in is lost.
+/// goes away by itself when its actor exits, or when the node it lives in is lost; as in OTP,
+/// it is free as soon as the actor has ended, before its monitors and links hear of it, so a
+/// supervisor's restarted child can register the name of the one it replaces.
 ///
 /// The server is an actor: inside an actor, `request` it instead of calling the blocking
 /// functions below:
