@@ -124,7 +124,8 @@ caf::invoke_message_result supervisor_actor::consume(caf::mailbox_element& x) {
   // into `killed`, which a supervisor traps like any other reason; so here an exit_msg with
   // `kill` from one of our children (running, stopping, starting, or ended lately: see
   // from_child) goes to our exit handling, as CAF's would go for any other reason. A `kill`
-  // from anyone else (the parent, a user) stays fatal.
+  // from anyone else (the parent, a user), or one a child sent us itself (OTP's
+  // `exit(Sup, kill)`, which no process can trap), stays fatal.
   auto& content = x.content();
   if (faults_ && content.type_token() == detail::fault_token
       && content.get_as<caf::atom_value>(0) == detail::fault_atom::value) {
@@ -135,7 +136,7 @@ caf::invoke_message_result supervisor_actor::consume(caf::mailbox_element& x) {
   if (content.match_elements<caf::exit_msg>()) {
     auto& em = content.get_as<caf::exit_msg>(0);
     if (em.reason == caf::exit_reason::kill) {
-      if (from_child(em.source)) {
+      if (from_child(em.source) && !sent_by_live_actor(em.source)) {
         auto msg = em;
         take_kill(msg);
         return caf::invoke_message_result::consumed;
@@ -155,6 +156,17 @@ caf::invoke_message_result supervisor_actor::consume(caf::mailbox_element& x) {
 bool supervisor_actor::from_child(const caf::actor_addr& source) const {
   return running_.count(block_of(source)) > 0 || stopping_.count(source) > 0
          || (awaiting_ && awaiting_->child == source) || ended_recently(source);
+}
+
+bool supervisor_actor::sent_by_live_actor(const caf::actor_addr& source) const {
+  // A child's own exit reaches its links from its cleanup, after CAF has marked it cleaned up
+  // (monitorable_actor::cleanup): a `kill` from a child not so marked was sent by the child
+  // itself. A proxy hears of its actor's end apart from the exit, in either order, so a
+  // child in another process cannot be told apart: its `kill` is taken as its exit.
+  if (in_other_process(source))
+    return false;
+  auto sender = caf::actor_cast<caf::strong_actor_ptr>(source);
+  return sender != nullptr && !sender->get()->getf(caf::abstract_actor::is_cleaned_up_flag);
 }
 
 bool supervisor_actor::in_other_process(const caf::actor_addr& x) const {

@@ -104,6 +104,35 @@ TEST_CASE("a child killed while its start is under way is started again, and its
   CHECK(f.child_of(*sup, "inner") != starting);
 }
 
+TEST_CASE("a kill that a child sends its supervisor itself ends the supervisor, as OTP's "
+          "exit(Sup, kill) does") {
+  // "assassin" sends the actor it is given an exit with `kill`, and lives on. A killed child
+  // passes `kill` on too (the test above), but only once it has ended.
+  fixture f{[](config& cfg) {
+    cfg.add_worker("assassin", [](caf::event_based_actor* self) -> caf::behavior {
+      return {
+        [self](const caf::actor& target) { self->send_exit(target, caf::exit_reason::kill); }};
+    });
+  }};
+  supervisor_spec inner;
+  inner.children = {child("a", "assassin")};
+  supervisor_spec outer;
+  outer.intensity = 10;
+  outer.children = {child("inner", "sup", inner)};
+  auto sup = f.sys->start_supervisor("root", outer);
+  REQUIRE(sup);
+  f.wait_for(event_kind::started, "inner");
+  auto before = f.child_of(*sup, "inner");
+  f.tell(f.child_of(before, "a"), before);
+  // Taken as the assassin's own exit, "a" would be restarted and "inner" would live on.
+  auto ev = f.next_event();
+  CHECK(ev.kind == event_kind::exited);
+  CHECK(ev.child == "inner");
+  CHECK(ev.reason.find("kill") != std::string::npos);
+  f.wait_for(event_kind::restarted, "inner");
+  CHECK(f.child_of(*sup, "inner") != before);
+}
+
 TEST_CASE("a permanent child is restarted even after a normal exit") {
   fixture f;
   auto sup = start_tree(f, {typed("p", restart_type::permanent)});

@@ -16,7 +16,11 @@
 ///   `killed`, as in OTP, and it does not take the supervisor with it.
 /// - **Exits.** When a child exits, its restart type decides: `permanent` is always
 ///   restarted, `transient` only after an abnormal exit (not `normal`, `shutdown` or
-///   `{shutdown, Term}`), `temporary` never (and is then removed).
+///   `{shutdown, Term}`), `temporary` never (and is then removed). A child killed
+///   (`exit_reason::kill`) exits with `killed`, which the supervisor takes as any other
+///   reason; a `kill` that a child in the supervisor's process sends it itself (OTP's
+///   `exit(Sup, kill)`) cannot be trapped and ends the supervisor. (From a child in another
+///   process, such a `kill` cannot be told from the child's own death and is taken as that.)
 /// - **Strategies.** `one_for_one` restarts the child alone. `one_for_all` stops all other
 ///   children right to left, then starts all left to right. `rest_for_one` stops the
 ///   children started after it right to left, then restarts it and them left to right.

@@ -147,6 +147,9 @@ private:
   /// start with the exit's reason.
   bool start_ended(const caf::exit_msg& msg);
   bool in_other_process(const caf::actor_addr& x) const;
+  /// Whether `source` is an actor of this process that has not ended: an exit from it was
+  /// sent by its own code, not by its death.
+  bool sent_by_live_actor(const caf::actor_addr& source) const;
   void remember_ended(const caf::actor_addr& child);
   bool ended_recently(const caf::actor_addr& source) const;
   void on_down(caf::down_msg& msg);
