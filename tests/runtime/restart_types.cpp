@@ -28,6 +28,20 @@ caf::actor start_tree(fixture& f, std::vector<child_spec> children,
   return *sup;
 }
 
+// Starts "root" with one child, "inner": a supervisor of `child_spec`; returns root once
+// "inner" has started.
+caf::actor start_nested(fixture& f, child_spec grandchild) {
+  supervisor_spec inner;
+  inner.children = {std::move(grandchild)};
+  supervisor_spec outer;
+  outer.intensity = 10;
+  outer.children = {child("inner", "sup", inner)};
+  auto sup = f.sys->start_supervisor("root", outer);
+  REQUIRE(sup);
+  f.wait_for(event_kind::started, "inner");
+  return *sup;
+}
+
 void quit_as(fixture& f, const caf::actor& who, how_to_quit how) {
   f.tell(who, quit_atom::value, static_cast<int>(how));
 }
@@ -69,18 +83,11 @@ TEST_CASE("a child killed while its start is under way is started again, and its
   // on to its links, which CAF makes fatal even to an actor that traps exits; an OTP
   // supervisor gets `killed` and takes it as a failed start.
   fixture f{add_gate};
-  supervisor_spec inner;
   auto g = child("g", "gate");
   g.placement = placement::thread;
-  inner.children = {g};
-  supervisor_spec outer;
-  outer.intensity = 10;
-  outer.children = {child("inner", "sup", inner)};
-  auto sup = f.sys->start_supervisor("root", outer);
-  REQUIRE(sup);
-  f.wait_for(event_kind::started, "inner");
+  auto sup = start_nested(f, g);
   // Its restart starts "g" the second time: the gate holds "inner"'s start open.
-  caf::anon_send_exit(f.child_of(*sup, "inner"), caf::exit_reason::kill);
+  caf::anon_send_exit(f.child_of(sup, "inner"), caf::exit_reason::kill);
   caf::actor starting;
   {
     std::unique_lock<std::mutex> guard{the_gate.mtx};
@@ -98,10 +105,10 @@ TEST_CASE("a child killed while its start is under way is started again, and its
   auto failed = f.wait_for(event_kind::start_failed, "inner");
   CHECK(failed.reason.find("killed") != std::string::npos);
   f.wait_for(event_kind::restarted, "inner");
-  auto counts = count_children(*sup);
+  auto counts = count_children(sup);
   REQUIRE(counts);
   CHECK(counts->active == 1);
-  CHECK(f.child_of(*sup, "inner") != starting);
+  CHECK(f.child_of(sup, "inner") != starting);
 }
 
 TEST_CASE("a kill that a child sends its supervisor itself ends the supervisor, as OTP's "
@@ -114,15 +121,8 @@ TEST_CASE("a kill that a child sends its supervisor itself ends the supervisor, 
         [self](const caf::actor& target) { self->send_exit(target, caf::exit_reason::kill); }};
     });
   }};
-  supervisor_spec inner;
-  inner.children = {child("a", "assassin")};
-  supervisor_spec outer;
-  outer.intensity = 10;
-  outer.children = {child("inner", "sup", inner)};
-  auto sup = f.sys->start_supervisor("root", outer);
-  REQUIRE(sup);
-  f.wait_for(event_kind::started, "inner");
-  auto before = f.child_of(*sup, "inner");
+  auto sup = start_nested(f, child("a", "assassin"));
+  auto before = f.child_of(sup, "inner");
   f.tell(f.child_of(before, "a"), before);
   // Taken as the assassin's own exit, "a" would be restarted and "inner" would live on.
   auto ev = f.next_event();
@@ -130,7 +130,7 @@ TEST_CASE("a kill that a child sends its supervisor itself ends the supervisor, 
   CHECK(ev.child == "inner");
   CHECK(ev.reason.find("kill") != std::string::npos);
   f.wait_for(event_kind::restarted, "inner");
-  CHECK(f.child_of(*sup, "inner") != before);
+  CHECK(f.child_of(sup, "inner") != before);
 }
 
 TEST_CASE("a permanent child is restarted even after a normal exit") {
