@@ -1,5 +1,6 @@
 #include "strata/nodes/provider.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <csignal>
 #include <map>
@@ -47,6 +48,11 @@ using spare_ready_atom = caf::atom_constant<caf::atom("s_spare_ok")>;
 using start_child_atom = caf::atom_constant<caf::atom("s_start")>;
 /// To the root's service actor: start spares until `node_options::spares` are ready.
 using replenish_atom = caf::atom_constant<caf::atom("s_replen")>;
+/// To the root's service actor: `(spare_wait_atom, news)` from a start that found no spare,
+/// answered with `ok_atom` once the spares changed since it looked (`spare_news` moved past
+/// `news`): a spare got ready or failed, or the cluster stops. `(spare_news_atom)`: they did.
+using spare_wait_atom = caf::atom_constant<caf::atom("s_sp_wait")>;
+using spare_news_atom = caf::atom_constant<caf::atom("s_sp_news")>;
 /// To the root's service actor: `(free_slot_atom, slot)`, the node of `slot` is reaped.
 using free_slot_atom = caf::atom_constant<caf::atom("s_free")>;
 /// A heartbeat request to a node's keeper, answered with the same atom.
@@ -194,18 +200,10 @@ public:
 
   caf::expected<caf::actor> spawn(caf::actor_system& sys, const child_spec& child,
                                   child_type) override {
-    return spawn_blocking(sys, child, caf::actor{});
-  }
-
-  // Starts `child` in a spare, waiting for one if none is ready; the child waits for its
-  // init handshake. A `parent` that dies before linking to the child takes the child down.
-  caf::expected<caf::actor> spawn_blocking(caf::actor_system& sys, const child_spec& child,
-                                           const caf::actor& parent) {
     if (in_node_)
-      return make_error(strata::error::placement_unavailable,
-                        "a process child cannot start process children of its own yet", child.id);
-    // It waits for a node, whose answers a receive thread delivers: if this runs on one (a
-    // supervisor woken by a message from a node), that thread hands its reading on first.
+      return nested_start_error(child);
+    // It waits for a node, whose answers a receive thread delivers: if this runs on one, that
+    // thread hands its reading on first.
     strata::detail::before_blocking();
     auto spare = take_spare();
     if (!spare)
@@ -215,7 +213,7 @@ public:
     caf::scoped_actor self{sys};
     self
       ->request(keeper, opts_.start_timeout, start_child_atom::value, child.id, child.start.name,
-                child.start.args, parent, false)
+                child.start.args, caf::actor{}, false)
       .receive([&](caf::actor& hdl, bool) { result = std::move(hdl); },
                [&](caf::error& err) { result = start_error(slot, std::move(err)); });
     return started_in(slot, keeper, std::move(result));
@@ -223,29 +221,83 @@ public:
 
   void start(caf::event_based_actor* self, const child_spec& child, child_type,
              start_handler done) override {
-    auto spare = in_node_ ? std::nullopt : take_ready_spare();
-    if (!spare) {
-      // No spare ready (the first start, or starts in a burst): wait for one, blocking. The
-      // child's init is left to the supervisor's handshake: its answer comes in a later
-      // activation, so the supervisor does not go on to its next start (perhaps blocking
-      // again) on this thread. Blocking one of the root's workers twice in a row starved the
-      // service actor that makes the next spare (the chat gateway with two gateway nodes).
-      done(spawn_blocking(self->system(), child, caf::actor{self}), false);
+    if (in_node_) {
+      done(nested_start_error(child), false);
       return;
     }
-    auto [slot, keeper] = *spare;
-    // The node runs the child's init as it starts it: one trip between the processes fewer.
+    uint64_t failures = 0;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      failures = spare_failures_;
+    }
+    start_when_ready(self, child, std::move(done),
+                     std::chrono::steady_clock::now() + opts_.start_timeout, failures);
+  }
+
+  // Starts `child` in a spare for `self` once one is ready, waiting for it asynchronously:
+  // `self` goes on with its other messages meanwhile, and no thread is held (a start that
+  // blocked a scheduler thread of the root could starve the service actor, which takes the
+  // spares' ready reports, until the start timed out). Fails as `take_spare` does.
+  void start_when_ready(caf::event_based_actor* self, const child_spec& child,
+                        start_handler done, std::chrono::steady_clock::time_point deadline,
+                        uint64_t failures) {
+    caf::actor service;
+    uint64_t news = 0;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      auto found = look_for_spare_locked(failures);
+      if (!found) {
+        done(std::move(found.error()), false);
+        return;
+      }
+      if (*found) {
+        auto [slot, keeper] = **found;
+        start_in(self, child, slot, keeper, std::move(done));
+        return;
+      }
+      service = service_;
+      news = spare_news_;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+    if (service == nullptr || left.count() <= 0) {
+      done(no_spare_in_time(), false);
+      return;
+    }
+    self->request(service, left, spare_wait_atom::value, news)
+      .then(
+        [this, self, child, done, deadline, failures](ok_atom) {
+          start_when_ready(self, child, done, deadline, failures);
+        },
+        [this, done](caf::error& err) {
+          done(err == caf::sec::request_timeout ? no_spare_in_time() : std::move(err), false);
+        });
+  }
+
+  // Has the node in `slot`, a spare taken for `child`, start it for `self`. The node runs the
+  // child's init as it starts it: one trip between the processes fewer.
+  void start_in(caf::event_based_actor* self, const child_spec& child, uint32_t slot,
+                const caf::actor& keeper, start_handler done) {
     self
       ->request(keeper, opts_.start_timeout, start_child_atom::value, child.id, child.start.name,
                 child.start.args, caf::actor{self}, true)
       .then(
-        [this, slot = slot, keeper = keeper, done](caf::actor& hdl, bool initialized) {
+        [this, slot, keeper, done](caf::actor& hdl, bool initialized) {
           auto result = started_in(slot, keeper, std::move(hdl));
           done(std::move(result), initialized && result);
         },
-        [this, slot = slot, keeper = keeper, done](caf::error& err) {
+        [this, slot, keeper, done](caf::error& err) {
           done(started_in(slot, keeper, start_error(slot, std::move(err))), false);
         });
+  }
+
+  static caf::error nested_start_error(const child_spec& child) {
+    return make_error(strata::error::placement_unavailable,
+                      "a process child cannot start process children of its own yet", child.id);
+  }
+
+  static caf::error no_spare_in_time() {
+    return make_error(error::node_down, "no node was ready within the start timeout");
   }
 
   cluster_status status() {
@@ -414,33 +466,60 @@ private:
     return result;
   }
 
-  // Waits up to `start_timeout` for a ready spare and takes it for a child.
+  // mtx_ held. Takes a ready spare for a start that has seen `failures` spares fail; or
+  // fails it (the cluster is down, a spare failed since, no slot left for one); or, a spare
+  // being on its way, neither (nullopt: wait for news). Asks for a spare when none is.
+  caf::expected<std::optional<std::pair<uint32_t, caf::actor>>>
+  look_for_spare_locked(uint64_t failures) {
+    if (failure_)
+      return make_error(strata::error::placement_unavailable, to_text(failure_));
+    if (transport_ == nullptr)
+      return make_error(strata::error::placement_unavailable, "the node transport is stopped");
+    if (auto spare = take_spare_locked())
+      return spare;
+    if (spare_failures_ != failures)
+      return make_error(error::node_down, "no node could start: " + to_text(spare_failure_));
+    bool starting = false;
+    for (uint32_t i = 1; i < slots_.size(); ++i)
+      starting = starting || (!slots_[i].exited && slots_[i].phase == slot_phase::readying);
+    if (!starting) {
+      if (!has_free_slot())
+        return make_error(strata::error::placement_unavailable,
+                          "all " + std::to_string(slots_.size() - 1) + " node slots are in use");
+      if (service_ != nullptr)
+        caf::anon_send(service_, replenish_atom::value); // none on its way: now
+    }
+    return std::nullopt;
+  }
+
+  // Waits up to `start_timeout` for a ready spare and takes it for a child, blocking.
   caf::expected<std::pair<uint32_t, caf::actor>> take_spare() {
     std::unique_lock<std::mutex> guard{mtx_};
     auto deadline = std::chrono::steady_clock::now() + opts_.start_timeout;
     auto failures = spare_failures_;
     for (;;) {
-      if (failure_)
-        return make_error(strata::error::placement_unavailable, to_text(failure_));
-      if (transport_ == nullptr)
-        return make_error(strata::error::placement_unavailable, "the node transport is stopped");
-      if (auto spare = take_spare_locked())
-        return *spare;
-      bool starting = false;
-      for (uint32_t i = 1; i < slots_.size(); ++i)
-        starting = starting || (!slots_[i].exited && slots_[i].phase == slot_phase::readying);
-      if (spare_failures_ != failures)
-        return make_error(error::node_down, "no node could start: " + to_text(spare_failure_));
-      if (!starting) {
-        if (!has_free_slot())
-          return make_error(strata::error::placement_unavailable,
-                            "all " + std::to_string(slots_.size() - 1) + " node slots are in use");
-        if (service_ != nullptr)
-          caf::anon_send(service_, replenish_atom::value); // none on its way: now
-      }
+      auto found = look_for_spare_locked(failures);
+      if (!found)
+        return std::move(found.error());
+      if (*found)
+        return **found;
       if (cv_.wait_until(guard, deadline) == std::cv_status::timeout)
-        return make_error(error::node_down, "no node was ready within the start timeout");
+        return no_spare_in_time();
     }
+  }
+
+  // mtx_ held. The spares changed (one got ready or failed, or the cluster stops): wakes the
+  // starts waiting for one, blocked (`take_spare`) or not (`start_when_ready`).
+  void spare_news_locked() {
+    ++spare_news_;
+    cv_.notify_all();
+    if (service_ != nullptr)
+      caf::anon_send(service_, spare_news_atom::value);
+  }
+
+  uint64_t spare_news() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return spare_news_;
   }
 
   bool has_free_slot() const {
@@ -524,7 +603,7 @@ private:
     if (s.token_lost)
       return; // ending already: its exit report cleans up
     s.phase = slot_phase::spare;
-    cv_.notify_all();
+    spare_news_locked();
     // Connected, it holds its liveness token: where the transport watches it, its end
     // reaches node_dying at once, and the zygote need not wake for it (it reports it when
     // node_dying asks).
@@ -547,7 +626,7 @@ private:
   void spare_failed(caf::error reason) {
     spare_failure_ = std::move(reason);
     ++spare_failures_;
-    cv_.notify_all();
+    spare_news_locked();
     if (service_ != nullptr)
       caf::delayed_anon_send(service_, spare_retry_delay, replenish_atom::value);
   }
@@ -699,7 +778,7 @@ private:
           ::close(s.pidfd);
           s.pidfd = -1;
         }
-      cv_.notify_all();
+      spare_news_locked();
     }
     t.reset();
     if (cfg_ != nullptr && !in_node_)
@@ -831,7 +910,8 @@ private:
   std::mutex zygote_mtx_; // guards the use of zygote_ against its reset; taken before mtx_
   std::unique_ptr<zygote> zygote_;
   mutable std::mutex mtx_; // guards slots_, transport_, service_, relay_, failure_,
-                           // spare_payload_, spare_failure_, spare_failures_
+                           // spare_payload_, spare_failure_, spare_failures_,
+                           // spare_news_
   std::condition_variable cv_; // signalled when a spare is ready or failed, and at shut-down
   std::vector<slot_state> slots_;
   std::unique_ptr<transport> transport_;
@@ -841,6 +921,7 @@ private:
   std::string spare_payload_; // the assignment payload of every spare
   caf::error spare_failure_; // why the last spare died before its child started
   uint64_t spare_failures_ = 0; // how many did
+  uint64_t spare_news_ = 0; // how often the spares changed (spare_news_locked)
 
   // A node's main actor: starts the node's one child when asked, answers heartbeats, and
   // ends with the child.
@@ -911,32 +992,59 @@ private:
     };
   }
 
+  struct service_state {
+    std::map<uint32_t, caf::actor> watched; // the keepers heartbeats go to, by slot
+    // The starts waiting for news of the spares, and until when (start_when_ready).
+    std::vector<std::pair<std::chrono::steady_clock::time_point, caf::response_promise>> waiting;
+  };
+
   // The root's service actor: starts spares when asked (`replenish`), takes the reports of
-  // ready ones, and, every `interval` (unless zero), asks each watched node's keeper for an
-  // answer, declaring a node hung when one stays unanswered for `timeout`.
-  static caf::behavior service(caf::stateful_actor<std::map<uint32_t, caf::actor>>* self,
-                               node_provider* provider, std::chrono::milliseconds interval,
+  // ready ones, tells the starts waiting for a spare when the spares change, and, every
+  // `interval` (unless zero), asks each watched node's keeper for an answer, declaring a node
+  // hung when one stays unanswered for `timeout`.
+  static caf::behavior service(caf::stateful_actor<service_state>* self, node_provider* provider,
+                               std::chrono::milliseconds interval,
                                std::chrono::milliseconds timeout) {
     if (interval.count() > 0)
       self->send(self, hb_tick_atom::value);
     return {
+      [self, provider](spare_wait_atom, uint64_t seen) -> caf::result<ok_atom> {
+        // Compared under the provider's lock: news after this look sends spare_news_atom,
+        // which comes after this waiter is in the list.
+        if (provider->spare_news() != seen)
+          return ok_atom::value;
+        auto& waiting = self->state.waiting;
+        // Those whose start gave up (timed out) are dropped unanswered.
+        auto now = std::chrono::steady_clock::now();
+        waiting.erase(std::remove_if(waiting.begin(), waiting.end(),
+                                     [now](auto& w) { return w.first < now; }),
+                      waiting.end());
+        auto rp = self->make_response_promise<ok_atom>();
+        waiting.emplace_back(now + provider->opts_.start_timeout, rp); // no start waits longer
+        return rp;
+      },
+      [self](spare_news_atom) {
+        for (auto& w : self->state.waiting)
+          w.second.deliver(ok_atom::value);
+        self->state.waiting.clear();
+      },
       [provider](replenish_atom) { provider->replenish(); },
       [provider](free_slot_atom, uint32_t slot) { provider->free_slot(slot); },
       [provider](spare_ready_atom, uint32_t slot, caf::actor& keeper) {
         provider->spare_ready(slot, std::move(keeper));
       },
       [self](hb_watch_atom, uint32_t slot, caf::actor& keeper) {
-        self->state[slot] = std::move(keeper);
+        self->state.watched[slot] = std::move(keeper);
       },
-      [self](hb_forget_atom, uint32_t slot) { self->state.erase(slot); },
+      [self](hb_forget_atom, uint32_t slot) { self->state.watched.erase(slot); },
       [provider](hand_over_atom, int32_t pid) { provider->tell_zygote(false, pid); },
       [provider](collect_atom, int32_t pid) { provider->tell_zygote(true, pid); },
       [self, provider](node_gone_atom, uint32_t slot, int32_t pid) {
-        self->state.erase(slot);
+        self->state.watched.erase(slot);
         provider->tell_zygote(true, pid);
       },
       [self, provider, interval, timeout](hb_tick_atom) {
-        for (auto& [slot, keeper] : self->state)
+        for (auto& [slot, keeper] : self->state.watched)
           self->request(keeper, timeout, heartbeat_atom::value)
             .then([](heartbeat_atom) {},
                   [provider, slot = slot, keeper = keeper](caf::error& err) {

@@ -3,6 +3,7 @@
 // strategy. Real forks, real signals.
 
 #include <map>
+#include <set>
 
 #include "error_of.hpp"
 #include "process_test_support.hpp"
@@ -333,6 +334,73 @@ TEST_CASE("stopping a process child stuck in a handler kills its node after the 
   // The node's process goes (the exit is reported as its teardown begins; the zygote reaps
   // it once the kernel is done).
   CHECK(gone_within(pid, std::chrono::seconds{10}));
+}
+
+TEST_CASE("a process start that finds no spare ready waits for one without holding a "
+          "scheduler thread",
+          "[nodes][process]") {
+  node_options opts;
+  opts.start_timeout = std::chrono::seconds{3};
+  // One scheduler thread: a start that held it while waiting for a spare would starve the
+  // root's service actor, which has the zygote fork spares and takes their ready reports,
+  // until the start timed out.
+  cluster c{opts, [](config& cfg) { cfg.set("scheduler.max-threads", 1); }};
+  auto sup = c.start_root({});
+  REQUIRE(c.spare_ready());
+  // One after another, each asked as soon as the one before is running: the first takes the
+  // spare ready, the others find none (the next spare starts `spare_delay` after one is
+  // taken), and the request wakes the supervisor on the scheduler's thread.
+  std::set<int> pids;
+  for (int i = 0; i < 4; ++i) {
+    auto child = start_child(sup, process_child("w" + std::to_string(i), i),
+                             std::chrono::seconds{20});
+    INFO("start " << i << ": " << (child ? std::string{"ok"} : nodes::to_text(child.error())));
+    REQUIRE(child);
+    pids.insert(c.pid_of(*child));
+  }
+  CHECK(pids.size() == 4);
+  CHECK(pids.count(::getpid()) == 0);
+}
+
+TEST_CASE("a process start fails with node_down when no node gets ready within the start "
+          "timeout, and the next start succeeds once nodes can start again",
+          "[nodes][process]") {
+  node_options opts;
+  opts.start_timeout = std::chrono::milliseconds{500};
+  cluster c{opts};
+  auto sup = c.start_root({});
+  REQUIRE(c.spare_ready());
+  auto zygote = status(c.cfg)->zygote;
+  REQUIRE(zygote > 0);
+  // The spare ready is taken; the zygote, stopped, forks no other.
+  REQUIRE(::kill(zygote, SIGSTOP) == 0);
+  REQUIRE(start_child(sup, process_child("first", 1)));
+  auto second = start_child(sup, process_child("second", 2), std::chrono::seconds{10});
+  REQUIRE_FALSE(second);
+  auto text = nodes::to_text(second.error());
+  INFO(text);
+  CHECK(text.find("no node was ready within the start timeout") != std::string::npos);
+  CHECK(text.find("node_down") != std::string::npos);
+  REQUIRE(::kill(zygote, SIGCONT) == 0);
+  auto third = start_child(sup, process_child("third", 3), std::chrono::seconds{10});
+  INFO((third ? std::string{} : nodes::to_text(third.error())));
+  REQUIRE(third);
+  CHECK(c.pid_of(*third) != ::getpid());
+}
+
+TEST_CASE("a process start fails at once when every node slot is in use", "[nodes][process]") {
+  node_options opts;
+  opts.max_nodes = 2; // the root and one node
+  cluster c{opts};
+  auto sup = c.start_root({});
+  REQUIRE(start_child(sup, process_child("only", 1)));
+  auto began = std::chrono::steady_clock::now();
+  auto more = start_child(sup, process_child("more", 2), std::chrono::seconds{10});
+  REQUIRE_FALSE(more);
+  auto text = nodes::to_text(more.error());
+  INFO(text);
+  CHECK(text.find("all 1 node slots are in use") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - began < opts.start_timeout);
 }
 
 TEST_CASE("a process child whose parent dies before the node answers its start dies too",
