@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <random>
+#include <string>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,6 +39,25 @@ enum mq_kind : int64_t {
 // As many 24-byte messages as fit in the 256 KiB of one of strata's rings: a queue of the
 // same depth, so that neither side gets more room to run ahead.
 constexpr size_t queue_depth = (256 * 1024) / sizeof(mq_message);
+
+constexpr const char* queue_prefix = "strata-bench-mq-";
+
+// Removes the queues of bench runs that died without removing theirs (killed, say): each
+// name holds its creator's pid, `strata-bench-mq-<pid>-<random>-<in|out>`, and boost's queues
+// on Linux are POSIX shared memory, files in /dev/shm. A live process's queues are left.
+void remove_stale_queues() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::string prefix = queue_prefix;
+  for (fs::directory_iterator it{"/dev/shm", ec}, end; !ec && it != end; it.increment(ec)) {
+    auto name = it->path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) != 0)
+      continue;
+    auto pid = std::atol(name.c_str() + prefix.size());
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
+      ipc::message_queue::remove(name.c_str());
+  }
+}
 
 boost::posix_time::ptime deadline(int seconds) {
   return boost::posix_time::microsec_clock::universal_time() + boost::posix_time::seconds(seconds);
@@ -108,8 +130,9 @@ mq_peer::~mq_peer() {
 }
 
 bool mq_peer::start() {
+  remove_stale_queues();
   std::random_device rd;
-  auto base = "strata-bench-mq-" + std::to_string(::getpid()) + "-" + std::to_string(rd());
+  auto base = queue_prefix + std::to_string(::getpid()) + "-" + std::to_string(rd());
   to_peer_name_ = base + "-in";
   from_peer_name_ = base + "-out";
   try {
