@@ -241,22 +241,24 @@ public:
   void start_when_ready(caf::event_based_actor* self, const child_spec& child,
                         start_handler done, std::chrono::steady_clock::time_point deadline,
                         uint64_t failures) {
+    caf::expected<std::optional<std::pair<uint32_t, caf::actor>>> found{std::nullopt};
     caf::actor service;
     uint64_t news = 0;
     {
       std::lock_guard<std::mutex> guard{mtx_};
-      auto found = look_for_spare_locked(failures);
-      if (!found) {
-        done(std::move(found.error()), false);
-        return;
-      }
-      if (*found) {
-        auto [slot, keeper] = **found;
-        start_in(self, child, slot, keeper, std::move(done));
-        return;
-      }
+      found = look_for_spare_locked(failures);
       service = service_;
       news = spare_news_;
+    }
+    // Not under the lock: `done` may start the supervisor's next child.
+    if (!found) {
+      done(std::move(found.error()), false);
+      return;
+    }
+    if (*found) {
+      auto [slot, keeper] = **found;
+      start_in(self, child, slot, keeper, std::move(done));
+      return;
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());

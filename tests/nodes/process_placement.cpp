@@ -388,6 +388,26 @@ TEST_CASE("a process start fails with node_down when no node gets ready within t
   CHECK(c.pid_of(*third) != ::getpid());
 }
 
+TEST_CASE("a supervisor whose second process child finds every node slot in use fails its "
+          "start and takes the first down",
+          "[nodes][process]") {
+  node_options opts;
+  opts.max_nodes = 2; // the root and one node
+  cluster c{opts};
+  REQUIRE(c.spare_ready());
+  auto node = status(c.cfg)->spares.front();
+  supervisor_spec spec;
+  auto first = process_child("first", 1);
+  first.shutdown = shutdown_spec::brutal_kill();
+  spec.children = {first, process_child("second", 2)};
+  auto sup = c.sys->start_supervisor("root", spec);
+  REQUIRE_FALSE(sup);
+  auto text = nodes::to_text(sup.error());
+  INFO(text);
+  CHECK(text.find("all 1 node slots are in use") != std::string::npos);
+  CHECK(gone_within(node, std::chrono::seconds{10}));
+}
+
 TEST_CASE("a process start fails at once when every node slot is in use", "[nodes][process]") {
   node_options opts;
   opts.max_nodes = 2; // the root and one node
