@@ -366,7 +366,7 @@ TEST_CASE("a process start fails with node_down when no node gets ready within t
           "timeout, and the next start succeeds once nodes can start again",
           "[nodes][process]") {
   node_options opts;
-  opts.start_timeout = std::chrono::milliseconds{500};
+  opts.start_timeout = std::chrono::seconds{2};
   cluster c{opts};
   auto sup = c.start_root({});
   REQUIRE(c.spare_ready());
