@@ -88,6 +88,9 @@ std::string to_string(child_status x);
 
 /// One child, as OTP's `which_children` reports it, plus strata's placement and counts.
 struct child_info {
+  /// The child's id; for a dynamic child of a `simple_one_for_one` supervisor, the template's
+  /// id and a number unique in that supervisor, `"worker#3"` (OTP reports `undefined`), the
+  /// name its events and paths use too.
   std::string id;
   caf::actor handle;
   child_status status = child_status::stopped;
