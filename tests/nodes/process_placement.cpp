@@ -510,6 +510,7 @@ TEST_CASE("a process worker that ends as soon as its init ran in its node is rep
   auto started = start_child(sup, in_process(spec));
   REQUIRE(started);
   // The supervisor gets the worker's exit, not its node's (`node_down: exited with code 0`).
+  UNSCOPED_INFO("waiting for the first incarnation's exit");
   auto exited = c.wait_for(event_kind::exited, "brief");
   CHECK(exited.reason == strata::to_text(reason));
   if (reason == caf::exit_reason::normal) {
@@ -519,10 +520,12 @@ TEST_CASE("a process worker that ends as soon as its init ran in its node is rep
     REQUIRE(children->size() == 1);
     CHECK(children->front().status == child_status::stopped);
   } else {
+    UNSCOPED_INFO("waiting for the restart");
     c.wait_for(event_kind::restarted, "brief"); // restarted for it, as a transient is
     // Its next incarnation ends the same way, and that is reported too: the supervisor lived.
     // Under load its exit can lose the race against its node's shutdown and arrive as
     // node_down (the first incarnation's cannot: its node links it before answering).
+    UNSCOPED_INFO("waiting for the second incarnation's exit");
     auto again = c.wait_for(event_kind::exited, "brief");
     CHECK((again.reason == strata::to_text(reason) || again.reason.rfind("node_down", 0) == 0));
   }
