@@ -324,10 +324,8 @@ private:
   // behind: closed as a slow consumer is.
   void drain() {
     if (!inbox_.take(draining_)) {
-      if (!closing_ && !ended_ && !close_code_ && ws_.is_open()) {
-        outq_.clear();
-        close(close_policy);
-      }
+      if (can_send())
+        close_lagging();
       return;
     }
     auto& out = ws_.next_layer();
@@ -348,13 +346,11 @@ private:
   // follows what was gathered; if the client does not read even that, the socket is closed
   // after `close_grace`.
   void send(caf::message frame) {
-    // Not after a close frame: ours (`close`), or Beast's answer to the client's.
-    if (closing_ || ended_ || close_code_ || !ws_.is_open())
+    if (!can_send())
       return;
     if (waiting_ || !outq_.empty()) {
       if (outq_.size() >= st_->opts.max_outbound) {
-        outq_.clear();
-        close(close_policy);
+        close_lagging();
         return;
       }
       outq_.push_back(std::move(frame));
@@ -406,6 +402,18 @@ private:
       else if (self->close_code_)
         self->do_close();
     });
+  }
+
+  // Not after a close frame: ours (`close`), or Beast's answer to the client's.
+  bool can_send() const {
+    return !closing_ && !ended_ && !close_code_ && ws_.is_open();
+  }
+
+  // The client, or the connection's thread before it, lags `max_outbound` frames behind:
+  // what waits is dropped and the connection closed as a slow consumer (1008).
+  void close_lagging() {
+    outq_.clear();
+    close(close_policy);
   }
 
   void close(uint16_t code) {

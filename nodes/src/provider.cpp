@@ -225,28 +225,26 @@ public:
       done(nested_start_error(child), false);
       return;
     }
-    uint64_t failures = 0;
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      failures = spare_failures_;
-    }
     start_when_ready(self, child, std::move(done),
-                     std::chrono::steady_clock::now() + opts_.start_timeout, failures);
+                     std::chrono::steady_clock::now() + opts_.start_timeout, std::nullopt);
   }
 
   // Starts `child` in a spare for `self` once one is ready, waiting for it asynchronously:
   // `self` goes on with its other messages meanwhile, and no thread is held (a start that
   // blocked a scheduler thread of the root could starve the service actor, which takes the
-  // spares' ready reports, until the start timed out). Fails as `take_spare` does.
+  // spares' ready reports, until the start timed out). Fails as `take_spare` does, counting
+  // the spares that failed since its first look (`failures`, nullopt before it).
   void start_when_ready(caf::event_based_actor* self, const child_spec& child,
                         start_handler done, std::chrono::steady_clock::time_point deadline,
-                        uint64_t failures) {
+                        std::optional<uint64_t> failures) {
     caf::expected<std::optional<std::pair<uint32_t, caf::actor>>> found{std::nullopt};
     caf::actor service;
     uint64_t news = 0;
     {
       std::lock_guard<std::mutex> guard{mtx_};
-      found = look_for_spare_locked(failures);
+      if (!failures)
+        failures = spare_failures_;
+      found = look_for_spare_locked(*failures);
       service = service_;
       news = spare_news_;
     }
@@ -268,7 +266,7 @@ public:
     }
     self->request(service, left, spare_wait_atom::value, news)
       .then(
-        [this, self, child, done, deadline, failures](ok_atom) {
+        [this, self, child, done, deadline, failures = *failures](ok_atom) {
           start_when_ready(self, child, done, deadline, failures);
         },
         [this, done](caf::error& err) {
@@ -420,14 +418,6 @@ private:
     return 0;
   }
 
-  // Takes a ready spare for a child, if there is one.
-  std::optional<std::pair<uint32_t, caf::actor>> take_ready_spare() {
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (failure_ || transport_ == nullptr)
-      return std::nullopt;
-    return take_spare_locked();
-  }
-
   // mtx_ held.
   std::optional<std::pair<uint32_t, caf::actor>> take_spare_locked() {
     for (uint32_t i = 1; i < slots_.size(); ++i) {
@@ -511,17 +501,26 @@ private:
   }
 
   // mtx_ held. The spares changed (one got ready or failed, or the cluster stops): wakes the
-  // starts waiting for one, blocked (`take_spare`) or not (`start_when_ready`).
+  // starts waiting for one, blocked (`take_spare`) or not (`start_when_ready`; through the
+  // service actor, and only when one waits there).
   void spare_news_locked() {
     ++spare_news_;
     cv_.notify_all();
-    if (service_ != nullptr)
+    if (news_wanted_ && service_ != nullptr) {
+      news_wanted_ = false;
       caf::anon_send(service_, spare_news_atom::value);
+    }
   }
 
-  uint64_t spare_news() const {
+  // On the service actor, for a start that saw the spares' news count at `seen`: whether
+  // they changed since; if not, the next change sends the service `spare_news_atom`, which
+  // comes after the start is in its list (the check and the request are under one lock).
+  bool news_since(uint64_t seen) {
     std::lock_guard<std::mutex> guard{mtx_};
-    return spare_news_;
+    if (spare_news_ != seen)
+      return true;
+    news_wanted_ = true;
+    return false;
   }
 
   bool has_free_slot() const {
@@ -913,7 +912,7 @@ private:
   std::unique_ptr<zygote> zygote_;
   mutable std::mutex mtx_; // guards slots_, transport_, service_, relay_, failure_,
                            // spare_payload_, spare_failure_, spare_failures_,
-                           // spare_news_
+                           // spare_news_, news_wanted_
   std::condition_variable cv_; // signalled when a spare is ready or failed, and at shut-down
   std::vector<slot_state> slots_;
   std::unique_ptr<transport> transport_;
@@ -924,6 +923,7 @@ private:
   caf::error spare_failure_; // why the last spare died before its child started
   uint64_t spare_failures_ = 0; // how many did
   uint64_t spare_news_ = 0; // how often the spares changed (spare_news_locked)
+  bool news_wanted_ = false; // a start waits at the service actor for the next change
 
   // A node's main actor: starts the node's one child when asked, answers heartbeats, and
   // ends with the child.
@@ -1011,9 +1011,7 @@ private:
       self->send(self, hb_tick_atom::value);
     return {
       [self, provider](spare_wait_atom, uint64_t seen) -> caf::result<ok_atom> {
-        // Compared under the provider's lock: news after this look sends spare_news_atom,
-        // which comes after this waiter is in the list.
-        if (provider->spare_news() != seen)
+        if (provider->news_since(seen))
           return ok_atom::value;
         auto& waiting = self->state.waiting;
         // Those whose start gave up (timed out) are dropped unanswered.
