@@ -153,8 +153,8 @@ caf::invoke_message_result supervisor_actor::consume(caf::mailbox_element& x) {
   return caf::event_based_actor::consume(x);
 }
 
-bool supervisor_actor::from_child(const caf::actor_addr& source) const {
-  return running_.count(block_of(source)) > 0 || stopping_.count(source) > 0
+bool supervisor_actor::from_child(const caf::actor_addr& source) {
+  return find_running(source) != running_.end() || stopping_.count(source) > 0
          || (awaiting_ && awaiting_->child == source) || ended_recently(source);
 }
 
@@ -247,7 +247,7 @@ void supervisor_actor::on_down(caf::down_msg& msg) {
 void supervisor_actor::child_exited(const caf::actor_addr& source, const caf::error& reason) {
   if (shutting_down_)
     return;
-  auto i = running_.find(block_of(source));
+  auto i = find_running(source);
   if (i == running_.end())
     return; // a child we already stopped or replaced
   auto key = i->second;
@@ -770,6 +770,19 @@ supervisor_actor::child* supervisor_actor::find(uint64_t key) {
   last_found_key_ = key;
   last_found_ = &i->second;
   return last_found_;
+}
+
+supervisor_actor::running_map::iterator
+supervisor_actor::find_running(const caf::actor_addr& x) {
+  auto i = running_.find(block_of(x));
+  if (i != running_.end() || !in_other_process(x))
+    return i;
+  // Rare (an exit through another proxy, or from a remote actor that is no child): a scan.
+  auto id = x.id();
+  auto* block = block_of(x);
+  return std::find_if(running_.begin(), running_.end(), [id, block](const auto& entry) {
+    return entry.first->id() == id && entry.first->node() == block->node();
+  });
 }
 
 void supervisor_actor::add_running(const caf::actor_control_block* child, uint64_t key) {

@@ -161,7 +161,7 @@ caf::result<ok_atom> supervisor_actor::api_terminate_dynamic(const caf::actor& h
   run_or_defer([this, rp, hdl]() mutable {
     if (shutting_down_)
       return answer(rp, going_down());
-    auto i = running_.find(block_of(hdl));
+    auto i = find_running(hdl.address());
     if (!simple() || i == running_.end())
       return answer(rp, make_error(error::not_found, caf::to_string(hdl)));
     auto key = i->second;

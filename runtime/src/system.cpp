@@ -12,6 +12,7 @@
 #include "strata/names.hpp"
 #include "strata/supervisor.hpp"
 
+#include "internal/blocking_call.hpp"
 #include "internal/observer.hpp"
 
 namespace strata {
@@ -108,12 +109,11 @@ caf::expected<caf::actor> system::start_supervisor(std::string name, supervisor_
   if (where == placement::thread)
     acfg.flags |= caf::abstract_actor::is_detached_flag;
   auto sup = detail::spawn_supervisor(acfg, [spec = std::move(spec)] { return spec; });
-  caf::scoped_actor self{sys_};
-  caf::error failure;
-  self->request(sup, caf::infinite, init_atom::value, caf::actor{}, name)
-    .receive([](ok_atom) {}, [&](caf::error& err) { failure = std::move(err); });
-  if (failure)
-    return failure;
+  // Killed during its start, it ends the wait too.
+  auto started = internal::blocking_call<ok_atom>(sup, call_timeout{}, "start_supervisor",
+                                                  init_atom::value, caf::actor{}, name);
+  if (!started)
+    return std::move(started.error());
   std::lock_guard<std::mutex> guard{roots_mtx_};
   roots_.push_back(sup);
   return sup;

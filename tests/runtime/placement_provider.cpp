@@ -1,8 +1,13 @@
 // `process` placement through a placement provider: the runtime's side of strata::nodes,
 // driven here by a provider that starts children locally and records what it is asked.
 
+#include <atomic>
+#include <chrono>
 #include <mutex>
+#include <thread>
 
+#include <caf/actor_proxy.hpp>
+#include <caf/forwarding_actor_proxy.hpp>
 #include <caf/scoped_execution_unit.hpp>
 
 #include "error_of.hpp"
@@ -60,6 +65,93 @@ private:
 
   std::mutex mtx_; // guards calls_
   std::vector<std::string> calls_;
+};
+
+// Drops whatever it is sent: the far end of the proxies below.
+caf::behavior drop_all(caf::event_based_actor* self) {
+  self->set_default_handler(caf::drop);
+  return {[](caf::ok_atom) {}};
+}
+
+caf::behavior answer_ok() {
+  return {[](caf::ok_atom) { return caf::ok_atom::value; }};
+}
+
+// A provider whose child, "in another process", ends with `reason` as soon as it runs, and
+// whose start's answer names that child through another proxy than the one its exit came
+// through. strata::nodes does that under load: the exit reaches the supervisor through a
+// proxy, the child's down then drops that proxy, and the answer, decoded after the down,
+// makes a new proxy for the same actor. CAF's handles to one actor compare equal (node and
+// id), whichever proxy they hold.
+class early_exit_provider : public placement_provider {
+public:
+  explicit early_exit_provider(caf::error reason) : reason_(std::move(reason)) {
+    // nop
+  }
+
+  caf::expected<caf::actor> spawn(caf::actor_system&, const child_spec&, child_type) override {
+    return make_error(error::placement_unavailable, "this provider starts asynchronously only");
+  }
+
+  void start(caf::event_based_actor* self, const child_spec&, child_type,
+             start_handler done) override {
+    auto& sys = self->home_system();
+    if (far_end_ == nullptr) {
+      far_end_ = sys.spawn<caf::hidden>(drop_all); // hidden: they outlive the trees
+      hop_ = sys.spawn<caf::hidden>(answer_ok);
+    }
+    auto node = *caf::make_node_id(4242, "0123456789abcdef0123456789abcdef01234567");
+    auto id = next_id_++;
+    auto proxy = [&] {
+      caf::actor_config cfg;
+      auto result = caf::make_actor<caf::forwarding_actor_proxy, caf::actor>(id, node, &sys, cfg,
+                                                                            far_end_);
+      proxies_.push_back(result);
+      return result;
+    };
+    auto first = proxy();
+    auto second = proxy();
+    // Its exit first, as its node links it to the supervisor before answering; the answer
+    // after a hop through another actor.
+    self->send(self, caf::exit_msg{first.address(), reason_});
+    self->request(hop_, caf::infinite, caf::ok_atom::value)
+      .then([done, second](caf::ok_atom) { done(second, true); });
+  }
+
+  void stopping(caf::actor_system&) override {
+    // The node of these proxies would report their actors' end; nobody else will.
+    for (auto& x : proxies_)
+      caf::actor_cast<caf::actor_proxy*>(x)->kill_proxy(nullptr, reason_);
+    proxies_.clear();
+    caf::anon_send_exit(far_end_, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(hop_, caf::exit_reason::user_shutdown);
+  }
+
+private:
+  caf::error reason_;
+  caf::actor far_end_;
+  caf::actor hop_;
+  caf::actor_id next_id_ = 1000;
+  std::vector<caf::actor> proxies_; // used on the supervisor's thread, then in stopping
+};
+
+// A provider whose starts never end: the supervisor waits for their answers.
+class stalling_provider : public placement_provider {
+public:
+  caf::expected<caf::actor> spawn(caf::actor_system&, const child_spec&, child_type) override {
+    return make_error(error::placement_unavailable, "this provider starts asynchronously only");
+  }
+
+  void start(caf::event_based_actor*, const child_spec&, child_type, start_handler) override {
+    started_ = true;
+  }
+
+  bool asked() const {
+    return started_;
+  }
+
+private:
+  std::atomic<bool> started_{false};
 };
 
 child_spec in_process(std::string id) {
@@ -121,4 +213,53 @@ TEST_CASE("a provider that fails to start disables process placement with its re
   CHECK_THAT(to_text(error_of(res)),
              Catch::Contains("placement_unavailable") && Catch::Contains("no zygote today"));
   CHECK(provider->calls() == std::vector<std::string>{"before_start"});
+}
+
+TEST_CASE("a process child whose exit comes through another proxy than its start's answer is "
+          "reported with its own reason, and its supervisor lives") {
+  // With `kill` the supervisor once took the exit for a kill from a stranger and died,
+  // leaving the start unanswered; with other reasons it ignored the exit.
+  auto reason = GENERATE(caf::error{caf::exit_reason::kill},
+                         caf::error{caf::exit_reason::unreachable});
+  INFO(to_text(reason));
+  auto provider = std::make_shared<early_exit_provider>(reason);
+  fixture f([&](config& cfg) { cfg.set_placement_provider(provider); });
+  auto sup = f.sys->start_supervisor("root", supervisor_spec{});
+  REQUIRE(sup);
+  auto spec = in_process("brief");
+  spec.restart = restart_type::temporary;
+  auto started = start_child(*sup, spec, std::chrono::seconds{10});
+  INFO((started ? std::string{} : to_text(started.error())));
+  REQUIRE(started);
+  auto exited = f.wait_for(event_kind::exited, "brief");
+  CHECK(exited.reason == to_text(reason));
+  auto children = which_children(*sup, std::chrono::seconds{10});
+  REQUIRE(children);
+  CHECK(children->empty()); // temporary: gone once it ended
+}
+
+TEST_CASE("a call to a supervisor that ends before it answers returns an error, as OTP's "
+          "gen_server:call does, instead of waiting for ever") {
+  auto provider = std::make_shared<stalling_provider>();
+  fixture f([&](config& cfg) { cfg.set_placement_provider(provider); });
+  auto sup = f.sys->start_supervisor("root", supervisor_spec{});
+  REQUIRE(sup);
+  std::atomic<bool> returned{false};
+  caf::expected<caf::actor> started{caf::error{}};
+  std::thread caller{[&] {
+    started = start_child(*sup, in_process("stuck")); // no timeout
+    returned = true;
+  }};
+  while (!provider->asked())
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  caf::anon_send_exit(*sup, caf::exit_reason::kill); // the start is under way
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  while (!returned && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  if (!returned)
+    caller.detach(); // it would wait for ever, and the join with it
+  REQUIRE(returned);
+  caller.join();
+  REQUIRE_FALSE(started);
+  CHECK(error_of(started) == caf::sec::request_receiver_down);
 }

@@ -120,7 +120,9 @@ typename Inspector::result_type inspect(Inspector& f, child_counts& x) {
 }
 
 /// How long a blocking call waits: forever by default (as OTP's calls), or any
-/// `std::chrono` duration.
+/// `std::chrono` duration. A supervisor that ends before it answers ends the wait with
+/// `caf::sec::request_receiver_down`, as a call to one that had ended already does (OTP's
+/// calls monitor their callee).
 class call_timeout {
 public:
   call_timeout() noexcept = default;

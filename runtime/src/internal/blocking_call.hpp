@@ -3,10 +3,12 @@
 // The blocking client calls of the runtime API (supervisor_client.cpp, names.cpp): one request
 // from a scoped actor, its answer or error returned. Private to strata_runtime.
 
+#include <memory>
 #include <string>
 #include <utility>
 
 #include <caf/actor.hpp>
+#include <caf/attachable.hpp>
 #include <caf/expected.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/sec.hpp>
@@ -17,22 +19,57 @@
 
 namespace strata::internal {
 
+/// Attached to the callee of a blocking call: should the callee end before answering, the
+/// caller gets `sec::request_receiver_down` as the answer, as for a call to an actor that
+/// had ended already. OTP's gen_server:call monitors its callee so; CAF 0.17 never answers
+/// a request whose callee ended after taking it (a dropped promise sends nothing), and an
+/// infinite call would wait forever.
+class call_watch : public caf::attachable {
+public:
+  static constexpr size_t token_type = 0x5354; // not one of CAF's (attachable::token)
+
+  call_watch(caf::actor_addr caller, caf::message_id answer)
+    : caller_(std::move(caller)), answer_(answer) {
+    // nop
+  }
+
+  void actor_exited(const caf::error&, caf::execution_unit* host) override {
+    if (auto caller = caf::actor_cast<caf::strong_actor_ptr>(caller_))
+      caller->enqueue(nullptr, answer_,
+                      caf::make_message(caf::make_error(caf::sec::request_receiver_down)), host);
+  }
+
+  bool matches(const token& what) override {
+    return what.subtype == token_type && what.ptr == this;
+  }
+
+private:
+  caf::actor_addr caller_;
+  caf::message_id answer_;
+};
+
 /// Sends `xs...` to `dst` and waits for an answer of type T (at most `timeout`; a request
-/// timeout becomes `error::timeout` naming `what`). `dst` must be valid.
+/// timeout becomes `error::timeout` naming `what`; `dst` ending before it answers,
+/// `sec::request_receiver_down`). `dst` must be valid.
 template <class T, class... Ts>
 caf::expected<T>
 blocking_call(const caf::actor& dst, call_timeout timeout, const char* what, Ts&&... xs) {
   strata::detail::before_blocking();
   caf::scoped_actor self{dst->home_system()};
   caf::expected<T> result{caf::error{}};
-  self->request(dst, timeout.to_duration(), std::forward<Ts>(xs)...)
-    .receive([&](T& x) { result = std::move(x); },
-             [&](caf::error& err) {
-               if (err == caf::sec::request_timeout)
-                 result = make_error(error::timeout, std::string{what});
-               else
-                 result = std::move(err);
-             });
+  auto call = self->request(dst, timeout.to_duration(), std::forward<Ts>(xs)...);
+  auto* callee = caf::actor_cast<caf::abstract_actor*>(dst);
+  auto watch = std::make_unique<call_watch>(self->address(), call.id());
+  const void* watch_id = watch.get(); // compared only: it is freed by the time dst has ended
+  callee->attach(std::move(watch)); // an ended callee runs it at once
+  call.receive([&](T& x) { result = std::move(x); },
+               [&](caf::error& err) {
+                 if (err == caf::sec::request_timeout)
+                   result = make_error(error::timeout, std::string{what});
+                 else
+                   result = std::move(err);
+               });
+  callee->detach(caf::attachable::token{call_watch::token_type, watch_id});
   return result;
 }
 

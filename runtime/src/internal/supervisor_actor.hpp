@@ -139,7 +139,7 @@ private:
   // -- reacting to exits (supervisor_actor.cpp) -------------------------------------------
   void on_exit(caf::exit_msg& msg);
   /// Whether `source` is a child: running, being stopped, starting, or ended recently.
-  bool from_child(const caf::actor_addr& source) const;
+  bool from_child(const caf::actor_addr& source);
   /// Takes an exit_msg carrying `kill` as Erlang's `killed` if it comes from a child, else
   /// dies of it, as CAF does, and returns false.
   bool take_kill(caf::exit_msg& msg);
@@ -208,6 +208,11 @@ private:
   child* find(uint64_t key);
   child* find_id(const std::string& id);
   uint64_t add_child(child_spec spec);
+  /// The entry of running child `x` in running_ (end() for none): by its control block, or,
+  /// for an actor in another process, by its node and id, as CAF compares handles. One
+  /// remote actor can have several proxies over time (its down drops one; a handle decoded
+  /// after that makes another), and its exit can come through another than its start named.
+  running_map::iterator find_running(const caf::actor_addr& x);
   /// Adds `child` → `key` to running_, in a spare node if there is one.
   void add_running(const caf::actor_control_block* child, uint64_t key);
   /// Keeps a node taken out of running_ as a spare (nothing if it is empty).
