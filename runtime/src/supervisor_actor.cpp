@@ -148,6 +148,11 @@ caf::invoke_message_result supervisor_actor::consume(caf::mailbox_element& x) {
         early_kills_->push_back(em);
         return caf::invoke_message_result::consumed;
       }
+      // Fatal, as CAF makes it, but without CAF's unlink from the source first: a child
+      // that kills its supervisor (OTP's exit(Sup, kill)) goes down with it through their
+      // link, as in OTP, rather than live on, orphaned.
+      quit(caf::exit_reason::kill);
+      return caf::invoke_message_result::consumed;
     }
   }
   return caf::event_based_actor::consume(x);

@@ -530,3 +530,41 @@ TEST_CASE("a process worker that ends as soon as its init ran in its node is rep
     CHECK((again.reason == strata::to_text(reason) || again.reason.rfind("node_down", 0) == 0));
   }
 }
+
+TEST_CASE("a kill that a process child sends its supervisor itself ends the supervisor, and "
+          "the child with it, as OTP's exit(Sup, kill) does",
+          "[nodes][process]") {
+  // "inner" (in this process) supervises "a", an assassin in a node: given an actor, it sends
+  // it an exit with `kill` and lives on. Its node forwards the kill as a kill from a live
+  // actor, which no supervisor takes for its child's exit.
+  cluster c{{}, [](config& cfg) {
+              cfg.add_worker("assassin", [](caf::event_based_actor* self, int) -> caf::behavior {
+                return {
+                  [self](const caf::actor& target) {
+                    self->send_exit(target, caf::exit_reason::kill);
+                  },
+                  [](pid_atom) { return static_cast<int>(::getpid()); },
+                };
+              });
+              cfg.add_supervisor("inner", [](int) {
+                supervisor_spec spec;
+                spec.children = {in_process({"a", start("assassin", 0)})};
+                return spec;
+              });
+            }};
+  supervisor_spec spec;
+  spec.children = {child_spec{"inner", start("inner", 0)}};
+  auto sup = c.start_root(spec);
+  auto before = c.child_of(sup, "inner");
+  auto assassin = c.child_of(before, "a");
+  auto pid = c.pid_of(assassin);
+  (*c.self)->send(assassin, before);
+  // Taken as the assassin's own exit, "a" would be restarted, and "inner" and the first
+  // assassin would live on.
+  auto exited = c.wait_for(event_kind::exited, "inner");
+  CHECK(exited.reason.find("kill") != std::string::npos);
+  c.wait_for(event_kind::restarted, "inner");
+  CHECK(c.child_of(sup, "inner") != before);
+  // The killed supervisor's link took the assassin down, and its node with it.
+  CHECK(gone_within(pid, std::chrono::seconds{10}));
+}

@@ -123,7 +123,8 @@ TEST_CASE("a kill that a child sends its supervisor itself ends the supervisor, 
   }};
   auto sup = start_nested(f, child("a", "assassin"));
   auto before = f.child_of(sup, "inner");
-  f.tell(f.child_of(before, "a"), before);
+  auto assassin = f.child_of(before, "a");
+  f.tell(assassin, before);
   // Taken as the assassin's own exit, "a" would be restarted and "inner" would live on.
   auto ev = f.next_event();
   CHECK(ev.kind == event_kind::exited);
@@ -131,6 +132,9 @@ TEST_CASE("a kill that a child sends its supervisor itself ends the supervisor, 
   CHECK(ev.reason.find("kill") != std::string::npos);
   f.wait_for(event_kind::restarted, "inner");
   CHECK(f.child_of(sup, "inner") != before);
+  // As in OTP, the killed supervisor's links take its children down with it: the assassin
+  // does not live on, orphaned.
+  CHECK(f.wait_down(assassin, std::chrono::seconds{5}) == caf::exit_reason::kill);
 }
 
 TEST_CASE("a permanent child is restarted even after a normal exit") {

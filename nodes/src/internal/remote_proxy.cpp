@@ -25,6 +25,15 @@ void remote_proxy::forward(caf::strong_actor_ptr sender, caf::message_id mid, ca
                            const caf::mailbox_element::forwarding_stack* stages) {
   auto t = owner();
   if (t != nullptr && msg.match_elements<caf::exit_msg>()) {
+    if (is_kill_from_live_actor(msg.get_as<caf::exit_msg>(0)))
+      // Sent, not propagated: the far end must not take it for its sender's death (a
+      // supervisor takes a `kill` from a child that ended for the child's `killed`). A
+      // propagated exit comes from its source's cleanup, after CAF marked it cleaned up;
+      // this one's source lives on. Its source becomes the receiver, as anon_send_exit
+      // makes it, which keeps `kill` fatal there and leaves the link between the two, so
+      // the receiver's death still reaches the sender. CAF reads a kill's source only to
+      // unlink from it.
+      msg = caf::make_message(caf::exit_msg{address(), caf::exit_reason::kill});
     t->defer_exit(caf::strong_actor_ptr{ctrl()}, peer_, std::move(sender), mid, std::move(msg));
     return;
   }
@@ -37,6 +46,15 @@ void remote_proxy::forward(caf::strong_actor_ptr sender, caf::message_id mid, ca
   caf::mailbox_element::forwarding_stack none;
   t->forward(peer_, node(), id(), std::move(sender), mid, stages != nullptr ? *stages : none,
              std::move(msg));
+}
+
+bool remote_proxy::is_kill_from_live_actor(const caf::exit_msg& x) const {
+  if (x.reason != caf::exit_reason::kill)
+    return false;
+  auto source = caf::actor_cast<caf::strong_actor_ptr>(x.source);
+  // A source in another process (a proxy) cannot be told apart here: left as it is.
+  return source != nullptr && source->node() == home_system().node()
+         && !source->get()->getf(caf::abstract_actor::is_cleaned_up_flag);
 }
 
 void remote_proxy::enqueue(caf::mailbox_element_ptr what, caf::execution_unit*) {

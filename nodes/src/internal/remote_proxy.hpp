@@ -40,6 +40,10 @@ private:
   void forward(caf::strong_actor_ptr sender, caf::message_id mid, caf::message msg,
                const caf::mailbox_element::forwarding_stack* stages);
 
+  /// Whether `x` carries `kill` from an actor of this process that has not ended: sent
+  /// with send_exit, not propagated by a link.
+  bool is_kill_from_live_actor(const caf::exit_msg& x) const;
+
   mutable std::mutex mtx_; // guards owner_
   std::shared_ptr<transport::impl> owner_; // null once killed
   uint32_t peer_;
