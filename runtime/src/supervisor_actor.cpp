@@ -166,8 +166,10 @@ bool supervisor_actor::from_child(const caf::actor_addr& source) {
 bool supervisor_actor::sent_by_live_actor(const caf::actor_addr& source) const {
   // A child's own exit reaches its links from its cleanup, after CAF has marked it cleaned up
   // (monitorable_actor::cleanup): a `kill` from a child not so marked was sent by the child
-  // itself. A proxy hears of its actor's end apart from the exit, in either order, so a
-  // child in another process cannot be told apart: its `kill` is taken as its exit.
+  // itself. A proxy hears of its actor's end apart from the exit, in either order, so for a
+  // child in another process its node tells: the proxy there forwards a kill from a live
+  // actor with us as its source (strata::nodes, remote_proxy), so one that names the child
+  // is its exit.
   if (in_other_process(source))
     return false;
   auto sender = caf::actor_cast<caf::strong_actor_ptr>(source);
