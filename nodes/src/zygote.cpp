@@ -44,6 +44,9 @@ constexpr uint64_t pidfd_event = 1;
 // How long after letting holders go the zygote reaps them (they exit as they see EOF,
 // and freeing their node's memory takes a millisecond or two).
 constexpr auto holder_sweep_delay = std::chrono::milliseconds{50};
+// Looks again at doubling delays while a holder let go is still there, up to this one (about
+// 6 s in all).
+constexpr auto holder_sweep_limit = std::chrono::milliseconds{3200};
 
 caf::error os_error(const char* call) {
   return make_error(error::system_error, std::string{call}, std::string{std::strerror(errno)});
@@ -171,11 +174,22 @@ public:
         keep_spares();
       else if (spares_ready() < opts_.spares)
         timeout = until(quiet_until_, now);
-      if (release_held(now))
-        sweep_at_ = now + holder_sweep_delay;
+      if (release_held(now)) {
+        sweep_delay_ = holder_sweep_delay;
+        sweep_at_ = now + sweep_delay_;
+      }
       if (sweep_at_ && now >= *sweep_at_) {
         sweep_at_.reset();
         reap();
+        // A holder can exit later than that under load (its address space is a dead node's
+        // to free): look again, less and less often, until each one let go is reaped, or
+        // give up on it (a node whose holder did not start counts one too many).
+        if (letting_go_ > 0 && sweep_delay_ < holder_sweep_limit) {
+          sweep_delay_ *= 2;
+          sweep_at_ = now + sweep_delay_;
+        } else {
+          letting_go_ = 0;
+        }
       }
       auto wake_at = [&](std::chrono::steady_clock::time_point t) {
         timeout = timeout < 0 ? until(t, now) : std::min(timeout, until(t, now));
@@ -230,6 +244,7 @@ private:
     while (!held_.empty() && held_.front().due <= now) {
       ::close(held_.front().hold);
       held_.pop_front();
+      ++letting_go_;
       any = true;
     }
     return any;
@@ -399,8 +414,11 @@ private:
       if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | __WALL) != 0 || info.si_pid == 0)
         return;
       auto i = children_.find(info.si_pid);
-      if (i == children_.end())
-        continue; // a holder
+      if (i == children_.end()) {
+        if (letting_go_ > 0)
+          --letting_go_; // a holder
+        continue;
+      }
       set_watched(i->second, false);
       auto c = i->second;
       ::close(c.pidfd);
@@ -467,6 +485,8 @@ private:
   std::map<pid_t, child_proc> children_; // by pid
   std::chrono::steady_clock::time_point quiet_until_{}; // no new spare before
   std::optional<std::chrono::steady_clock::time_point> sweep_at_; // reap holders then
+  std::chrono::milliseconds sweep_delay_ = holder_sweep_delay; // since the last sweep
+  size_t letting_go_ = 0; // holders let go and not reaped yet
   int sigchld_ = -1;
   std::deque<held_memory> held_; // by due time
 };

@@ -476,6 +476,30 @@ TEST_CASE("a dead node's memory outlives it by teardown_delay, in a holder that 
   CHECK(children_of(c.z->pid()).empty());
 }
 
+TEST_CASE("a holder that exits late after it was let go is still reaped") {
+  // Under load a holder can take longer to exit than the zygote's first look for it (its
+  // address space is the dead node's to free). Stopped here while it is let go, it exits
+  // only when continued, after that look.
+  mapping_cluster c{"strata-late", 300ms};
+  auto node = c.spawn(1);
+  auto both = mapping(c.name);
+  REQUIRE(both.size() == 2);
+  auto holder = both[0] == node.pid ? both[1] : both[0];
+  REQUIRE(::kill(holder, SIGSTOP) == 0);
+  auto killed = std::chrono::steady_clock::now();
+  REQUIRE(::kill(node.pid, SIGKILL) == 0);
+  CHECK(gone_within(node.pidfd, 10s));
+  ::close(node.pidfd);
+  std::this_thread::sleep_until(killed + 300ms + 500ms); // let go, and looked for once
+  REQUIRE(::kill(holder, SIGCONT) == 0);
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while ((!mapping(c.name).empty() || !children_of(c.z->pid()).empty())
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  CHECK(mapping(c.name).empty());
+  CHECK(children_of(c.z->pid()).empty()); // no zombie holder
+}
+
 TEST_CASE("with a zero teardown_delay a node has no holder") {
   mapping_cluster c{"strata-unheld", 0ms};
   auto node = c.spawn(1);

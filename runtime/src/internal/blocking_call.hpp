@@ -3,11 +3,13 @@
 // The blocking client calls of the runtime API (supervisor_client.cpp, names.cpp): one request
 // from a scoped actor, its answer or error returned. Private to strata_runtime.
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
 
 #include <caf/actor.hpp>
+#include <caf/after.hpp>
 #include <caf/attachable.hpp>
 #include <caf/expected.hpp>
 #include <caf/scoped_actor.hpp>
@@ -57,18 +59,35 @@ blocking_call(const caf::actor& dst, call_timeout timeout, const char* what, Ts&
   strata::detail::before_blocking();
   caf::scoped_actor self{dst->home_system()};
   caf::expected<T> result{caf::error{}};
+  bool answered = false;
+  auto take = [&](T& x) {
+    result = std::move(x);
+    answered = true;
+  };
+  auto fail = [&](caf::error& err) {
+    if (err == caf::sec::request_timeout)
+      result = make_error(error::timeout, std::string{what});
+    else
+      result = std::move(err);
+    answered = true;
+  };
   auto call = self->request(dst, timeout.to_duration(), std::forward<Ts>(xs)...);
+  {
+    // Most calls are answered at once, and only one that is not watches its callee: a watch
+    // costs a scan of the callee's attachables to remove (one per link, so O(children) for
+    // a supervisor), and a callee that ended is then heard of 10 ms late at most.
+    caf::blocking_actor::accept_one_cond once;
+    self->varargs_receive(once, call.id(), take, fail,
+                          caf::after(std::chrono::milliseconds{10}) >> [] {});
+  }
+  if (answered)
+    return result;
   auto* callee = caf::actor_cast<caf::abstract_actor*>(dst);
   auto watch = std::make_unique<call_watch>(self->address(), call.id());
   const void* watch_id = watch.get(); // compared only: it is freed by the time dst has ended
   callee->attach(std::move(watch)); // an ended callee runs it at once
-  call.receive([&](T& x) { result = std::move(x); },
-               [&](caf::error& err) {
-                 if (err == caf::sec::request_timeout)
-                   result = make_error(error::timeout, std::string{what});
-                 else
-                   result = std::move(err);
-               });
+  caf::blocking_actor::accept_one_cond once;
+  self->varargs_receive(once, call.id(), take, fail);
   callee->detach(caf::attachable::token{call_watch::token_type, watch_id});
   return result;
 }
