@@ -158,7 +158,7 @@ caf::invoke_message_result supervisor_actor::consume(caf::mailbox_element& x) {
   return caf::event_based_actor::consume(x);
 }
 
-bool supervisor_actor::from_child(const caf::actor_addr& source) {
+bool supervisor_actor::from_child(const caf::actor_addr& source) const {
   return find_running(source) != running_.end() || stopping_.count(source) > 0
          || (awaiting_ && awaiting_->child == source) || ended_recently(source);
 }
@@ -779,16 +779,16 @@ supervisor_actor::child* supervisor_actor::find(uint64_t key) {
   return last_found_;
 }
 
-supervisor_actor::running_map::iterator
-supervisor_actor::find_running(const caf::actor_addr& x) {
+supervisor_actor::running_map::const_iterator
+supervisor_actor::find_running(const caf::actor_addr& x) const {
   auto i = running_.find(block_of(x));
   if (i != running_.end() || !in_other_process(x))
     return i;
   // Rare (an exit through another proxy, or from a remote actor that is no child): a scan.
   auto id = x.id();
-  auto* block = block_of(x);
-  return std::find_if(running_.begin(), running_.end(), [id, block](const auto& entry) {
-    return entry.first->id() == id && entry.first->node() == block->node();
+  const auto& node = block_of(x)->node();
+  return std::find_if(running_.begin(), running_.end(), [id, &node](const auto& entry) {
+    return entry.first->id() == id && entry.first->node() == node;
   });
 }
 

@@ -76,20 +76,25 @@ caf::behavior far_end(caf::event_based_actor* self, int) {
   return {[](caf::ok_atom) { return caf::ok_atom::value; }};
 }
 
+// A provider for supervisors only: it starts children asynchronously (`start`) and has no
+// blocking `spawn`.
+class async_provider : public placement_provider {
+public:
+  caf::expected<caf::actor> spawn(caf::actor_system&, const child_spec&, child_type) override {
+    return make_error(error::placement_unavailable, "this provider starts asynchronously only");
+  }
+};
+
 // A provider whose child, "in another process", ends with `reason` as soon as it runs, and
 // whose start's answer names that child through another proxy than the one its exit came
 // through. strata::nodes does that under load: the exit reaches the supervisor through a
 // proxy, the child's down then drops that proxy, and the answer, decoded after the down,
 // makes a new proxy for the same actor. CAF's handles to one actor compare equal (node and
 // id), whichever proxy they hold.
-class early_exit_provider : public placement_provider {
+class early_exit_provider : public async_provider {
 public:
   explicit early_exit_provider(caf::error reason) : reason_(std::move(reason)) {
     // nop
-  }
-
-  caf::expected<caf::actor> spawn(caf::actor_system&, const child_spec&, child_type) override {
-    return make_error(error::placement_unavailable, "this provider starts asynchronously only");
   }
 
   void start(caf::event_based_actor* self, const child_spec&, child_type,
@@ -131,12 +136,8 @@ private:
 };
 
 // A provider whose starts never end: the supervisor waits for their answers.
-class stalling_provider : public placement_provider {
+class stalling_provider : public async_provider {
 public:
-  caf::expected<caf::actor> spawn(caf::actor_system&, const child_spec&, child_type) override {
-    return make_error(error::placement_unavailable, "this provider starts asynchronously only");
-  }
-
   void start(caf::event_based_actor*, const child_spec&, child_type, start_handler) override {
     started_ = true;
   }

@@ -139,7 +139,7 @@ private:
   // -- reacting to exits (supervisor_actor.cpp) -------------------------------------------
   void on_exit(caf::exit_msg& msg);
   /// Whether `source` is a child: running, being stopped, starting, or ended recently.
-  bool from_child(const caf::actor_addr& source);
+  bool from_child(const caf::actor_addr& source) const;
   /// Takes an exit_msg carrying `kill` as Erlang's `killed` if it comes from a child, else
   /// dies of it, as CAF does, and returns false.
   bool take_kill(caf::exit_msg& msg);
@@ -212,7 +212,7 @@ private:
   /// for an actor in another process, by its node and id, as CAF compares handles. One
   /// remote actor can have several proxies over time (its down drops one; a handle decoded
   /// after that makes another), and its exit can come through another than its start named.
-  running_map::iterator find_running(const caf::actor_addr& x);
+  running_map::const_iterator find_running(const caf::actor_addr& x) const;
   /// Adds `child` → `key` to running_, in a spare node if there is one.
   void add_running(const caf::actor_control_block* child, uint64_t key);
   /// Keeps a node taken out of running_ as a spare (nothing if it is empty).
